@@ -1,0 +1,2 @@
+//! hgs-attest (under construction in this session).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! hgs-cipolicy (under construction in this session).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! hgs-ekcert (under construction in this session).
+#![forbid(unsafe_code)]

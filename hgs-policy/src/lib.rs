@@ -1,0 +1,2 @@
+//! hgs-policy (under construction in this session).
+#![forbid(unsafe_code)]

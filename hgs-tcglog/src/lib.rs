@@ -1,0 +1,2 @@
+//! hgs-tcglog (under construction in this session).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! hgs-tpm (under construction in this session).
+#![forbid(unsafe_code)]
