@@ -5,6 +5,7 @@
 
 mod cipolicy;
 mod ekcert;
+mod host;
 mod tcglog;
 mod util;
 
@@ -31,6 +32,20 @@ enum Command {
     /// Inspect binary code integrity (WDAC / SiPolicy) policies.
     #[command(subcommand)]
     Cipolicy(cipolicy::Cmd),
+    /// Raw access to the admin store (`--store DIR`, default ./hgs-store).
+    #[command(subcommand)]
+    Store(hgs_cli::store::verbs::Cmd),
+    /// Host side: write this host's platform identifier (EKpub + EK certificates) from its TPM.
+    PlatformIdentifier(host::PlatformIdentifierArgs),
+    /// Host side: capture (and validate) this host's TCG log as a reference baseline.
+    #[command(subcommand)]
+    Baseline(host::BaselineCmd),
+    /// Host side: the attestation agent (AK, credential activation, quote, evidence).
+    #[command(subcommand)]
+    Agent(host::AgentCmd),
+    /// Software TPM helpers: start a manufactured swtpm, replay a log into PCRs.
+    #[command(subcommand)]
+    Swtpm(host::SwtpmCmd),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +54,11 @@ fn main() -> ExitCode {
         Command::Tcglog(cmd) => tcglog::run(cmd),
         Command::Ekcert(cmd) => ekcert::run(cmd),
         Command::Cipolicy(cmd) => cipolicy::run(cmd),
+        Command::Store(cmd) => hgs_cli::store::verbs::run(cmd),
+        Command::PlatformIdentifier(args) => host::run_platform_identifier(args),
+        Command::Baseline(cmd) => host::run_baseline(cmd),
+        Command::Agent(cmd) => host::run_agent(cmd),
+        Command::Swtpm(cmd) => host::run_swtpm(cmd),
     };
     match result {
         Ok(code) => code,

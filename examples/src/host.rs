@@ -1,0 +1,375 @@
+//! Host-side verbs: `hgs platform-identifier`, `hgs baseline capture`, `hgs agent ak|attest`,
+//! `hgs swtpm start|stop|replay-log`.
+//!
+//! These are the Linux counterparts of the Windows cmdlets run on a guarded host
+//! (`Get-PlatformIdentifier`, `Get-HgsAttestationBaselinePolicy`) plus the attestation client.
+//! Everything touching the TPM needs the `tpm` feature; without it the verbs explain how to rebuild.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::util::read_file;
+
+#[cfg(feature = "tpm")]
+mod replay;
+#[cfg(feature = "tpm")]
+mod wire;
+
+/// Where Linux exposes the firmware's TCG event log.
+pub const DEFAULT_LOG: &str = "/sys/kernel/security/tpm0/binary_bios_measurements";
+
+/// Default directory for the agent's state (the AK blobs).
+pub const DEFAULT_AGENT_STATE: &str = "hgs-agent";
+
+/// The `--tcti` option shared by TPM verbs.
+#[derive(Debug, Clone, Args)]
+pub struct TctiArg {
+    /// TCTI: `device:/dev/tpmrm0`, `tabrmd`, `swtpm:host=127.0.0.1,port=2321`.
+    /// Default: $TPM2TOOLS_TCTI, then $TCTI, then device:/dev/tpmrm0.
+    #[arg(long)]
+    pub tcti: Option<String>,
+}
+
+/// `hgs platform-identifier` arguments.
+#[derive(Debug, Args)]
+pub struct PlatformIdentifierArgs {
+    /// Host name recorded in the identifier (defaults to the name the admin gives at `host add`).
+    #[arg(long)]
+    pub name: String,
+    /// Output JSON file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// TPM connection.
+    #[command(flatten)]
+    pub tcti: TctiArg,
+}
+
+/// `hgs baseline` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BaselineCmd {
+    /// Copy this host's TCG log as a reference baseline (Get-HgsAttestationBaselinePolicy).
+    Capture {
+        /// Output file (the raw log bytes).
+        #[arg(long)]
+        out: PathBuf,
+        /// Log to capture.
+        #[arg(long, default_value = DEFAULT_LOG)]
+        log: PathBuf,
+        /// Write the baseline even if the host is not configured as HGS requires.
+        #[arg(long)]
+        skip_validation: bool,
+    },
+}
+
+/// `hgs agent` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AgentCmd {
+    /// Create the attestation key (once) and write its public area (TPM2B_PUBLIC) for the verifier.
+    Ak {
+        /// Output file: the AK's TPM2B_PUBLIC bytes.
+        #[arg(long)]
+        out: PathBuf,
+        /// Agent state directory (holds ak.json, the AK blobs).
+        #[arg(long, default_value = DEFAULT_AGENT_STATE)]
+        state: PathBuf,
+        /// EK to create the AK under: rsa2048 (AK RSA-2048 RSASSA) or ecc-p256 (AK P-256 ECDSA).
+        #[arg(long, default_value = "rsa2048")]
+        ek: String,
+        /// Replace an existing AK.
+        #[arg(long)]
+        new: bool,
+        /// TPM connection.
+        #[command(flatten)]
+        tcti: TctiArg,
+    },
+    /// Answer a verifier challenge: activate the credential, quote, attach the log.
+    Attest {
+        /// The verifier's challenge (JSON from `hgs challenge`).
+        #[arg(long)]
+        challenge: PathBuf,
+        /// Output evidence JSON.
+        #[arg(long)]
+        out: PathBuf,
+        /// TCG log to attach.
+        #[arg(long, default_value = DEFAULT_LOG)]
+        log: PathBuf,
+        /// Agent state directory (from `hgs agent ak`).
+        #[arg(long, default_value = DEFAULT_AGENT_STATE)]
+        state: PathBuf,
+        /// TPM connection.
+        #[command(flatten)]
+        tcti: TctiArg,
+    },
+}
+
+/// `hgs swtpm` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SwtpmCmd {
+    /// Manufacture (if needed) and start a software TPM in DIR; prints the TCTI to export.
+    Start {
+        /// State directory.
+        #[arg(long, default_value = "hgs-swtpm")]
+        dir: PathBuf,
+    },
+    /// Stop the software TPM started in DIR (by the PID in DIR/swtpm.pid).
+    Stop {
+        /// State directory.
+        #[arg(long, default_value = "hgs-swtpm")]
+        dir: PathBuf,
+    },
+    /// Extend the TPM's PCRs with every extendable event of LOG, in every bank the TPM has.
+    ReplayLog {
+        /// The TCG log.
+        log: PathBuf,
+        /// TPM connection.
+        #[command(flatten)]
+        tcti: TctiArg,
+    },
+}
+
+/// Writes `bytes` to `path` (through a temporary file and rename, so readers never see half).
+fn write_out(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    hgs_cli::store::write_atomic(path, bytes).map_err(anyhow::Error::from)
+}
+
+#[cfg(feature = "tpm")]
+fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> anyhow::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    write_out(path, &bytes)
+}
+
+/// Runs `hgs baseline ...`.
+pub fn run_baseline(cmd: BaselineCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BaselineCmd::Capture {
+            out,
+            log,
+            skip_validation,
+        } => {
+            let bytes = read_file(&log)?;
+            if bytes.is_empty() {
+                anyhow::bail!("{}: the TCG log is empty", log.display());
+            }
+            if !skip_validation {
+                // The HGS cmdlet refuses hosts without Secure Boot, IOMMU, VBS or a CI policy.
+                // Those checks come from hgs-tcglog's boot claims; until it provides them we
+                // capture without validating and say so.
+                eprintln!(
+                    "hgs: warning: host-configuration validation is not available in this build; \
+                     the baseline is captured unvalidated"
+                );
+            }
+            write_out(&out, &bytes)?;
+            use sha2::Digest as _;
+            println!(
+                "wrote {} ({} bytes, sha256 {}) from {}",
+                out.display(),
+                bytes.len(),
+                crate::util::hex(&sha2::Sha256::digest(&bytes)),
+                log.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(not(feature = "tpm"))]
+fn no_tpm() -> anyhow::Result<ExitCode> {
+    anyhow::bail!(
+        "this hgs was built without TPM support; rebuild with `cargo build -p hgs-cli --features tpm` \
+         (needs the Debian/Ubuntu package libtss2-dev)"
+    )
+}
+
+/// Runs `hgs platform-identifier`.
+#[cfg(not(feature = "tpm"))]
+pub fn run_platform_identifier(_args: PlatformIdentifierArgs) -> anyhow::Result<ExitCode> {
+    no_tpm()
+}
+
+/// Runs `hgs agent ...`.
+#[cfg(not(feature = "tpm"))]
+pub fn run_agent(_cmd: AgentCmd) -> anyhow::Result<ExitCode> {
+    no_tpm()
+}
+
+/// Runs `hgs swtpm ...`.
+#[cfg(not(feature = "tpm"))]
+pub fn run_swtpm(_cmd: SwtpmCmd) -> anyhow::Result<ExitCode> {
+    no_tpm()
+}
+
+#[cfg(feature = "tpm")]
+pub use with_tpm::{run_agent, run_platform_identifier, run_swtpm};
+
+#[cfg(feature = "tpm")]
+mod with_tpm {
+    use super::wire;
+    use super::*;
+    use anyhow::Context;
+    use hgs_cli::tpm::ak::{self, AkState};
+    use hgs_cli::tpm::ek::{platform_eks, EkProfile};
+    use hgs_cli::tpm::{credential, quote, resolve_tcti, Tpm};
+
+    fn open(tcti: &TctiArg) -> anyhow::Result<Tpm> {
+        let t = resolve_tcti(tcti.tcti.as_deref());
+        Ok(Tpm::open(&t)?)
+    }
+
+    /// Runs `hgs platform-identifier`.
+    pub fn run_platform_identifier(args: PlatformIdentifierArgs) -> anyhow::Result<ExitCode> {
+        let mut tpm = open(&args.tcti)?;
+        let eks = platform_eks(&mut tpm)?;
+        let id = wire::platform_identifier(&args.name, &eks);
+        write_json(&args.out, &id)?;
+        for e in &eks {
+            println!(
+                "{}: EKpub {}, EK certificate {}",
+                e.profile,
+                match (&e.public, &e.public_error) {
+                    (Some(p), _) => format!("{} bytes", p.len()),
+                    (None, Some(err)) => format!("unavailable ({err})"),
+                    (None, None) => "unavailable".into(),
+                },
+                match &e.certificate {
+                    Some(c) => format!("{} bytes from NV {:#010x}", c.len(), e.cert_nv_index),
+                    None => format!("none (NV {:#010x} not defined)", e.cert_nv_index),
+                }
+            );
+        }
+        println!("wrote {}", args.out.display());
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn ak_state_path(state: &std::path::Path) -> PathBuf {
+        state.join("ak.json")
+    }
+
+    fn load_ak_state(state: &std::path::Path) -> anyhow::Result<AkState> {
+        let path = ak_state_path(state);
+        let bytes = read_file(&path).context("no AK yet: run `hgs agent ak` first")?;
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: not an AK state file", path.display()))
+    }
+
+    /// Runs `hgs agent ...`.
+    pub fn run_agent(cmd: AgentCmd) -> anyhow::Result<ExitCode> {
+        match cmd {
+            AgentCmd::Ak {
+                out,
+                state,
+                ek,
+                new,
+                tcti,
+            } => {
+                let profile = EkProfile::from_name(&ek)
+                    .filter(|p| p.is_low_range())
+                    .with_context(|| format!("--ek {ek:?}: expected rsa2048 or ecc-p256"))?;
+                let path = ak_state_path(&state);
+                let st = if path.exists() && !new {
+                    load_ak_state(&state)?
+                } else {
+                    let mut tpm = open(&tcti)?;
+                    let st = ak::create_ak(&mut tpm, profile)?;
+                    std::fs::create_dir_all(&state)
+                        .with_context(|| format!("cannot create {}", state.display()))?;
+                    write_json(&path, &st)?;
+                    st
+                };
+                let public = st
+                    .public_bytes()
+                    .with_context(|| format!("{}: public is not hex", path.display()))?;
+                write_out(&out, &public)?;
+                println!(
+                    "AK under EK {} (name {}), state {}, public written to {}",
+                    st.ek_profile,
+                    st.name,
+                    path.display(),
+                    out.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            AgentCmd::Attest {
+                challenge,
+                out,
+                log,
+                state,
+                tcti,
+            } => {
+                let bytes = read_file(&challenge)?;
+                let ch = wire::parse_challenge(&bytes)
+                    .with_context(|| format!("{}: not a challenge", challenge.display()))?;
+                let log_bytes = read_file(&log)?;
+                let st = load_ak_state(&state)?;
+                let mut tpm = open(&tcti)?;
+                let banks = quote::active_banks(&mut tpm)?;
+                let (secret, quotes, pcr_values) =
+                    ak::with_loaded_ak(&mut tpm, &st, |tpm, ek, ak| {
+                        let secret = credential::activate(
+                            tpm,
+                            ek,
+                            ak,
+                            &ch.credential_blob,
+                            &ch.encrypted_secret,
+                        )?;
+                        let mut quotes = Vec::new();
+                        let mut values = Vec::new();
+                        for &bank in &banks {
+                            if !ch.banks.is_empty() && !ch.banks.contains(&bank) {
+                                continue;
+                            }
+                            // Quote first, then read: a PCR extended in between would show as a
+                            // digest mismatch at the verifier, never as a silent pass.
+                            quotes.push(quote::quote(tpm, ak, bank, &ch.pcrs, &secret)?);
+                            values.push((bank, quote::read_pcrs(tpm, bank, &ch.pcrs)?));
+                        }
+                        Ok((secret, quotes, values))
+                    })?;
+                let ak_public = st.public_bytes().context("AK state: public is not hex")?;
+                let ev =
+                    wire::evidence(&ak_public, &st.ek_profile, &quotes, &pcr_values, &log_bytes);
+                write_json(&out, &ev)?;
+                println!(
+                    "credential activated ({} byte secret); quoted PCRs {:?} in {}; evidence written to {}",
+                    secret.len(),
+                    ch.pcrs,
+                    quotes
+                        .iter()
+                        .map(|q| q.bank.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    out.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+
+    /// Runs `hgs swtpm ...`.
+    pub fn run_swtpm(cmd: SwtpmCmd) -> anyhow::Result<ExitCode> {
+        match cmd {
+            SwtpmCmd::Start { dir } => {
+                let (tcti, pid) = hgs_cli::swtpm::start_daemon(&dir)?;
+                println!("swtpm running (pid {pid}, state {})", dir.display());
+                println!("export TPM2TOOLS_TCTI=\"{tcti}\"");
+                Ok(ExitCode::SUCCESS)
+            }
+            SwtpmCmd::Stop { dir } => {
+                let pid = hgs_cli::swtpm::stop_daemon(&dir)?;
+                println!("stopped swtpm pid {pid}");
+                Ok(ExitCode::SUCCESS)
+            }
+            SwtpmCmd::ReplayLog { log, tcti } => {
+                let bytes = read_file(&log)?;
+                let mut tpm = open(&tcti)?;
+                let n = super::replay::replay_log(&mut tpm, &bytes)
+                    .with_context(|| format!("{}: replay", log.display()))?;
+                println!("extended {n} events from {}", log.display());
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Library half of the `hgs` program: the pieces that do I/O and that tests and other verbs reuse.
+//!
+//! - [`store`]: the admin file store (atomic, locked, versioned JSON).
+//! - `tpm` (feature `tpm`): host-side TPM operations over `tss-esapi` (EK, EK certificates, AK,
+//!   credential activation, quotes, PCR extension).
+//! - `swtpm` (feature `tpm`): a harness that manufactures and runs a software TPM.
+//!
+//! ```
+//! let data = hgs_cli::store::StoreData::default();
+//! assert_eq!(data.format, hgs_cli::store::FORMAT);
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod store;
+#[cfg(feature = "tpm")]
+pub mod swtpm;
+#[cfg(feature = "tpm")]
+pub mod tpm;

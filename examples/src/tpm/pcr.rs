@@ -1,0 +1,75 @@
+//! TPM2_PCR_Extend: drive a (software) TPM's PCRs to the state a given log describes.
+
+use std::convert::TryFrom;
+
+use tss_esapi::handles::PcrHandle;
+use tss_esapi::interface_types::session_handles::AuthSession;
+use tss_esapi::structures::{Digest, DigestValues};
+
+use super::quote::Bank;
+use super::{tss_err, Result, Tpm, TpmError};
+
+/// Extends PCR `index` with one digest per bank in a single TPM2_PCR_Extend. Banks the TPM does
+/// not have must not be passed (the TPM rejects them).
+pub fn extend(tpm: &mut Tpm, index: u8, digests: &[(Bank, Vec<u8>)]) -> Result<()> {
+    let handle = pcr_handle(index)?;
+    let mut values = DigestValues::new();
+    for (bank, digest) in digests {
+        if bank.digest_len() != Some(digest.len()) {
+            return Err(TpmError::Unexpected {
+                op: format!("extend PCR {index}"),
+                message: format!(
+                    "{} digest has {} bytes, expected {:?}",
+                    bank.name(),
+                    digest.len(),
+                    bank.digest_len()
+                ),
+            });
+        }
+        values.set(
+            bank.hashing()?,
+            Digest::try_from(digest.clone()).map_err(tss_err("PCR digest"))?,
+        );
+    }
+    tpm.context()
+        .execute_with_session(Some(AuthSession::Password), |ctx| {
+            ctx.pcr_extend(handle, values)
+        })
+        .map_err(tss_err(format!("TPM2_PCR_Extend (PCR {index})")))
+}
+
+fn pcr_handle(index: u8) -> Result<PcrHandle> {
+    const HANDLES: [PcrHandle; 24] = [
+        PcrHandle::Pcr0,
+        PcrHandle::Pcr1,
+        PcrHandle::Pcr2,
+        PcrHandle::Pcr3,
+        PcrHandle::Pcr4,
+        PcrHandle::Pcr5,
+        PcrHandle::Pcr6,
+        PcrHandle::Pcr7,
+        PcrHandle::Pcr8,
+        PcrHandle::Pcr9,
+        PcrHandle::Pcr10,
+        PcrHandle::Pcr11,
+        PcrHandle::Pcr12,
+        PcrHandle::Pcr13,
+        PcrHandle::Pcr14,
+        PcrHandle::Pcr15,
+        PcrHandle::Pcr16,
+        PcrHandle::Pcr17,
+        PcrHandle::Pcr18,
+        PcrHandle::Pcr19,
+        PcrHandle::Pcr20,
+        PcrHandle::Pcr21,
+        PcrHandle::Pcr22,
+        PcrHandle::Pcr23,
+    ];
+    HANDLES
+        .get(usize::from(index))
+        .copied()
+        .ok_or_else(|| TpmError::Unexpected {
+            op: "extend PCR".into(),
+            message: format!("PCR {index} out of range 0..24"),
+        })
+}
