@@ -277,7 +277,7 @@ fn make_challenge(
     })
 }
 
-fn run_agent(tcti: &str, dir: &Path, log: &Path) -> AgentRun {
+fn run_agent(tcti: &str, dir: &Path, log: &Path, ek_profile: &str) -> AgentRun {
     let state = dir.join("agent");
     let ak_pub = dir.join("ak.pub");
     let o = hgs(
@@ -288,6 +288,8 @@ fn run_agent(tcti: &str, dir: &Path, log: &Path) -> AgentRun {
             ak_pub.to_str().unwrap(),
             "--state",
             state.to_str().unwrap(),
+            "--ek",
+            ek_profile,
         ],
         tcti,
     );
@@ -307,7 +309,16 @@ fn run_agent(tcti: &str, dir: &Path, log: &Path) -> AgentRun {
     );
     assert!(o.status.success());
     let id = json(&host);
-    let ek = unhex(id["endorsement_keys"][0]["public"].as_str().unwrap()).unwrap();
+    let ek = id["endorsement_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["profile"] == ek_profile)
+        .unwrap()["public"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ek = unhex(&ek).unwrap();
 
     let secret: Vec<u8> = sha2::Sha256::digest(b"verifier nonce for this test").to_vec();
     let challenge = dir.join("challenge.json");
@@ -342,19 +353,35 @@ fn run_agent(tcti: &str, dir: &Path, log: &Path) -> AgentRun {
 }
 
 #[test]
-fn agent_quotes_replayed_pcrs_with_the_activated_secret() {
+fn agent_quotes_replayed_pcrs_with_the_activated_secret_rsa() {
+    agent_quotes_replayed_pcrs_with_the_activated_secret("rsa2048");
+}
+
+#[test]
+fn agent_quotes_replayed_pcrs_with_the_activated_secret_ecc() {
+    agent_quotes_replayed_pcrs_with_the_activated_secret("ecc-p256");
+}
+
+fn agent_quotes_replayed_pcrs_with_the_activated_secret(ek_profile: &str) {
     if !swtpm_available() {
         return;
     }
     let tpm = Swtpm::start().unwrap();
     let tcti = tpm.tcti();
-    let dir = tempdir("agent");
+    let dir = tempdir(&format!("agent-{ek_profile}"));
     let log_path = corpus().join("tcglog/gtt_rhel8-uefi.bin");
     let log = std::fs::read(&log_path).unwrap();
     let n = replay_into(&tcti, &log);
     assert!(n > 50, "replayed only {n} events");
 
-    let run = run_agent(&tcti, &dir, &log_path);
+    let run = run_agent(&tcti, &dir, &log_path, ek_profile);
+    let ak = tpmt_public(&run.ak_public);
+    match ek_profile {
+        "rsa2048" => assert!(matches!(ak, Public::Rsa { .. }), "RSA EK gets an RSA AK"),
+        _ => assert!(matches!(ak, Public::Ecc { .. }), "ECC EK gets an ECC AK"),
+    }
+    let attrs = ak.object_attributes();
+    assert!(attrs.restricted() && attrs.sign_encrypt() && attrs.fixed_tpm() && !attrs.decrypt());
     let ev = &run.evidence;
     assert_eq!(ev["event_log"].as_str().unwrap(), hex(&log));
     assert_eq!(

@@ -1,7 +1,7 @@
 //! `hgs store ...`: raw access to the admin store (inspection, scripting, and the concurrency tests).
 //!
 //! The typed admin verbs (`hgs host add`, `hgs tpm-policy add`, ...) go through the same
-//! [`Store`](super::Store) with `hgs-policy`'s record types; these verbs see records as plain JSON.
+//! [`Store`] with `hgs-policy`'s record types; these verbs see records as plain JSON.
 
 use std::io::Read;
 use std::path::PathBuf;
