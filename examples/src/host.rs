@@ -212,7 +212,7 @@ mod with_tpm {
     use anyhow::Context;
     use hgs_cli::tpm::ak::{self, AkState};
     use hgs_cli::tpm::ek::{platform_eks, EkProfile};
-    use hgs_cli::tpm::{credential, quote, resolve_tcti, Tpm};
+    use hgs_cli::tpm::{agent, resolve_tcti, Tpm};
 
     fn open(tcti: &TctiArg) -> anyhow::Result<Tpm> {
         let t = resolve_tcti(tcti.tcti.as_deref());
@@ -305,29 +305,18 @@ mod with_tpm {
                 let log_bytes = read_file(&log)?;
                 let st = load_ak_state(&state)?;
                 let mut tpm = open(&tcti)?;
-                let banks = quote::active_banks(&mut tpm)?;
+                let answer = agent::answer_challenge(
+                    &mut tpm,
+                    &st,
+                    &agent::ChallengeInput {
+                        credential_blob: &ch.credential_blob,
+                        encrypted_secret: &ch.encrypted_secret,
+                        pcrs: &ch.pcrs,
+                        banks: &ch.banks,
+                    },
+                )?;
                 let (secret, quotes, pcr_values) =
-                    ak::with_loaded_ak(&mut tpm, &st, |tpm, ek, ak| {
-                        let secret = credential::activate(
-                            tpm,
-                            ek,
-                            ak,
-                            &ch.credential_blob,
-                            &ch.encrypted_secret,
-                        )?;
-                        let mut quotes = Vec::new();
-                        let mut values = Vec::new();
-                        for &bank in &banks {
-                            if !ch.banks.is_empty() && !ch.banks.contains(&bank) {
-                                continue;
-                            }
-                            // Quote first, then read: a PCR extended in between would show as a
-                            // digest mismatch at the verifier, never as a silent pass.
-                            quotes.push(quote::quote(tpm, ak, bank, &ch.pcrs, &secret)?);
-                            values.push((bank, quote::read_pcrs(tpm, bank, &ch.pcrs)?));
-                        }
-                        Ok((secret, quotes, values))
-                    })?;
+                    (answer.secret, answer.quotes, answer.pcr_values);
                 let ak_public = st.public_bytes().context("AK state: public is not hex")?;
                 let ev =
                     wire::evidence(&ak_public, &st.ek_profile, &quotes, &pcr_values, &log_bytes);

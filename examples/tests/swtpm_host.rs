@@ -148,22 +148,18 @@ fn read_agile_log(log: &[u8]) -> Vec<Event> {
 fn replay_into(tcti: &str, log: &[u8]) -> usize {
     const EV_NO_ACTION: u32 = 3;
     let mut tpm = Tpm::open(tcti).unwrap();
-    let banks = hgs_cli::tpm::quote::active_banks(&mut tpm).unwrap();
-    let mut n = 0;
-    for ev in read_agile_log(log) {
-        if ev.event_type == EV_NO_ACTION {
-            continue;
-        }
-        let digests: Vec<(Bank, Vec<u8>)> = ev
-            .digests
-            .into_iter()
-            .map(|(alg, d)| (Bank { alg_id: alg }, d))
-            .filter(|(b, _)| banks.contains(b))
-            .collect();
-        hgs_cli::tpm::pcr::extend(&mut tpm, ev.pcr, &digests).unwrap();
-        n += 1;
-    }
-    n
+    let events = read_agile_log(log)
+        .into_iter()
+        .filter(|ev| ev.event_type != EV_NO_ACTION)
+        .map(|ev| {
+            let d = ev
+                .digests
+                .into_iter()
+                .map(|(alg, d)| (Bank { alg_id: alg }, d))
+                .collect();
+            (ev.pcr, d)
+        });
+    hgs_cli::tpm::pcr::replay(&mut tpm, events).unwrap()
 }
 
 #[test]

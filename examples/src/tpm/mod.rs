@@ -1,6 +1,6 @@
 //! Host-side TPM operations over `tss-esapi` (feature `tpm`).
 //!
-//! One concept per file: [`ek`] (endorsement keys and their NV certificates), [`ak`] (the
+//! One concept per file: [`agent`] (the challenge → quote round trip), [`ek`] (endorsement keys and their NV certificates), [`ak`] (the
 //! attestation key and its saved state), [`credential`] (TPM2_ActivateCredential), [`quote`]
 //! (PCR banks, PCR values, TPM2_Quote), [`pcr`] (PCR extension, used to replay a log into a
 //! software TPM).
@@ -9,6 +9,7 @@
 //! success and on error: with the `swtpm:` or `device:/dev/tpm0` TCTI there is no resource
 //! manager and leaked handles exhaust the TPM's three object slots.
 
+pub mod agent;
 pub mod ak;
 pub mod credential;
 pub mod ek;

@@ -38,6 +38,29 @@ pub fn extend(tpm: &mut Tpm, index: u8, digests: &[(Bank, Vec<u8>)]) -> Result<(
         .map_err(tss_err(format!("TPM2_PCR_Extend (PCR {index})")))
 }
 
+/// Extends a sequence of measurements `(pcr, digests per bank)` in order, skipping digests of
+/// banks the TPM does not have. Returns the number of TPM2_PCR_Extend calls made. The caller
+/// leaves out events that are not extended (EV_NO_ACTION).
+pub fn replay<I>(tpm: &mut Tpm, events: I) -> Result<usize>
+where
+    I: IntoIterator<Item = (u8, Vec<(Bank, Vec<u8>)>)>,
+{
+    let banks = super::quote::active_banks(tpm)?;
+    let mut n = 0;
+    for (pcr, digests) in events {
+        let digests: Vec<(Bank, Vec<u8>)> = digests
+            .into_iter()
+            .filter(|(b, _)| banks.contains(b))
+            .collect();
+        if digests.is_empty() {
+            continue;
+        }
+        extend(tpm, pcr, &digests)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 fn pcr_handle(index: u8) -> Result<PcrHandle> {
     const HANDLES: [PcrHandle; 24] = [
         PcrHandle::Pcr0,

@@ -1,0 +1,79 @@
+//! The attestation client's one round trip: activate the verifier's credential with the AK, then
+//! quote the requested PCRs in every requested (or every active) bank with the recovered secret as
+//! the nonce, and read the PCR values. Used by `hgs agent attest` and `hgs demo`.
+
+use std::collections::BTreeMap;
+
+use super::ak::{with_loaded_ak, AkState};
+use super::quote::{active_banks, quote, read_pcrs, Bank, BankQuote};
+use super::{credential, Result, Tpm, TpmError};
+
+/// What the verifier sent, as raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeInput<'a> {
+    /// TPM2B_ID_OBJECT contents from TPM2_MakeCredential.
+    pub credential_blob: &'a [u8],
+    /// TPM2B_ENCRYPTED_SECRET contents from TPM2_MakeCredential.
+    pub encrypted_secret: &'a [u8],
+    /// PCR indices to quote.
+    pub pcrs: &'a [u8],
+    /// Banks to quote; empty means every active bank.
+    pub banks: &'a [Bank],
+}
+
+/// The agent's answer, as raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentAnswer {
+    /// The secret recovered by TPM2_ActivateCredential (also each quote's extraData). Kept for
+    /// diagnostics; the verifier does not need it back.
+    pub secret: Vec<u8>,
+    /// One quote per bank, in TPM bank order.
+    pub quotes: Vec<BankQuote>,
+    /// PCR values per bank, read right after that bank's quote.
+    pub pcr_values: Vec<(Bank, BTreeMap<u8, Vec<u8>>)>,
+}
+
+/// Runs the round trip. Every handle it creates is flushed before it returns.
+pub fn answer_challenge(
+    tpm: &mut Tpm,
+    ak: &AkState,
+    challenge: &ChallengeInput<'_>,
+) -> Result<AgentAnswer> {
+    let active = active_banks(tpm)?;
+    let banks: Vec<Bank> = if challenge.banks.is_empty() {
+        active
+    } else {
+        if let Some(missing) = challenge.banks.iter().find(|b| !active.contains(b)) {
+            return Err(TpmError::Unexpected {
+                op: "quote".into(),
+                message: format!(
+                    "the verifier asks for the {} bank, which this TPM does not have",
+                    missing.name()
+                ),
+            });
+        }
+        challenge.banks.to_vec()
+    };
+    with_loaded_ak(tpm, ak, |tpm, ek, ak| {
+        let secret = credential::activate(
+            tpm,
+            ek,
+            ak,
+            challenge.credential_blob,
+            challenge.encrypted_secret,
+        )?;
+        let mut quotes = Vec::new();
+        let mut pcr_values = Vec::new();
+        for bank in banks {
+            // Quote first, then read: a PCR extended in between shows up at the verifier as a
+            // digest mismatch, never as a silent pass.
+            quotes.push(quote(tpm, ak, bank, challenge.pcrs, &secret)?);
+            pcr_values.push((bank, read_pcrs(tpm, bank, challenge.pcrs)?));
+        }
+        Ok(AgentAnswer {
+            secret,
+            quotes,
+            pcr_values,
+        })
+    })
+}
