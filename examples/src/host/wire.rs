@@ -2,6 +2,31 @@
 //!
 //! Bytes are lower-case hex. These mirror `hgs_attest::evidence`; the conversion lives here so the
 //! TPM code only deals in raw bytes.
+//!
+//! Platform identifier (`hgs platform-identifier`):
+//! ```json
+//! { "format": "hgs-platform-identifier/1", "name": "HOST",
+//!   "endorsement_keys": [
+//!     { "profile": "rsa2048", "certificate_nv_index": "0x01c00002",
+//!       "public": "<TPM2B_PUBLIC hex>", "certificate": "<DER hex>" },
+//!     { "profile": "ecc-p256", "certificate_nv_index": "0x01c0000a",
+//!       "public": "<TPM2B_PUBLIC hex>", "certificate": null,
+//!       "notes": ["no EK certificate (NV index 0x01c0000a is not defined)"] } ] }
+//! ```
+//! Challenge (read by `hgs agent attest`; `banks` optional, empty = every active bank):
+//! ```json
+//! { "credential_blob": "<TPM2B_ID_OBJECT contents hex>",
+//!   "encrypted_secret": "<TPM2B_ENCRYPTED_SECRET contents hex>",
+//!   "pcrs": [0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14], "banks": ["sha256"] }
+//! ```
+//! Evidence (`hgs agent attest`):
+//! ```json
+//! { "format": "hgs-evidence/1", "ak_public": "<TPM2B_PUBLIC hex>", "ek_profile": "rsa2048",
+//!   "quotes": [ { "bank": "sha256", "pcrs": [0, 1], "attest": "<TPMS_ATTEST hex>",
+//!                 "signature": "<TPMT_SIGNATURE hex>" } ],
+//!   "pcr_values": { "sha256": { "0": "<hex>", "1": "<hex>" } },
+//!   "event_log": "<TCG log hex>" }
+//! ```
 
 use std::collections::BTreeMap;
 
