@@ -1,2 +1,49 @@
-//! hgs-tpm (under construction in this session).
+//! TPM 2.0 wire structures, parsed from their exact bytes, and signature verification with TPM keys.
+//!
+//! No I/O: every parser takes `&[u8]` and returns a value that borrows from it, keeping the exact
+//! bytes a signature or a name is computed over (`Public::bytes`, `Attest::bytes`). Hostile sizes
+//! are bounded ([`reader::MAX_TPM2B`], [`pcr_selection::MAX_BANKS`]); every failure is a typed
+//! [`Error`] naming the structure and the byte offset.
+//!
+//! | file | structure |
+//! |---|---|
+//! | `public.rs` | TPMT_PUBLIC / TPM2B_PUBLIC (and the bare TPMT_PUBLIC Windows' PCP exports), names |
+//! | `attest.rs` | TPMS_ATTEST / TPM2B_ATTEST (quote, certify, creation) |
+//! | `signature.rs` | TPMT_SIGNATURE (RSASSA, RSAPSS, ECDSA) |
+//! | `pcr_selection.rs` | TPML_PCR_SELECTION |
+//! | `verify.rs` | signature verification behind the [`SignatureVerifier`] trait |
+//!
+//! ```
+//! use hgs_tpm::{Attest, Attested, Public, Signature, SignatureVerifier, RustCryptoVerifier};
+//! # fn main() -> Result<(), hgs_tpm::Error> {
+//! // A 2048-bit RSA AK exported by Windows (bare TPMT_PUBLIC), a quote and its signature.
+//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data/ga_windows_gcp_shielded_vm/");
+//! # let read = |f: &str| std::fs::read(format!("{dir}{f}")).unwrap();
+//! let (ak, attest, sig) = (read("ak_public.bin"), read("quote_attest.bin"), read("quote_sig.bin"));
+//! let ak = Public::parse(&ak)?;
+//! let quote = Attest::parse(&attest)?;
+//! let signature = Signature::parse(&sig)?;
+//! RustCryptoVerifier.verify(&ak.key()?, quote.bytes, &signature)?;
+//! assert!(matches!(quote.attested, Attested::Quote { .. }));
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+
+pub mod alg;
+pub mod attest;
+mod error;
+pub mod pcr_selection;
+pub mod public;
+pub mod reader;
+pub mod signature;
+pub mod verify;
+
+pub use alg::HashAlg;
+pub use attest::{Attest, Attested, ClockInfo};
+pub use error::{Error, Result};
+pub use pcr_selection::{PcrSelect, PcrSelection};
+pub use public::{
+    EccCurve, ObjectAttributes, Parameters, Public, PublicKey, Scheme, SymDef, Unique,
+};
+pub use signature::Signature;
+pub use verify::{RustCryptoVerifier, SignatureVerifier};

@@ -1,0 +1,84 @@
+//! The one error type of this crate: every variant says where (byte offset) and what.
+
+use thiserror::Error;
+
+/// Why TPM bytes could not be parsed, or a signature not verified.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input ended inside a structure.
+    #[error("{structure}: truncated at offset {offset}: need {needed} more byte(s)")]
+    Truncated {
+        /// Structure being read.
+        structure: &'static str,
+        /// Offset of the field that did not fit.
+        offset: usize,
+        /// Bytes missing.
+        needed: usize,
+    },
+    /// Bytes were left over after a structure that must fill its buffer.
+    #[error("{structure}: {count} trailing byte(s) at offset {offset}")]
+    TrailingBytes {
+        /// Structure that was parsed.
+        structure: &'static str,
+        /// Offset of the first unread byte.
+        offset: usize,
+        /// How many bytes are left.
+        count: usize,
+    },
+    /// A size field is larger than this crate accepts for that field.
+    #[error("{field}: size {size} at offset {offset} exceeds the limit {max}")]
+    TooLarge {
+        /// Field name.
+        field: &'static str,
+        /// Offset of the size field.
+        offset: usize,
+        /// Declared size.
+        size: usize,
+        /// Largest accepted size.
+        max: usize,
+    },
+    /// An algorithm identifier this crate does not handle in that position.
+    #[error("{field}: unsupported algorithm 0x{alg:04x} at offset {offset}")]
+    UnsupportedAlgorithm {
+        /// Field name.
+        field: &'static str,
+        /// Offset of the algorithm identifier.
+        offset: usize,
+        /// The TPM_ALG_ID found.
+        alg: u16,
+    },
+    /// A field holds a value the specification does not allow.
+    #[error("{field}: invalid value 0x{value:x} at offset {offset}")]
+    InvalidValue {
+        /// Field name.
+        field: &'static str,
+        /// Offset of the field.
+        offset: usize,
+        /// The value found.
+        value: u64,
+    },
+    /// TPMS_ATTEST did not start with TPM_GENERATED_VALUE (0xff544347).
+    #[error("attestation magic is 0x{found:08x}, not TPM_GENERATED_VALUE 0xff544347")]
+    BadMagic {
+        /// The value found.
+        found: u32,
+    },
+    /// The key cannot be used for the requested operation (wrong type, curve or size).
+    #[error("unusable key: {0}")]
+    UnusableKey(&'static str),
+    /// The signature's scheme does not fit the key (e.g. ECDSA signature, RSA key).
+    #[error("signature scheme 0x{scheme:04x} does not fit a {key} key")]
+    SchemeMismatch {
+        /// TPM_ALG_ID of the signature scheme.
+        scheme: u16,
+        /// Key type name.
+        key: &'static str,
+    },
+    /// The signature does not verify over the message with the key.
+    #[error("signature does not verify")]
+    BadSignature,
+}
+
+/// Result alias of this crate.
+pub type Result<T> = core::result::Result<T, Error>;

@@ -1,0 +1,151 @@
+//! Verifying a TPM signature over a message with a TPM public key.
+//!
+//! Behind the small [`SignatureVerifier`] trait so a service can plug in a faster backend; the
+//! default, [`RustCryptoVerifier`], is pure Rust (RustCrypto `rsa`, `p256`, `p384`).
+
+use ecdsa::signature::hazmat::PrehashVerifier;
+
+use crate::alg::HashAlg;
+use crate::error::{Error, Result};
+use crate::public::{EccCurve, PublicKey};
+use crate::signature::Signature;
+
+/// Verifies TPM signatures.
+pub trait SignatureVerifier {
+    /// Ok when `signature` is a valid signature of `message` by `key`.
+    fn verify(&self, key: &PublicKey, message: &[u8], signature: &Signature<'_>) -> Result<()>;
+}
+
+/// The default, pure-Rust verifier.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RustCryptoVerifier;
+
+/// Largest RSA modulus accepted (bits): TPMs support 2048 and 3072, some 4096.
+pub const MAX_RSA_BITS: usize = 4096;
+
+fn left_pad(bytes: &[u8], len: usize) -> Result<Vec<u8>> {
+    let trimmed = &bytes[bytes.iter().take_while(|b| **b == 0).count()..];
+    if trimmed.len() > len {
+        return Err(Error::BadSignature);
+    }
+    let mut out = vec![0u8; len - trimmed.len()];
+    out.extend_from_slice(trimmed);
+    Ok(out)
+}
+
+fn rsa_key(modulus: &[u8], exponent: u32) -> Result<rsa::RsaPublicKey> {
+    let n = rsa::BigUint::from_bytes_be(modulus);
+    if n.bits() > MAX_RSA_BITS {
+        return Err(Error::UnusableKey("RSA modulus larger than 4096 bits"));
+    }
+    rsa::RsaPublicKey::new(n, rsa::BigUint::from(exponent))
+        .map_err(|_| Error::UnusableKey("invalid RSA public key"))
+}
+
+fn rsa_scheme(
+    hash: HashAlg,
+    pss: bool,
+) -> Box<dyn FnOnce(&rsa::RsaPublicKey, &[u8], &[u8]) -> bool> {
+    macro_rules! pick {
+        ($d:ty) => {
+            if pss {
+                Box::new(|k: &rsa::RsaPublicKey, h: &[u8], s: &[u8]| {
+                    k.verify(rsa::Pss::new::<$d>(), h, s).is_ok()
+                })
+            } else {
+                Box::new(|k: &rsa::RsaPublicKey, h: &[u8], s: &[u8]| {
+                    k.verify(rsa::Pkcs1v15Sign::new::<$d>(), h, s).is_ok()
+                })
+            }
+        };
+    }
+    match hash {
+        HashAlg::Sha1 => pick!(sha1::Sha1),
+        HashAlg::Sha256 => pick!(sha2::Sha256),
+        HashAlg::Sha384 => pick!(sha2::Sha384),
+        HashAlg::Sha512 => pick!(sha2::Sha512),
+    }
+}
+
+impl SignatureVerifier for RustCryptoVerifier {
+    fn verify(&self, key: &PublicKey, message: &[u8], signature: &Signature<'_>) -> Result<()> {
+        let hash =
+            HashAlg::from_tpm_alg_id(signature.hash_alg()).ok_or(Error::UnsupportedAlgorithm {
+                field: "signature.hash",
+                offset: 2,
+                alg: signature.hash_alg(),
+            })?;
+        let digest = hash.hash(message);
+        match (key, signature) {
+            (
+                PublicKey::Rsa { modulus, exponent },
+                Signature::RsaSsa { sig, .. } | Signature::RsaPss { sig, .. },
+            ) => {
+                let k = rsa_key(modulus, *exponent)?;
+                let pss = matches!(signature, Signature::RsaPss { .. });
+                let sig = left_pad(
+                    sig,
+                    modulus.len() - modulus.iter().take_while(|b| **b == 0).count(),
+                )?;
+                if rsa_scheme(hash, pss)(&k, &digest, &sig) {
+                    Ok(())
+                } else {
+                    Err(Error::BadSignature)
+                }
+            }
+            (PublicKey::Ecc { curve, x, y }, Signature::Ecdsa { r, s, .. }) => match curve {
+                EccCurve::NistP256 => {
+                    let point = sec1_point(x, y, 32)?;
+                    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                        .map_err(|_| Error::UnusableKey("ECC point not on P-256"))?;
+                    let sig = p256::ecdsa::Signature::from_scalars(
+                        to_array::<32>(&left_pad(r, 32)?)?,
+                        to_array::<32>(&left_pad(s, 32)?)?,
+                    )
+                    .map_err(|_| Error::BadSignature)?;
+                    vk.verify_prehash(&digest, &sig)
+                        .map_err(|_| Error::BadSignature)
+                }
+                EccCurve::NistP384 => {
+                    let point = sec1_point(x, y, 48)?;
+                    let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                        .map_err(|_| Error::UnusableKey("ECC point not on P-384"))?;
+                    let sig = p384::ecdsa::Signature::from_scalars(
+                        to_array::<48>(&left_pad(r, 48)?)?,
+                        to_array::<48>(&left_pad(s, 48)?)?,
+                    )
+                    .map_err(|_| Error::BadSignature)?;
+                    vk.verify_prehash(&digest, &sig)
+                        .map_err(|_| Error::BadSignature)
+                }
+                _ => Err(Error::UnusableKey(
+                    "ECDSA is supported on NIST P-256 and P-384 only",
+                )),
+            },
+            (PublicKey::Rsa { .. }, _) => Err(Error::SchemeMismatch {
+                scheme: signature.scheme(),
+                key: "RSA",
+            }),
+            (PublicKey::Ecc { .. }, _) => Err(Error::SchemeMismatch {
+                scheme: signature.scheme(),
+                key: "ECC",
+            }),
+        }
+    }
+}
+
+fn to_array<const N: usize>(v: &[u8]) -> Result<[u8; N]> {
+    v.try_into().map_err(|_| Error::BadSignature)
+}
+
+/// Uncompressed SEC1 point `04 || x || y` with coordinates padded to `len`.
+pub(crate) fn sec1_point(x: &[u8], y: &[u8], len: usize) -> Result<Vec<u8>> {
+    let mut p = vec![4u8];
+    p.extend_from_slice(
+        &left_pad(x, len).map_err(|_| Error::UnusableKey("ECC coordinate too long"))?,
+    );
+    p.extend_from_slice(
+        &left_pad(y, len).map_err(|_| Error::UnusableKey("ECC coordinate too long"))?,
+    );
+    Ok(p)
+}
