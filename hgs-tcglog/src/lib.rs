@@ -1,2 +1,75 @@
-//! hgs-tcglog (under construction in this session).
+//! Zero-copy TCG event log parsing, PCR replay and event decoding. No I/O.
+//!
+//! Bytes in, typed values out. [`EventLog::parse`] reads the header and decides the format
+//! (legacy SHA-1 `TCG_PCClientPCREvent`, or crypto-agile: a "Spec ID Event03" header followed by
+//! `TCG_PCR_EVENT2`); [`EventLog::events`] then yields [`Event`]s lazily, each borrowing its digests
+//! and data from the input. [`replay`] folds them into PCR values without allocating per event;
+//! [`digest_check`] verifies that events whose digest is defined over their data really are
+//! covered; [`uefi`] decodes UEFI event data.
+//!
+//! | file | concern |
+//! |---|---|
+//! | `parse.rs` | framing, format detection, limits |
+//! | `spec_id.rs` | the crypto-agile header and its digest table |
+//! | `event.rs`, `event_type.rs` | one event; EV_* types |
+//! | `replay.rs` | PCR replay and comparison |
+//! | `digest_check.rs` | digest-covers-data checks |
+//! | `uefi.rs` | UEFI variables, signature lists, image loads, GPT |
+//! | `owned.rs` | serde-friendly owned events |
+//! | `builder.rs` | a log encoder for tests (feature `builder`) |
+//!
+//! ```
+//! use hgs_tcglog::{replay, EventLog, HashAlg};
+//! # fn main() -> Result<(), hgs_tcglog::Error> {
+//! let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"),
+//!     "/../examples/data/ga_windows_gcp_shielded_vm/event_log.bin")).unwrap();
+//! let log = EventLog::parse(&bytes)?;
+//! let pcrs = replay::replay(&log)?;
+//! assert_eq!(log.banks(), vec![HashAlg::Sha1]);
+//! assert_eq!(hgs_tcglog::hex(pcrs.get(HashAlg::Sha1, 7).unwrap()),
+//!            "859a5877266b5c909613468091a73380a5386786");
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+
+pub mod alg;
+#[cfg(feature = "builder")]
+pub mod builder;
+pub mod digest_check;
+mod error;
+pub mod event;
+pub mod event_type;
+pub mod owned;
+pub mod parse;
+pub mod replay;
+pub mod spec_id;
+pub mod uefi;
+
+pub use alg::HashAlg;
+pub use error::{Error, Result};
+pub use event::Event;
+pub use event_type::EventType;
+pub use parse::{EventLog, LogFormat};
+pub use replay::{PcrBanks, PcrMismatch};
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Parses lower-case or upper-case hex; `None` when malformed.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}

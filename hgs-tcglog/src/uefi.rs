@@ -1,0 +1,408 @@
+//! Decoding UEFI event data: variables (and EFI_SIGNATURE_LISTs), image loads, GPT, actions.
+//!
+//! Decoders only read; callers must check an event's digest covers its data
+//! ([`crate::digest_check`]) before trusting what is decoded here.
+
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::event_type::EventType;
+
+/// A UEFI GUID (stored mixed-endian in the log; displayed in canonical lower-case form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Guid(pub [u8; 16]);
+
+impl Guid {
+    /// EFI_GLOBAL_VARIABLE (SecureBoot, PK, KEK, Boot####, ...).
+    pub const EFI_GLOBAL_VARIABLE: Guid = Guid::from_fields(
+        0x8be4df61,
+        0x93ca,
+        0x11d2,
+        [0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c],
+    );
+    /// EFI_IMAGE_SECURITY_DATABASE (db, dbx, dbt, dbr).
+    pub const EFI_IMAGE_SECURITY_DATABASE: Guid = Guid::from_fields(
+        0xd719b2cb,
+        0x3d3a,
+        0x4596,
+        [0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f],
+    );
+    /// EFI_CERT_X509_GUID.
+    pub const EFI_CERT_X509: Guid = Guid::from_fields(
+        0xa5c059a1,
+        0x94e4,
+        0x4aa7,
+        [0x87, 0xb5, 0xab, 0x15, 0x5c, 0x2b, 0xf0, 0x72],
+    );
+    /// EFI_CERT_SHA256_GUID.
+    pub const EFI_CERT_SHA256: Guid = Guid::from_fields(
+        0xc1c41626,
+        0x504c,
+        0x4092,
+        [0xac, 0xa9, 0x41, 0xf9, 0x36, 0x93, 0x43, 0x28],
+    );
+
+    /// From the canonical fields.
+    pub const fn from_fields(a: u32, b: u16, c: u16, d: [u8; 8]) -> Guid {
+        let a = a.to_le_bytes();
+        let b = b.to_le_bytes();
+        let c = c.to_le_bytes();
+        Guid([
+            a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], d[2], d[3], d[4], d[5],
+            d[6], d[7],
+        ])
+    }
+
+    fn read(b: &[u8]) -> Option<Guid> {
+        Some(Guid(b.get(..16)?.try_into().ok()?))
+    }
+}
+
+impl core::fmt::Display for Guid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let g = &self.0;
+        write!(
+            f,
+            "{:08x}-{:04x}-{:04x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+            u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
+            u16::from_le_bytes([g[4], g[5]]),
+            u16::from_le_bytes([g[6], g[7]]),
+            g[8],
+            g[9],
+            g[10],
+            g[11],
+            g[12],
+            g[13],
+            g[14],
+            g[15]
+        )
+    }
+}
+
+impl serde::Serialize for Guid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Largest number of UTF-16 code units in a variable name accepted (real names are < 64).
+pub const MAX_VARIABLE_NAME: u64 = 1024;
+/// Largest number of signatures decoded from one variable.
+pub const MAX_SIGNATURES: usize = 65_536;
+
+/// UEFI_VARIABLE_DATA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UefiVariable<'a> {
+    /// Vendor GUID.
+    pub guid: Guid,
+    /// Variable name.
+    pub name: String,
+    /// VariableData.
+    pub data: &'a [u8],
+}
+
+impl<'a> UefiVariable<'a> {
+    /// Parses UEFI_VARIABLE_DATA.
+    pub fn parse(raw: &'a [u8], index: u32) -> Result<Self> {
+        let bad = |data_offset, reason| Error::BadEventData {
+            index,
+            what: "UEFI_VARIABLE_DATA",
+            data_offset,
+            reason,
+        };
+        let guid = Guid::read(raw).ok_or(bad(0, "truncated GUID"))?;
+        let name_len = u64_at(raw, 16).ok_or(bad(16, "truncated UnicodeNameLength"))?;
+        let data_len = u64_at(raw, 24).ok_or(bad(24, "truncated VariableDataLength"))?;
+        if name_len > MAX_VARIABLE_NAME {
+            return Err(bad(16, "variable name too long"));
+        }
+        let name_bytes = raw
+            .get(32..32 + 2 * name_len as usize)
+            .ok_or(bad(32, "name runs past the data"))?;
+        let name = utf16(name_bytes);
+        let start = 32 + 2 * name_len as usize;
+        let end = (start as u64)
+            .checked_add(data_len)
+            .ok_or(bad(24, "VariableDataLength overflows"))?;
+        let data = raw
+            .get(start..usize::try_from(end).map_err(|_| bad(24, "too large"))?)
+            .ok_or(bad(start, "VariableData runs past the event"))?;
+        Ok(UefiVariable { guid, name, data })
+    }
+
+    /// Decodes VariableData as a sequence of EFI_SIGNATURE_LISTs (db, dbx, KEK, PK).
+    pub fn signature_lists(&self, index: u32) -> Result<Vec<SignatureList<'a>>> {
+        parse_signature_lists(self.data, index)
+    }
+}
+
+/// One EFI_SIGNATURE_LIST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureList<'a> {
+    /// SignatureType (e.g. [`Guid::EFI_CERT_X509`]).
+    pub signature_type: Guid,
+    /// The optional SignatureHeader.
+    pub header: &'a [u8],
+    /// The signatures.
+    pub signatures: Vec<SignatureData<'a>>,
+}
+
+/// One EFI_SIGNATURE_DATA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureData<'a> {
+    /// SignatureOwner.
+    pub owner: Guid,
+    /// The certificate or hash.
+    pub data: &'a [u8],
+}
+
+/// Parses consecutive EFI_SIGNATURE_LISTs, honouring SignatureHeaderSize and bounding SignatureSize.
+pub fn parse_signature_lists(mut raw: &[u8], index: u32) -> Result<Vec<SignatureList<'_>>> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    let mut total = 0usize;
+    while !raw.is_empty() {
+        let bad = |reason| Error::BadEventData {
+            index,
+            what: "EFI_SIGNATURE_LIST",
+            data_offset: off,
+            reason,
+        };
+        let signature_type = Guid::read(raw).ok_or(bad("truncated header"))?;
+        let list_size = u32_at(raw, 16).ok_or(bad("truncated header"))? as usize;
+        let header_size = u32_at(raw, 20).ok_or(bad("truncated header"))? as usize;
+        let sig_size = u32_at(raw, 24).ok_or(bad("truncated header"))? as usize;
+        if list_size < 28 || list_size > raw.len() {
+            return Err(bad("SignatureListSize outside the data"));
+        }
+        let body = &raw[28..list_size];
+        let header = body
+            .get(..header_size)
+            .ok_or(bad("SignatureHeaderSize outside the list"))?;
+        let sigs = &body[header_size..];
+        if sig_size < 16 || sigs.len() % sig_size != 0 {
+            return Err(bad("SignatureSize does not divide the list"));
+        }
+        let n = sigs.len() / sig_size;
+        total += n;
+        if total > MAX_SIGNATURES {
+            return Err(bad("too many signatures"));
+        }
+        let signatures = sigs
+            .chunks_exact(sig_size)
+            .filter_map(|c| {
+                Some(SignatureData {
+                    owner: Guid::read(c)?,
+                    data: &c[16..],
+                })
+            })
+            .collect();
+        out.push(SignatureList {
+            signature_type,
+            header,
+            signatures,
+        });
+        raw = &raw[list_size..];
+        off += list_size;
+    }
+    Ok(out)
+}
+
+/// UEFI_IMAGE_LOAD_EVENT (EV_EFI_BOOT_SERVICES_APPLICATION / _DRIVER, RUNTIME_SERVICES_DRIVER).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageLoad<'a> {
+    /// ImageLocationInMemory.
+    pub location: u64,
+    /// ImageLengthInMemory.
+    pub length: u64,
+    /// ImageLinkTimeAddress.
+    pub link_time_address: u64,
+    /// The device path, raw.
+    pub device_path: &'a [u8],
+}
+
+impl<'a> ImageLoad<'a> {
+    /// Parses UEFI_IMAGE_LOAD_EVENT.
+    pub fn parse(raw: &'a [u8], index: u32) -> Result<Self> {
+        let bad = |data_offset, reason| Error::BadEventData {
+            index,
+            what: "UEFI_IMAGE_LOAD_EVENT",
+            data_offset,
+            reason,
+        };
+        let location = u64_at(raw, 0).ok_or(bad(0, "truncated"))?;
+        let length = u64_at(raw, 8).ok_or(bad(8, "truncated"))?;
+        let link_time_address = u64_at(raw, 16).ok_or(bad(16, "truncated"))?;
+        let dp_len = u64_at(raw, 24).ok_or(bad(24, "truncated"))?;
+        let device_path = usize::try_from(dp_len)
+            .ok()
+            .and_then(|n| raw.get(32..32usize.checked_add(n)?))
+            .ok_or(bad(24, "device path runs past the event"))?;
+        Ok(ImageLoad {
+            location,
+            length,
+            link_time_address,
+            device_path,
+        })
+    }
+}
+
+/// One GPT partition entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GptPartition {
+    /// PartitionTypeGUID.
+    pub type_guid: Guid,
+    /// UniquePartitionGUID.
+    pub unique_guid: Guid,
+    /// StartingLBA.
+    pub first_lba: u64,
+    /// EndingLBA.
+    pub last_lba: u64,
+    /// Attributes.
+    pub attributes: u64,
+    /// PartitionName.
+    pub name: String,
+}
+
+/// UEFI_GPT_DATA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gpt {
+    /// DiskGUID from the header.
+    pub disk_guid: Guid,
+    /// The partitions.
+    pub partitions: Vec<GptPartition>,
+}
+
+impl Gpt {
+    /// Parses UEFI_GPT_DATA: the partition table header, NumberOfPartitions, then the entries.
+    pub fn parse(raw: &[u8], index: u32) -> Result<Self> {
+        let bad = |data_offset, reason| Error::BadEventData {
+            index,
+            what: "UEFI_GPT_DATA",
+            data_offset,
+            reason,
+        };
+        if raw.get(..8) != Some(b"EFI PART") {
+            return Err(bad(0, "no EFI PART signature"));
+        }
+        let header_size = u32_at(raw, 12).ok_or(bad(12, "truncated"))? as usize;
+        if !(92..=raw.len()).contains(&header_size) {
+            return Err(bad(12, "HeaderSize outside the data"));
+        }
+        let disk_guid = Guid::read(raw.get(56..).unwrap_or(&[])).ok_or(bad(56, "truncated"))?;
+        let entry_size = u32_at(raw, 84).ok_or(bad(84, "truncated"))? as usize;
+        let count =
+            u64_at(raw, header_size).ok_or(bad(header_size, "truncated NumberOfPartitions"))?;
+        let entries = raw.get(header_size + 8..).unwrap_or(&[]);
+        if entry_size < 128 || (count as u128) * (entry_size as u128) > entries.len() as u128 {
+            return Err(bad(header_size, "partition entries run past the event"));
+        }
+        let partitions = entries
+            .chunks_exact(entry_size)
+            .take(count as usize)
+            .map(|e| GptPartition {
+                type_guid: Guid::read(e).unwrap_or(Guid([0; 16])),
+                unique_guid: Guid::read(&e[16..]).unwrap_or(Guid([0; 16])),
+                first_lba: u64_at(e, 32).unwrap_or(0),
+                last_lba: u64_at(e, 40).unwrap_or(0),
+                attributes: u64_at(e, 48).unwrap_or(0),
+                name: utf16(&e[56..128]).trim_end_matches('\0').to_string(),
+            })
+            .collect();
+        Ok(Gpt {
+            disk_guid,
+            partitions,
+        })
+    }
+}
+
+/// What an event's data says, by type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// EV_NO_ACTION "Spec ID Event03" header.
+    SpecId,
+    /// EV_NO_ACTION "StartupLocality".
+    StartupLocality(u8),
+    /// Any other EV_NO_ACTION.
+    NoAction(&'a [u8]),
+    /// EV_SEPARATOR: its value (0 normal, 0xFFFFFFFF error) or bytes such as Windows' "WBCL".
+    Separator(&'a [u8]),
+    /// EV_EFI_ACTION / EV_ACTION string.
+    Action(String),
+    /// EV_EFI_VARIABLE_*.
+    Variable(UefiVariable<'a>),
+    /// EV_EFI_BOOT_SERVICES_APPLICATION / _DRIVER / RUNTIME_SERVICES_DRIVER.
+    ImageLoad(ImageLoad<'a>),
+    /// EV_EFI_GPT_EVENT.
+    Gpt(Gpt),
+    /// EV_S_CRTM_VERSION: UTF-16 when it decodes as such, else raw.
+    SCrtmVersion(String),
+    /// EV_POST_CODE, EV_IPL, EV_EVENT_TAG and others: text when printable ASCII.
+    Text(String),
+    /// Undecoded data.
+    Raw(&'a [u8]),
+}
+
+/// Decodes an event's data by its type.
+pub fn decode<'a>(event: &Event<'a>) -> Result<Decoded<'a>> {
+    let d = event.data;
+    Ok(match event.event_type {
+        EventType::NoAction if d.starts_with(crate::spec_id::SPEC_ID_SIGNATURE) => Decoded::SpecId,
+        EventType::NoAction if d.len() == 17 && d.starts_with(b"StartupLocality\0") => {
+            Decoded::StartupLocality(d[16])
+        }
+        EventType::NoAction => Decoded::NoAction(d),
+        EventType::Separator => Decoded::Separator(d),
+        EventType::EfiAction | EventType::Action => {
+            Decoded::Action(String::from_utf8_lossy(d).into_owned())
+        }
+        EventType::EfiVariableDriverConfig
+        | EventType::EfiVariableBoot
+        | EventType::EfiVariableBoot2
+        | EventType::EfiVariableAuthority => {
+            Decoded::Variable(UefiVariable::parse(d, event.index)?)
+        }
+        EventType::EfiBootServicesApplication
+        | EventType::EfiBootServicesDriver
+        | EventType::EfiRuntimeServicesDriver => {
+            Decoded::ImageLoad(ImageLoad::parse(d, event.index)?)
+        }
+        EventType::EfiGptEvent => Decoded::Gpt(Gpt::parse(d, event.index)?),
+        EventType::SCrtmVersion => Decoded::SCrtmVersion(
+            if d.len() % 2 == 0 && d.len() >= 2 && d.chunks(2).all(|c| c[1] == 0) {
+                utf16(d).trim_end_matches('\0').to_string()
+            } else {
+                String::from_utf8_lossy(d)
+                    .trim_end_matches('\0')
+                    .to_string()
+            },
+        ),
+        _ if !d.is_empty()
+            && d.iter()
+                .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == 0) =>
+        {
+            Decoded::Text(
+                String::from_utf8_lossy(d)
+                    .trim_end_matches('\0')
+                    .to_string(),
+            )
+        }
+        _ => Decoded::Raw(d),
+    })
+}
+
+pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+pub(crate) fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// UTF-16LE to String (lossy).
+pub(crate) fn utf16(b: &[u8]) -> String {
+    let units: Vec<u16> = b
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    String::from_utf16_lossy(&units)
+}
