@@ -1,5 +1,6 @@
 //! Library half of the `hgs` program: the pieces that do I/O and that tests and other verbs reuse.
 //!
+//! - [`hex`]: the hex encoding of bytes in every JSON document.
 //! - [`store`]: the admin file store (atomic, locked, versioned JSON).
 //! - `tpm` (feature `tpm`): host-side TPM operations over `tss-esapi` (EK, EK certificates, AK,
 //!   credential activation, quotes, PCR extension).
@@ -12,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod hex;
 pub mod store;
 #[cfg(feature = "tpm")]
 pub mod swtpm;

@@ -391,15 +391,22 @@ impl Store {
 
     fn write_unlocked(&self, data: &StoreData) -> Result<(), StoreError> {
         let path = self.document_path();
-        let mut bytes = serde_json::to_vec_pretty(data).map_err(|e| StoreError::Corrupt {
-            path: path.clone(),
-            line: 0,
-            column: 0,
-            message: e.to_string(),
-        })?;
-        bytes.push(b'\n');
+        let bytes = serialize_document(&path, data)?;
         write_atomic(&path, &bytes)
     }
+}
+
+/// Serializes a store document (pretty JSON plus a final newline), the inverse of
+/// [`parse_document`]. `path` only names the file in the (unexpected) error.
+pub fn serialize_document(path: &Path, data: &StoreData) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(data).map_err(|e| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// Parses a store document, naming `path` in every error.

@@ -19,7 +19,9 @@ fn swtpm_available() -> bool {
         eprintln!("swtpm not installed; skipped because HGS_SKIP_TPM_TESTS=1");
         return false;
     }
-    panic!("swtpm/swtpm_setup not on PATH: install `swtpm swtpm-tools`, or set HGS_SKIP_TPM_TESTS=1");
+    panic!(
+        "swtpm/swtpm_setup not on PATH: install `swtpm swtpm-tools`, or set HGS_SKIP_TPM_TESTS=1"
+    );
 }
 
 fn round_trip(profile: EkProfile) {
