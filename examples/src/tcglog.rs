@@ -27,7 +27,7 @@ pub enum Cmd {
     Replay {
         /// The TCG log.
         file: PathBuf,
-        /// Print JSON: {"banks": {"sha256": {"0": "<hex>", ...}}}.
+        /// Print JSON: `{"banks": {"sha256": {"0": "<hex>", ...}}}`.
         #[arg(long)]
         json: bool,
     },

@@ -213,13 +213,7 @@ fn read_legacy(bytes: &[u8], offset: usize, index: u32) -> Result<(Event<'_>, us
     ))
 }
 
-fn take_data<'a>(
-    rec: &'a [u8],
-    at: usize,
-    size: u32,
-    index: u32,
-    offset: usize,
-) -> Result<&'a [u8]> {
+fn take_data(rec: &[u8], at: usize, size: u32, index: u32, offset: usize) -> Result<&[u8]> {
     if size > MAX_EVENT_DATA {
         return Err(Error::TooLarge {
             index,

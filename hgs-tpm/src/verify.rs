@@ -42,28 +42,30 @@ fn rsa_key(modulus: &[u8], exponent: u32) -> Result<rsa::RsaPublicKey> {
         .map_err(|_| Error::UnusableKey("invalid RSA public key"))
 }
 
-fn rsa_scheme(
+/// RSA verification of a prehashed message with PKCS#1 v1.5 or PSS (salt length auto-detected,
+/// so both the TPM's "salt = hash length" and "maximum salt" conventions verify).
+fn rsa_verify(
+    key: &rsa::RsaPublicKey,
     hash: HashAlg,
     pss: bool,
-) -> Box<dyn FnOnce(&rsa::RsaPublicKey, &[u8], &[u8]) -> bool> {
-    macro_rules! pick {
+    digest: &[u8],
+    sig: &[u8],
+) -> bool {
+    macro_rules! with {
         ($d:ty) => {
             if pss {
-                Box::new(|k: &rsa::RsaPublicKey, h: &[u8], s: &[u8]| {
-                    k.verify(rsa::Pss::new::<$d>(), h, s).is_ok()
-                })
+                key.verify(rsa::Pss::new::<$d>(), digest, sig).is_ok()
             } else {
-                Box::new(|k: &rsa::RsaPublicKey, h: &[u8], s: &[u8]| {
-                    k.verify(rsa::Pkcs1v15Sign::new::<$d>(), h, s).is_ok()
-                })
+                key.verify(rsa::Pkcs1v15Sign::new::<$d>(), digest, sig)
+                    .is_ok()
             }
         };
     }
     match hash {
-        HashAlg::Sha1 => pick!(sha1::Sha1),
-        HashAlg::Sha256 => pick!(sha2::Sha256),
-        HashAlg::Sha384 => pick!(sha2::Sha384),
-        HashAlg::Sha512 => pick!(sha2::Sha512),
+        HashAlg::Sha1 => with!(sha1::Sha1),
+        HashAlg::Sha256 => with!(sha2::Sha256),
+        HashAlg::Sha384 => with!(sha2::Sha384),
+        HashAlg::Sha512 => with!(sha2::Sha512),
     }
 }
 
@@ -87,7 +89,7 @@ impl SignatureVerifier for RustCryptoVerifier {
                     sig,
                     modulus.len() - modulus.iter().take_while(|b| **b == 0).count(),
                 )?;
-                if rsa_scheme(hash, pss)(&k, &digest, &sig) {
+                if rsa_verify(&k, hash, pss, &digest, &sig) {
                     Ok(())
                 } else {
                     Err(Error::BadSignature)
