@@ -142,7 +142,7 @@ impl PcrBanks {
         Ok(())
     }
 
-    /// The digest TPM2_Quote computes over `pcrs` of bank `bank`: H_hash(PCR[p0] || PCR[p1] || …)
+    /// The digest TPM2_Quote computes over `pcrs` of bank `bank`: `H_hash(PCR[p0] || PCR[p1] || …)`
     /// in ascending PCR order. `None` if a value is unavailable.
     pub fn composite_digest(&self, bank: HashAlg, pcrs: &[u32], hash: HashAlg) -> Option<Vec<u8>> {
         let mut sorted: Vec<u32> = pcrs.to_vec();
