@@ -15,6 +15,8 @@
 //! | `replay.rs` | PCR replay and comparison |
 //! | `digest_check.rs` | digest-covers-data checks |
 //! | `uefi.rs` | UEFI variables, signature lists, image loads, GPT |
+//! | `sipa.rs` | Windows SIPA records in EV_EVENT_TAG events |
+//! | `claims.rs` | boot claims derived from a log (Secure Boot, debugging, VBS, CI policy, ...) |
 //! | `owned.rs` | serde-friendly owned events |
 //! | `builder.rs` | a log encoder for tests (feature `builder`) |
 //!
@@ -42,6 +44,7 @@ pub mod event_type;
 pub mod owned;
 pub mod parse;
 pub mod replay;
+pub mod sipa;
 pub mod spec_id;
 pub mod uefi;
 
