@@ -23,6 +23,16 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Windows boot claims (Secure Boot, debugging, VBS, HVCI, CI policy, ...) with the event each
+    /// came from. Several files = one log per boot/resume session, in order.
+    Claims {
+        /// The TCG log(s).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON (one object per log; an array for several logs).
+        #[arg(long)]
+        json: bool,
+    },
     /// Replayed PCR values per bank (every bank the log carries, all 24 PCRs).
     Replay {
         /// The TCG log.
@@ -38,6 +48,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::Show { file, json } => show(&file, json),
         Cmd::Replay { file, json } => replay_cmd(&file, json),
+        Cmd::Claims { files, json } => claims_cmd(&files, json),
     }
 }
 
@@ -153,6 +164,63 @@ fn replay_cmd(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
                         ""
                     };
                     println!("{:<7} {:>2}: {}{note}", alg, pcr, hex(v));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn claims_cmd(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let mut all = Vec::new();
+    for file in files {
+        let bytes = read_file(file)?;
+        let log = parse(file, &bytes)?;
+        let c = hgs_tcglog::BootClaims::from_log(&log)
+            .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        all.push((file.clone(), c));
+    }
+    if json {
+        let values: Vec<serde_json::Value> = all
+            .iter()
+            .map(|(_, c)| serde_json::to_value(c))
+            .collect::<Result<_, _>>()?;
+        let out = if values.len() == 1 {
+            values.into_iter().next().unwrap_or_default()
+        } else {
+            serde_json::Value::Array(values)
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (file, c) in &all {
+        println!("{}:", file.display());
+        let v = serde_json::to_value(c)?;
+        if let Some(map) = v.as_object() {
+            for (k, claim) in map {
+                match claim {
+                    serde_json::Value::Null => println!("  {k:<26} (not in log)"),
+                    serde_json::Value::Object(o) if o.contains_key("value") => {
+                        let val = &o["value"];
+                        let val = if val.is_object() {
+                            "present".to_string()
+                        } else {
+                            val.to_string()
+                        };
+                        println!(
+                            "  {k:<26} {val}  (event {}, PCR {})",
+                            o["event_index"], o["pcr"]
+                        );
+                    }
+                    serde_json::Value::Array(items) if k == "si_policies" => {
+                        for p in items {
+                            println!("  si_policy                  {} sha-alg 0x{:04x} {} (event {}, PCR {})", p["name"], p["hash_alg"].as_u64().unwrap_or(0), p["digest"].as_str().unwrap_or(""), p["event_index"], p["pcr"]);
+                        }
+                    }
+                    serde_json::Value::Array(items) => {
+                        println!("  {k:<26} {} item(s)", items.len())
+                    }
+                    other => println!("  {k:<26} {other}"),
                 }
             }
         }

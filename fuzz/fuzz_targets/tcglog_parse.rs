@@ -1,4 +1,5 @@
-//! Any bytes through every hgs-tcglog entry point: parse, iterate, decode, digest-check, replay.
+//! Any bytes through every hgs-tcglog entry point: parse, iterate, decode, digest-check, claims,
+//! replay.
 //! Must never panic, hang or allocate from an unchecked length.
 #![no_main]
 
@@ -15,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = log.read_lenient();
+    let _ = hgs_tcglog::BootClaims::from_log(&log);
     if let Ok(pcrs) = hgs_tcglog::replay::replay(&log) {
         for alg in pcrs.banks().to_vec() {
             let _ = pcrs.composite_digest(alg, &[0, 1, 2, 3, 4, 5, 6, 7], alg);

@@ -37,6 +37,7 @@
 pub mod alg;
 #[cfg(feature = "builder")]
 pub mod builder;
+pub mod claims;
 pub mod digest_check;
 mod error;
 pub mod event;
@@ -49,6 +50,7 @@ pub mod spec_id;
 pub mod uefi;
 
 pub use alg::HashAlg;
+pub use claims::{BootClaims, Claim, SiPolicyClaim};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use event_type::EventType;

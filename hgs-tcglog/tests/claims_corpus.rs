@@ -1,0 +1,219 @@
+//! Boot claims from the corpus's Windows logs hold what the sources state (manifest
+//! `expectations`), and Linux logs give no Windows claims without failing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use hgs_tcglog::claims::{matching_log, BootClaims};
+use hgs_tcglog::{EventLog, HashAlg};
+
+fn corpus() -> PathBuf {
+    std::env::var_os("HGS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
+        .join("tcglog")
+}
+
+fn claims(file: &str) -> BootClaims {
+    let bytes = std::fs::read(corpus().join(file)).unwrap();
+    BootClaims::from_log(&EventLog::parse(&bytes).unwrap()).unwrap()
+}
+
+#[test]
+fn gcp_shielded_vm_claims_match_go_attestation_expectations() {
+    // go-attestation TestSecureBoot / TestParseWinEvents (manifest expectations).
+    let c = claims("ga_windows_gcp_shielded_vm.bin");
+    assert_eq!(c.secure_boot.as_ref().unwrap().value, true);
+    assert_eq!(c.secure_boot.as_ref().unwrap().pcr, 7);
+    assert_eq!(c.boot_counter.as_ref().unwrap().value, 4);
+    assert_eq!(c.full_boot.as_ref().unwrap().value, true, "ColdBoot=true");
+    assert_eq!(c.code_integrity.as_ref().unwrap().value, true);
+    assert_eq!(c.bitlocker_unlock.as_ref().unwrap().value, 0);
+    assert_eq!(c.kernel_debugging.as_ref().unwrap().value, false);
+    assert_eq!(c.boot_debugging.as_ref().unwrap().value, false);
+    assert_eq!(c.test_signing.as_ref().unwrap().value, false);
+    assert_eq!(c.vbs_running.as_ref().unwrap().value, false);
+    assert!(c.untrusted_events.is_empty());
+    let vioscsi = c
+        .loaded_modules
+        .iter()
+        .find(|m| m.file_path.ends_with("vioscsi.sys"))
+        .expect("vioscsi.sys is a loaded module");
+    assert_eq!(
+        vioscsi.file_path,
+        "\\Windows\\System32\\drivers\\vioscsi.sys"
+    );
+    let h = hgs_tcglog::hex(&vioscsi.authenticode_hash);
+    assert!(h.starts_with("0fdce7d7") && h.ends_with("4547"), "{h}");
+    assert_eq!(vioscsi.image_base, Some(81_416_192));
+    assert_eq!(vioscsi.image_size, Some(86_016));
+    assert_eq!(vioscsi.hash_alg.map(|a| a & 0xff), Some(0x0c));
+    assert_eq!(vioscsi.validated, Some(true));
+    assert_eq!(
+        vioscsi.issuer.as_deref(),
+        Some("Microsoft Windows Third Party Component CA 2014")
+    );
+    assert_eq!(
+        vioscsi.publisher.as_deref(),
+        Some("Microsoft Windows Hardware Compatibility Publisher")
+    );
+    for (suffix, prefix, end) in [
+        ("ksecpkg.sys", "055a36a9", "71f4"),
+        ("volmgrx.sys", "2bedd158", "ee58"),
+    ] {
+        let m = c
+            .loaded_modules
+            .iter()
+            .find(|m| m.file_path.ends_with(suffix))
+            .unwrap();
+        let h = hgs_tcglog::hex(&m.authenticode_hash);
+        assert!(h.starts_with(prefix) && h.ends_with(end), "{suffix}: {h}");
+    }
+}
+
+#[test]
+fn dell_notebook_boot_is_a_full_boot_and_its_resumes_are_not() {
+    let boot = claims("imm_win_dell-notebook-boot0.bin");
+    assert_eq!(boot.full_boot.as_ref().unwrap().value, true);
+    assert_eq!(boot.boot_counter.as_ref().unwrap().value, 168);
+    for (i, counter) in (1..=4).zip(169..) {
+        let c = claims(&format!("imm_win_dell-notebook-resume{i}.bin"));
+        assert_eq!(c.full_boot.as_ref().unwrap().value, false, "resume{i}");
+        assert_eq!(c.boot_counter.as_ref().unwrap().value, counter, "resume{i}");
+    }
+}
+
+#[test]
+fn only_the_last_dell_log_matches_the_quoted_pcrs() {
+    let files: Vec<Vec<u8>> = std::iter::once("imm_win_dell-notebook-boot0.bin".to_string())
+        .chain((1..=4).map(|i| format!("imm_win_dell-notebook-resume{i}.bin")))
+        .map(|f| std::fs::read(corpus().join(f)).unwrap())
+        .collect();
+    let logs: Vec<EventLog<'_>> = files.iter().map(|b| EventLog::parse(b).unwrap()).collect();
+    let manifest: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(corpus().join("manifest.json")).unwrap()).unwrap();
+    let entry = manifest
+        .iter()
+        .find(|e| e["file"] == "imm_win_dell-notebook-resume4.bin")
+        .unwrap();
+    let expected: Vec<Vec<u8>> = (0..24)
+        .map(|i| {
+            hgs_tcglog::unhex(
+                entry["expected_pcrs"]["sha256"][i.to_string()]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let pcrs: Vec<u32> = (0..24).collect();
+    let found = matching_log(&logs, HashAlg::Sha256, &pcrs, |p| {
+        expected.get(p as usize).map(|v| v.as_slice())
+    })
+    .unwrap();
+    assert_eq!(found, Some(4));
+    // The boot log alone does not match.
+    let found = matching_log(&logs[..1], HashAlg::Sha256, &pcrs, |p| {
+        expected.get(p as usize).map(|v| v.as_slice())
+    })
+    .unwrap();
+    assert_eq!(found, None);
+}
+
+#[test]
+fn si_policy_claims_carry_name_version_algorithm_and_digest() {
+    let c = claims("imm_win_IMN-SUPERMICRO-WBCL-Quote-AIKs.bin");
+    assert_eq!(c.si_policies.len(), 1);
+    let p = &c.si_policies[0];
+    assert_eq!(p.name, "SiPolicy.p7b");
+    assert_eq!(p.hash_alg, 0x000B);
+    assert_eq!(p.pcr, 13);
+    assert_eq!(
+        hgs_tcglog::hex(&p.digest),
+        "53ecf18ecb76bb22f0cecf97ab824b4fd9a36e50892995553c9fb8eebc4648f3"
+    );
+    assert_eq!(p.version, 10 << 48);
+
+    let x1 = claims("imm_win_x1carbon_2009.bin");
+    assert_eq!(x1.si_policies[0].name, "DriverSiPolicy.p7b");
+    assert_eq!(
+        hgs_tcglog::hex(&x1.si_policies[0].digest),
+        "8f8fc9218805fee27996a96af8b619ad4374a37edcc14913f4308a06bc0092ee"
+    );
+}
+
+#[test]
+fn vbs_machine_runs_vbs_with_hvci_and_counts_as_full_boot_despite_transfer_control_5() {
+    let c = claims("imm_win_x1carbon_2009.bin");
+    assert_eq!(c.vbs_running.as_ref().unwrap().value, true);
+    assert_eq!(c.hvci_enforced.as_ref().unwrap().value, true);
+    assert_eq!(c.full_boot.as_ref().unwrap().value, true);
+    assert_eq!(c.hypervisor_debugging.as_ref().unwrap().value, false);
+}
+
+#[test]
+fn linux_logs_give_no_windows_claims_and_no_error() {
+    for f in [
+        "gtt_rhel8-uefi.bin",
+        "t2t_event-sd-boot-fedora37.bin",
+        "imm_linux_h12ssl.bin",
+    ] {
+        let c = claims(f);
+        assert!(
+            c.boot_counter.is_none() && c.full_boot.is_none() && c.si_policies.is_empty(),
+            "{f}"
+        );
+        assert!(c.loaded_modules.is_empty(), "{f}");
+    }
+    assert_eq!(
+        claims("gtt_rhel8-uefi.bin").secure_boot.unwrap().value,
+        true
+    );
+    assert_eq!(
+        claims("gtt_ubuntu-2104-no-secure-boot.bin")
+            .secure_boot
+            .unwrap()
+            .value,
+        false
+    );
+}
+
+#[cfg(feature = "builder")]
+#[test]
+fn a_kernel_debugger_anywhere_latches_on_and_events_after_wbcl_do_not_count() {
+    use hgs_tcglog::builder::LogBuilder;
+    use hgs_tcglog::sipa::{encode_container, encode_records, id};
+    let tb = |recs: &[(u32, Vec<u8>)]| encode_container(id::TRUSTBOUNDARY, &encode_records(recs));
+    let mut b = LogBuilder::agile(&[HashAlg::Sha256]);
+    b.event(12, 6, &tb(&[(id::OSKERNELDEBUG, vec![0])]));
+    b.event(12, 6, &tb(&[(id::OSKERNELDEBUG, vec![1])]));
+    b.event(12, 6, &tb(&[(id::OSKERNELDEBUG, vec![0])]));
+    b.event(13, 4, b"WBCL");
+    b.event(13, 6, &tb(&[(id::TESTSIGNING, vec![1])]));
+    let log = b.build();
+    let c = BootClaims::from_log(&EventLog::parse(&log).unwrap()).unwrap();
+    let k = c.kernel_debugging.unwrap();
+    assert!(k.value);
+    assert_eq!(k.event_index, 2, "the event that turned it on");
+    assert!(
+        c.test_signing.is_none(),
+        "after the WBCL separator on PCR 13"
+    );
+}
+
+#[cfg(feature = "builder")]
+#[test]
+fn an_event_whose_digest_does_not_cover_its_data_is_ignored_and_reported() {
+    use hgs_tcglog::builder::LogBuilder;
+    use hgs_tcglog::sipa::{encode_container, encode_records, id};
+    let data = encode_container(
+        id::TRUSTBOUNDARY,
+        &encode_records(&[(id::OSKERNELDEBUG, vec![1])]),
+    );
+    let mut b = LogBuilder::agile(&[HashAlg::Sha256]);
+    b.event_with_digests(12, 6, &[(HashAlg::Sha256, vec![0x11; 32])], &data);
+    let log = b.build();
+    let c = BootClaims::from_log(&EventLog::parse(&log).unwrap()).unwrap();
+    assert!(c.kernel_debugging.is_none());
+    assert_eq!(c.untrusted_events, vec![1]);
+}
