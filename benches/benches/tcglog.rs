@@ -1,0 +1,203 @@
+//! hgs-tcglog throughput: parse-only, parse+replay (all banks / one bank) per corpus log and on
+//! synthetic 10k/100k-event logs, next to each log's hashing floor (the same extends, done on
+//! pre-collected digests with no parsing), measured in the same run.
+//!
+//! Corpus: `../shared/corpus/tcglog` beside the repo (`HGS_CORPUS` overrides the corpus root).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hgs_tcglog::builder::LogBuilder;
+use hgs_tcglog::replay::{replay, replay_banks};
+use hgs_tcglog::{EventLog, HashAlg};
+
+fn corpus_dir() -> PathBuf {
+    std::env::var_os("HGS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
+        .join("tcglog")
+}
+
+/// Every corpus log that parses, by name, sorted by size.
+fn corpus_logs() -> Vec<(String, Vec<u8>)> {
+    let mut logs = Vec::new();
+    let Ok(dir) = std::fs::read_dir(corpus_dir()) else {
+        eprintln!("tcglog bench: no corpus at {}", corpus_dir().display());
+        return logs;
+    };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("bin") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let ok = EventLog::parse(&bytes).is_ok_and(|l| replay(&l).is_ok());
+        if ok {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            logs.push((name, bytes));
+        }
+    }
+    logs.sort_by_key(|(_, b)| b.len());
+    logs
+}
+
+/// A synthetic crypto-agile SHA-1 + SHA-256 log of `n` events spread over PCRs 0–15 (the shape of
+/// a long Linux IMA-free boot log: small data, digests of the data).
+fn synthetic(n: usize) -> Vec<u8> {
+    let mut b = LogBuilder::agile(&[HashAlg::Sha1, HashAlg::Sha256]);
+    for i in 0..n {
+        let data = format!("synthetic event {i}");
+        b.event((i % 16) as u32, 0x8000_0007, data.as_bytes());
+    }
+    b.build()
+}
+
+/// The digests replay extends, per bank, collected once: the floor is extending exactly these.
+fn extends(log: &EventLog<'_>) -> Vec<(HashAlg, usize, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in log.events() {
+        let e = e.unwrap();
+        if !e.is_extended() || (e.index == 0 && log.spec_id().is_some()) {
+            continue;
+        }
+        for (alg, d) in e.digests() {
+            if log.banks().contains(&alg) {
+                out.push((alg, e.pcr as usize, d.to_vec()));
+            }
+        }
+    }
+    out
+}
+
+fn floor(ops: &[(HashAlg, usize, Vec<u8>)], pcrs: &mut [[u8; 64]; 24 * 5]) {
+    for (alg, pcr, d) in ops {
+        let slot = match alg {
+            HashAlg::Sha1 => 0,
+            HashAlg::Sha256 => 1,
+            HashAlg::Sha384 => 2,
+            HashAlg::Sha512 => 3,
+            HashAlg::Sm3_256 => 4,
+        } * 24
+            + pcr;
+        alg.extend(&mut pcrs[slot][..alg.digest_len()], d);
+    }
+}
+
+fn count(log: &EventLog<'_>) -> usize {
+    log.read_all().unwrap().len()
+}
+
+fn bench_log(c: &mut Criterion, group: &str, name: &str, bytes: &[u8]) {
+    let log = EventLog::parse(bytes).unwrap();
+    let events = count(&log);
+    let ops = extends(&log);
+    let first = log.banks()[0];
+    eprintln!(
+        "tcglog bench: {name}: {} bytes, {events} events, banks {:?}, {} extends",
+        bytes.len(),
+        log.banks(),
+        ops.len()
+    );
+    let mut g = c.benchmark_group(group);
+    for (what, tp) in [
+        ("bytes", Throughput::Bytes(bytes.len() as u64)),
+        ("events", Throughput::Elements(events as u64)),
+    ] {
+        g.throughput(tp);
+        // Parse-only is cheap; measure it per unit. Replay is measured once (bytes) to keep the run short.
+        g.bench_with_input(
+            BenchmarkId::new(format!("parse/{what}"), name),
+            bytes,
+            |b, bytes| {
+                b.iter(|| {
+                    let log = EventLog::parse(black_box(bytes)).unwrap();
+                    let mut n = 0usize;
+                    for e in log.events() {
+                        n += e.unwrap().data.len();
+                    }
+                    n
+                })
+            },
+        );
+        if what == "events" {
+            g.bench_with_input(
+                BenchmarkId::new("replay_all_banks/events", name),
+                bytes,
+                |b, bytes| b.iter(|| replay(&EventLog::parse(black_box(bytes)).unwrap()).unwrap()),
+            );
+            g.bench_with_input(
+                BenchmarkId::new("replay_one_bank/events", name),
+                bytes,
+                |b, bytes| {
+                    b.iter(|| {
+                        replay_banks(&EventLog::parse(black_box(bytes)).unwrap(), &[first]).unwrap()
+                    })
+                },
+            );
+            g.bench_with_input(
+                BenchmarkId::new("floor_all_banks/events", name),
+                &ops,
+                |b, ops| {
+                    b.iter(|| {
+                        let mut pcrs = [[0u8; 64]; 24 * 5];
+                        floor(black_box(ops), &mut pcrs);
+                        pcrs[7][0]
+                    })
+                },
+            );
+        }
+    }
+    g.finish();
+}
+
+fn corpus(c: &mut Criterion) {
+    let logs = corpus_logs();
+    // Median by size, largest, and smallest non-trivial, plus the Windows full-boot log the issue
+    // names; set HGS_BENCH_ALL=1 for every log.
+    let all = std::env::var_os("HGS_BENCH_ALL").is_some();
+    let mid = logs.len() / 2;
+    for (i, (name, bytes)) in logs.iter().enumerate() {
+        let pick = all
+            || i == mid
+            || i + 1 == logs.len()
+            || name == "ga_windows_gcp_shielded_vm"
+            || name == "gtt_rhel8-uefi";
+        if pick {
+            bench_log(c, "tcglog_corpus", name, bytes);
+        }
+    }
+}
+
+fn synthetic_logs(c: &mut Criterion) {
+    for n in [10_000usize, 100_000] {
+        let bytes = synthetic(n);
+        bench_log(c, "tcglog_synthetic", &format!("{n}_events"), &bytes);
+    }
+}
+
+fn extend_cost(c: &mut Criterion) {
+    let mut g = c.benchmark_group("tcglog_extend");
+    for alg in HashAlg::ALL {
+        let digest = vec![0x5a; alg.digest_len()];
+        g.bench_function(alg.name(), |b| {
+            let mut pcr = [0u8; 64];
+            b.iter(|| {
+                alg.extend(&mut pcr[..alg.digest_len()], black_box(&digest));
+                pcr[0]
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(std::time::Duration::from_millis(300))
+        .measurement_time(std::time::Duration::from_secs(1));
+    targets = extend_cost, corpus, synthetic_logs
+}
+criterion_main!(benches);
