@@ -4,6 +4,7 @@
 //! Each verb group lives in its own module: `tcglog.rs`, `ekcert.rs`, `cipolicy.rs`, ...
 
 mod cipolicy;
+mod demo;
 mod ekcert;
 mod host;
 mod tcglog;
@@ -23,6 +24,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job in one command: real Windows evidence verified end to end, then the same on a
+    /// software TPM (credential activation, fresh quote), with tampered runs refused.
+    Demo(demo::DemoArgs),
     /// Parse, replay and decode TCG event logs.
     #[command(subcommand)]
     Tcglog(tcglog::Cmd),
@@ -51,6 +55,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Tcglog(cmd) => tcglog::run(cmd),
         Command::Ekcert(cmd) => ekcert::run(cmd),
         Command::Cipolicy(cmd) => cipolicy::run(cmd),

@@ -61,6 +61,30 @@ where
     Ok(n)
 }
 
+/// Drives the TPM's PCRs to the state a TCG log describes: every event replay extends (not
+/// EV_NO_ACTION, PCR < 24) is extended with the digests it carries, in order. Returns the number of
+/// TPM2_PCR_Extend calls made. Used to put a software TPM into a real machine's measured state.
+pub fn replay_log(tpm: &mut Tpm, log: &[u8]) -> Result<usize> {
+    let parse_err = |e: hgs_tcglog::Error| TpmError::Unexpected {
+        op: "parse TCG log".into(),
+        message: e.to_string(),
+    };
+    let parsed = hgs_tcglog::EventLog::parse(log).map_err(parse_err)?;
+    let mut measurements = Vec::new();
+    for event in parsed.events() {
+        let event = event.map_err(parse_err)?;
+        if !event.is_extended() {
+            continue;
+        }
+        let digests: Vec<(Bank, Vec<u8>)> = event
+            .digests()
+            .filter_map(|(alg, d)| Bank::from_name(alg.name()).map(|b| (b, d.to_vec())))
+            .collect();
+        measurements.push((event.pcr as u8, digests));
+    }
+    replay(tpm, measurements)
+}
+
 fn pcr_handle(index: u8) -> Result<PcrHandle> {
     const HANDLES: [PcrHandle; 24] = [
         PcrHandle::Pcr0,
