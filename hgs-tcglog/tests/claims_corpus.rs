@@ -1,6 +1,11 @@
 //! Boot claims from the corpus's Windows logs hold what the sources state (manifest
 //! `expectations`), and Linux logs give no Windows claims without failing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::bool_assert_comparison)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::bool_assert_comparison
+)]
 
 use std::path::PathBuf;
 
