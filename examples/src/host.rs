@@ -141,6 +141,29 @@ fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> anyhow:
     write_out(path, &bytes)
 }
 
+/// What makes a log unfit as an HGS TPM baseline (empty = fit), from its boot claims.
+fn baseline_problems(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<Vec<String>> {
+    let log = hgs_tcglog::EventLog::parse(bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let c = hgs_tcglog::BootClaims::from_log(&log)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let on = |o: &Option<hgs_tcglog::Claim<bool>>| o.as_ref().is_some_and(|c| c.value);
+    let mut problems = Vec::new();
+    if !on(&c.secure_boot) {
+        problems.push("Secure Boot is not enabled".to_string());
+    }
+    if !on(&c.iommu_required) {
+        problems.push("no IOMMU is required".to_string());
+    }
+    if !on(&c.vbs_running) {
+        problems.push("VBS is not running".to_string());
+    }
+    if c.si_policies.is_empty() {
+        problems.push("no code integrity policy is applied".to_string());
+    }
+    Ok(problems)
+}
+
 /// Runs `hgs baseline ...`.
 pub fn run_baseline(cmd: BaselineCmd) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -153,14 +176,22 @@ pub fn run_baseline(cmd: BaselineCmd) -> anyhow::Result<ExitCode> {
             if bytes.is_empty() {
                 anyhow::bail!("{}: the TCG log is empty", log.display());
             }
-            if !skip_validation {
-                // The HGS cmdlet refuses hosts without Secure Boot, IOMMU, VBS or a CI policy.
-                // Those checks come from hgs-tcglog's boot claims; until it provides them we
-                // capture without validating and say so.
-                eprintln!(
-                    "hgs: warning: host-configuration validation is not available in this build; \
-                     the baseline is captured unvalidated"
-                );
+            // Like Get-HgsAttestationBaselinePolicy: the reference host must have Secure Boot on,
+            // an IOMMU required, VBS running and a CI policy applied. --skip-validation only
+            // silences these errors; the captured bytes are the same either way.
+            let problems = baseline_problems(&log, &bytes)?;
+            if !problems.is_empty() {
+                if skip_validation {
+                    for p in &problems {
+                        eprintln!("hgs: warning (validation skipped): {p}");
+                    }
+                } else {
+                    anyhow::bail!(
+                        "{}: not a valid HGS reference host: {} (use --skip-validation to capture anyway)",
+                        log.display(),
+                        problems.join("; ")
+                    );
+                }
             }
             write_out(&out, &bytes)?;
             use sha2::Digest as _;

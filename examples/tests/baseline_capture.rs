@@ -59,3 +59,46 @@ fn capture_of_a_missing_or_empty_log_fails_naming_it() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn capture_validates_like_the_hgs_cmdlet_and_skip_validation_only_silences() {
+    // The GCE Shielded VM boots with Secure Boot but without VBS, an IOMMU requirement or a CI
+    // policy event: HGS would refuse it as a reference host.
+    let dir = tempdir("validate");
+    let log = corpus().join("tcglog/ga_windows_gcp_shielded_vm.bin");
+    let strict = dir.join("strict.tcglog");
+    let o = Command::new(HGS)
+        .args(["baseline", "capture", "--log"])
+        .arg(&log)
+        .arg("--out")
+        .arg(&strict)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    for why in [
+        "VBS is not running",
+        "no IOMMU is required",
+        "no code integrity policy is applied",
+    ] {
+        assert!(err.contains(why), "{err}");
+    }
+    assert!(!err.contains("Secure Boot is not enabled"), "{err}");
+    assert!(!strict.exists());
+
+    let skipped = dir.join("skipped.tcglog");
+    let o = Command::new(HGS)
+        .args(["baseline", "capture", "--skip-validation", "--log"])
+        .arg(&log)
+        .arg("--out")
+        .arg(&skipped)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("VBS is not running"));
+    assert_eq!(
+        std::fs::read(&skipped).unwrap(),
+        std::fs::read(&log).unwrap()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
