@@ -214,7 +214,20 @@ fn group(r: &mut Reader<'_>) -> Result<SignerGroup> {
 fn setting_value<'a>(r: &mut Reader<'a>) -> Result<SettingValue<'a>> {
     let at = r.offset();
     Ok(match r.u32("setting type")? {
-        0 => SettingValue::Bool(r.u32("bool setting")? != 0),
+        0 => {
+            let v_at = r.offset();
+            match r.u32("bool setting")? {
+                0 => SettingValue::Bool(false),
+                1 => SettingValue::Bool(true),
+                v => {
+                    return Err(Error::InvalidValue {
+                        field: "bool setting",
+                        offset: v_at,
+                        value: u64::from(v),
+                    })
+                }
+            }
+        }
         1 => SettingValue::DWord(r.u32("dword setting")?),
         2 => SettingValue::Binary(r.blob("binary setting")?),
         3 => SettingValue::String(r.string("string setting")?),

@@ -90,12 +90,26 @@ impl<'a> Reader<'a> {
         Ok((len, at))
     }
 
+    /// Zero padding after `len` bytes up to a 4-byte boundary; non-zero padding is refused so
+    /// every accepted policy has one encoding.
+    fn padding(&mut self, len: usize, field: &'static str) -> Result<()> {
+        let at = self.pos;
+        let pad = self.bytes((4 - len % 4) % 4, field)?;
+        match pad.iter().find(|b| **b != 0) {
+            Some(b) => Err(Error::InvalidValue {
+                field,
+                offset: at,
+                value: u64::from(*b),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Blob: u32 length, bytes, zero padding to a 4-byte boundary.
     pub(crate) fn blob(&mut self, field: &'static str) -> Result<&'a [u8]> {
         let (len, _) = self.padded_len(field)?;
         let b = self.bytes(len as usize, field)?;
-        let pad = (4 - (len as usize % 4)) % 4;
-        self.bytes(pad, field)?;
+        self.padding(len as usize, field)?;
         Ok(b)
     }
 
@@ -110,8 +124,7 @@ impl<'a> Reader<'a> {
             });
         }
         let b = self.bytes(len as usize, field)?;
-        let pad = (4 - (len as usize % 4)) % 4;
-        self.bytes(pad, field)?;
+        self.padding(len as usize, field)?;
         let term_at = self.pos;
         let term = self.u32(field)?;
         if term != 0 {
