@@ -1,4 +1,5 @@
-//! hgs-tcglog throughput: parse-only, parse+replay (all banks / one bank) per corpus log and on
+//! hgs-tcglog throughput: parse-only, parse+replay (all banks / one bank), and for Windows logs
+//! parse+replay+boot claims, per corpus log and on
 //! synthetic 10k/100k-event logs, next to each log's hashing floor (the same extends, done on
 //! pre-collected digests with no parsing), measured in the same run.
 //!
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hgs_tcglog::builder::LogBuilder;
+use hgs_tcglog::claims::BootClaims;
 use hgs_tcglog::replay::{replay, replay_banks};
 use hgs_tcglog::{EventLog, HashAlg};
 
@@ -106,7 +108,7 @@ fn bench_log(c: &mut Criterion, group: &str, name: &str, bytes: &[u8]) {
         ("events", Throughput::Elements(events as u64)),
     ] {
         g.throughput(tp);
-        // Parse-only is cheap; measure it per unit. Replay is measured once (bytes) to keep the run short.
+        // Parse-only is reported per byte and per event; the rest per event only, to keep the run short.
         g.bench_with_input(
             BenchmarkId::new(format!("parse/{what}"), name),
             bytes,
@@ -136,6 +138,18 @@ fn bench_log(c: &mut Criterion, group: &str, name: &str, bytes: &[u8]) {
                     })
                 },
             );
+            if name.contains("win") {
+                g.bench_with_input(
+                    BenchmarkId::new("replay_and_claims/events", name),
+                    bytes,
+                    |b, bytes| {
+                        b.iter(|| {
+                            let log = EventLog::parse(black_box(bytes)).unwrap();
+                            (replay(&log).unwrap(), BootClaims::from_log(&log).unwrap())
+                        })
+                    },
+                );
+            }
             g.bench_with_input(
                 BenchmarkId::new("floor_all_banks/events", name),
                 &ops,
@@ -154,8 +168,8 @@ fn bench_log(c: &mut Criterion, group: &str, name: &str, bytes: &[u8]) {
 
 fn corpus(c: &mut Criterion) {
     let logs = corpus_logs();
-    // Median by size, largest, and smallest non-trivial, plus the Windows full-boot log the issue
-    // names; set HGS_BENCH_ALL=1 for every log.
+    // The median log by size, the largest, and three named ones (Windows VM, Windows full boot on
+    // hardware, RHEL 8 with three banks); set HGS_BENCH_ALL=1 for every log.
     let all = std::env::var_os("HGS_BENCH_ALL").is_some();
     let mid = logs.len() / 2;
     for (i, (name, bytes)) in logs.iter().enumerate() {
@@ -163,7 +177,8 @@ fn corpus(c: &mut Criterion) {
             || i == mid
             || i + 1 == logs.len()
             || name == "ga_windows_gcp_shielded_vm"
-            || name == "gtt_rhel8-uefi";
+            || name == "gtt_rhel8-uefi"
+            || name == "imm_win_dell-notebook-boot0";
         if pick {
             bench_log(c, "tcglog_corpus", name, bytes);
         }

@@ -55,7 +55,7 @@ pub use error::{Error, Result};
 pub use event::Event;
 pub use event_type::EventType;
 pub use parse::{EventLog, LogFormat};
-pub use replay::{PcrBanks, PcrMismatch};
+pub use replay::{PcrBanks, PcrMismatch, Replayer};
 
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
