@@ -5,7 +5,6 @@
 
 mod cipolicy;
 mod demo;
-mod ekcert;
 mod host;
 mod tcglog;
 mod util;
@@ -30,9 +29,6 @@ enum Command {
     /// Parse, replay and decode TCG event logs.
     #[command(subcommand)]
     Tcglog(tcglog::Cmd),
-    /// Inspect and validate TPM endorsement-key certificates.
-    #[command(subcommand)]
-    Ekcert(ekcert::Cmd),
     /// Inspect binary code integrity (WDAC / SiPolicy) policies.
     #[command(subcommand)]
     Cipolicy(cipolicy::Cmd),
@@ -57,7 +53,6 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Tcglog(cmd) => tcglog::run(cmd),
-        Command::Ekcert(cmd) => ekcert::run(cmd),
         Command::Cipolicy(cmd) => cipolicy::run(cmd),
         Command::Store(cmd) => hgs_cli::store::verbs::run(cmd),
         Command::PlatformIdentifier(args) => host::run_platform_identifier(args),

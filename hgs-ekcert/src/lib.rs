@@ -1,2 +1,0 @@
-//! hgs-ekcert (under construction in this session).
-#![forbid(unsafe_code)]

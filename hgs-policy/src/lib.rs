@@ -1,2 +1,0 @@
-//! hgs-policy (under construction in this session).
-#![forbid(unsafe_code)]
