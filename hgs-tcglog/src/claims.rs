@@ -180,6 +180,19 @@ impl BootClaims {
         let mut transfer: Vec<(u64, Claim<()>)> = Vec::new();
         for e in log.events() {
             let e = e?;
+            // Only the events claims read are hashed: PCR 7 Secure Boot variables and actions, and
+            // Windows' PCR 12-14 records. Every one of those must have a digest covering its data.
+            let used = match e.pcr {
+                7 => matches!(
+                    e.event_type,
+                    EventType::EfiVariableDriverConfig | EventType::EfiAction
+                ),
+                12..=14 => matches!(e.event_type, EventType::EventTag | EventType::Separator),
+                _ => false,
+            };
+            if !used {
+                continue;
+            }
             if crate::digest_check::check_event(&e).is_some() {
                 c.untrusted_events.push(e.index);
                 continue;
