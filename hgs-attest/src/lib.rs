@@ -1,9 +1,28 @@
-//! HGS-style TPM attestation: from evidence (EK, AK, quote, event log) to a verdict.
+//! HGS-style TPM attestation: from evidence (EK, AK, quote, event log) to a [`Verdict`].
 //!
-//! No I/O. Modules, one concern each:
+//! No I/O: bytes and registered artifacts in, a verdict out; randomness (for challenges) is a
+//! parameter. Modules, one concern each:
 //! - [`credential`]: the verifier side of TPM2_MakeCredential, binding an AK to an EK.
+//! - [`challenge`]: a challenge for a registered host (fresh secret encrypted to its EK).
+//! - [`evidence`]: what the host sends back (AK, quotes, log).
 //! - [`quote`]: quote verification (signature, nonce, PCR selection, PCR digest).
+//! - [`evaluate`](mod@evaluate): every check, in order, into a [`Verdict`].
+//! - [`verdict`]: HGS statuses and sub-statuses, each failure with its evidence.
+//!
+//! The artifacts and rules come from [`hgs_policy`], re-exported as [`policy`].
 #![forbid(unsafe_code)]
 
+pub mod challenge;
 pub mod credential;
+pub mod evaluate;
+pub mod evidence;
 pub mod quote;
+pub mod verdict;
+
+pub use challenge::{new_challenge, Challenge, ChallengeMessage, DEFAULT_PCRS};
+pub use evaluate::{evaluate, Attestor, Host};
+pub use evidence::{Evidence, QuoteEvidence, EVIDENCE_FORMAT};
+pub use verdict::{AttestationStatus, Check, CheckOutcome, Failure, Verdict};
+
+/// The artifacts and rules (`hgs-policy`).
+pub use hgs_policy as policy;
