@@ -32,8 +32,8 @@ pub enum CiPolicySource {
         policy_id: String,
         /// Policy name from its settings, if any.
         policy_name: Option<String>,
-        /// Policy version (`a.b.c.d`).
-        policy_version: String,
+        /// The policy's own version (`a.b.c.d`).
+        file_version: String,
     },
     /// The SI_POLICY event of a reference host's log.
     ReferenceLog {
@@ -41,8 +41,8 @@ pub enum CiPolicySource {
         event_index: u32,
         /// Policy file name Windows recorded (e.g. `SiPolicy.p7b`).
         file_name: String,
-        /// Policy version Windows recorded.
-        policy_version: u64,
+        /// The policy's own version as Windows recorded it.
+        file_version: u64,
     },
 }
 
@@ -158,7 +158,7 @@ impl CiPolicyRegistration {
                 supplemental: policy.is_supplemental(),
                 policy_id: policy.policy_id().to_string(),
                 policy_name: policy.name().map(str::to_string),
-                policy_version: policy.version().to_string(),
+                file_version: policy.version().to_string(),
             },
         })
     }
@@ -200,7 +200,7 @@ impl CiPolicyRegistration {
             source: CiPolicySource::ReferenceLog {
                 event_index: chosen.event_index,
                 file_name: chosen.name.clone(),
-                policy_version: chosen.version,
+                file_version: chosen.version,
             },
         })
     }

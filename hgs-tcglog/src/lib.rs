@@ -47,6 +47,8 @@ pub mod parse;
 pub mod replay;
 pub mod sipa;
 pub mod spec_id;
+#[cfg(feature = "builder")]
+pub mod synthetic;
 pub mod uefi;
 
 pub use alg::HashAlg;
