@@ -77,3 +77,47 @@ pub fn answer_challenge(
         })
     })
 }
+
+/// The evidence document for an answer: the AK public area, the quotes, the PCR values read after
+/// them (diagnostics only) and the event log.
+pub fn to_evidence(ak_public: &[u8], answer: &AgentAnswer, log: &[u8]) -> hgs_attest::Evidence {
+    let hex = crate::hex::hex;
+    hgs_attest::Evidence {
+        format: hgs_attest::EVIDENCE_FORMAT.into(),
+        ak_public: ak_public.to_vec(),
+        quotes: answer
+            .quotes
+            .iter()
+            .map(|q| hgs_attest::QuoteEvidence {
+                bank: q.bank.name().into(),
+                pcrs: q.pcrs.iter().map(|p| u32::from(*p)).collect(),
+                attest: q.attest.clone(),
+                signature: q.signature.clone(),
+            })
+            .collect(),
+        pcr_values: answer
+            .pcr_values
+            .iter()
+            .map(|(bank, values)| {
+                (
+                    bank.name().to_string(),
+                    values
+                        .iter()
+                        .map(|(p, v)| (u32::from(*p), hex(v)))
+                        .collect(),
+                )
+            })
+            .collect(),
+        event_log: log.to_vec(),
+    }
+}
+
+/// The banks of a challenge as the TPM code names them.
+pub fn banks_of(banks: &[hgs_tpm::HashAlg]) -> Vec<Bank> {
+    banks
+        .iter()
+        .map(|b| Bank {
+            alg_id: b.tpm_alg_id(),
+        })
+        .collect()
+}
