@@ -331,32 +331,38 @@ mod with_tpm {
                 tcti,
             } => {
                 let bytes = read_file(&challenge)?;
-                let ch = wire::parse_challenge(&bytes)
+                let ch: hgs_attest::ChallengeMessage = serde_json::from_slice(&bytes)
                     .with_context(|| format!("{}: not a challenge", challenge.display()))?;
                 let log_bytes = read_file(&log)?;
                 let st = load_ak_state(&state)?;
                 let mut tpm = open(&tcti)?;
+                let pcrs: Vec<u8> = ch
+                    .pcrs
+                    .iter()
+                    .map(|p| u8::try_from(*p).ok().filter(|p| *p < 24))
+                    .collect::<Option<_>>()
+                    .with_context(|| format!("{}: PCR index out of range", challenge.display()))?;
+                let banks = agent::banks_of(&ch.banks);
                 let answer = agent::answer_challenge(
                     &mut tpm,
                     &st,
                     &agent::ChallengeInput {
                         credential_blob: &ch.credential_blob,
                         encrypted_secret: &ch.encrypted_secret,
-                        pcrs: &ch.pcrs,
-                        banks: &ch.banks,
+                        pcrs: &pcrs,
+                        banks: &banks,
                     },
                 )?;
-                let (secret, quotes, pcr_values) =
-                    (answer.secret, answer.quotes, answer.pcr_values);
                 let ak_public = st.public_bytes().context("AK state: public is not hex")?;
-                let ev =
-                    wire::evidence(&ak_public, &st.ek_profile, &quotes, &pcr_values, &log_bytes);
+                let mut ev = agent::to_evidence(&ak_public, &answer, &log_bytes);
+                ev.challenge_id = ch.id.clone();
                 write_json(&out, &ev)?;
                 println!(
                     "credential activated ({} byte secret); quoted PCRs {:?} in {}; evidence written to {}",
-                    secret.len(),
+                    answer.secret.len(),
                     ch.pcrs,
-                    quotes
+                    answer
+                        .quotes
                         .iter()
                         .map(|q| q.bank.name())
                         .collect::<Vec<_>>()

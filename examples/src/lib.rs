@@ -2,6 +2,8 @@
 //!
 //! - [`hex`]: the hex encoding of bytes in every JSON document.
 //! - [`store`]: the admin file store (atomic, locked, versioned JSON).
+//! - [`identity`]: the platform identifier document (EKpub + EK certificates).
+//! - [`registry`]: the HGS registrations (`hgs_policy::PolicyStore`) inside that store.
 //! - `tpm` (feature `tpm`): host-side TPM operations over `tss-esapi` (EK, EK certificates, AK,
 //!   credential activation, quotes, PCR extension).
 //! - `swtpm` (feature `tpm`): a harness that manufactures and runs a software TPM.
@@ -14,6 +16,8 @@
 #![forbid(unsafe_code)]
 
 pub mod hex;
+pub mod identity;
+pub mod registry;
 pub mod store;
 #[cfg(feature = "tpm")]
 pub mod swtpm;

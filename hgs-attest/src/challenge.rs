@@ -38,6 +38,9 @@ pub struct Challenge {
 /// What the host receives.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChallengeMessage {
+    /// An identifier the verifier chose, echoed in the evidence so it can find its [`Challenge`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// TPM2B_ID_OBJECT contents.
     #[serde(with = "hgs_tcglog::owned::hex_bytes")]
     pub credential_blob: Vec<u8>,
@@ -108,6 +111,7 @@ pub fn new_challenge(
             banks: banks.to_vec(),
         },
         ChallengeMessage {
+            id: None,
             credential_blob: credential.credential_blob,
             encrypted_secret: credential.encrypted_secret,
             pcrs,

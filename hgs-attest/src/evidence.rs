@@ -37,6 +37,9 @@ pub struct QuoteEvidence {
 pub struct Evidence {
     /// Always [`EVIDENCE_FORMAT`].
     pub format: String,
+    /// The challenge's id, echoed (see `ChallengeMessage::id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge_id: Option<String>,
     /// The AK public area (TPM2B_PUBLIC or TPMT_PUBLIC).
     #[serde(with = "hgs_tcglog::owned::hex_bytes")]
     pub ak_public: Vec<u8>,

@@ -84,6 +84,7 @@ pub fn to_evidence(ak_public: &[u8], answer: &AgentAnswer, log: &[u8]) -> hgs_at
     let hex = crate::hex::hex;
     hgs_attest::Evidence {
         format: hgs_attest::EVIDENCE_FORMAT.into(),
+        challenge_id: None,
         ak_public: ak_public.to_vec(),
         quotes: answer
             .quotes

@@ -1,0 +1,504 @@
+//! Admin (verifier) verbs over the file store, mirroring the HGS cmdlets:
+//!
+//! | cmdlet | verb |
+//! |---|---|
+//! | Add-HgsAttestationTpmHost | `hgs host add --path host.json --name HOST [--force] [--policy-version v1\|v2]` |
+//! | Get-/Remove-HgsAttestationTpmHost | `hgs host list`, `hgs host remove NAME` |
+//! | Add-HgsAttestationTpmPolicy | `hgs tpm-policy add --path ref.tcglog --name CLASS` |
+//! | Add-HgsAttestationCIPolicy | `hgs ci-policy add --path policy.p7b --name NAME` (or `--from-log`) |
+//! | TrustedTpm.cab install | `hgs roots add DIR`, `hgs roots list` |
+//! | Get-/Enable-/Disable-/Remove-HgsAttestationPolicy | `hgs policy list \| enable \| disable \| remove` |
+//! | (attestation request) | `hgs challenge`, `hgs attest` |
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use hgs_attest::{new_challenge, Attestor, Challenge, ChallengeMessage, Evidence};
+use hgs_cli::registry::{self, CHALLENGES};
+use hgs_cli::store::verbs::StoreArg;
+use hgs_policy::baseline::{BaselineProfile, TpmBaseline};
+use hgs_policy::rules::{HgsPolicy, PolicyState};
+use hgs_policy::store::{TrustRole, TrustedCertificate};
+use hgs_policy::{CiPolicyRegistration, PolicyStore, PolicyVersion, RegistrationOptions};
+use hgs_tpm::HashAlg;
+
+use crate::util::{hex, read_file};
+
+/// `--policy-version`.
+#[derive(Debug, Clone, Args)]
+pub struct VersionArg {
+    /// Policy version: v1 (Windows Server 2016 rules) or v2 (default).
+    #[arg(long = "policy-version", default_value = "v2")]
+    pub version: PolicyVersion,
+}
+
+/// `hgs host ...`.
+#[derive(Debug, Subcommand)]
+pub enum HostCmd {
+    /// Register a host from its platform identifier (Add-HgsAttestationTpmHost).
+    Add {
+        /// The platform identifier JSON (`hgs platform-identifier`).
+        #[arg(long)]
+        path: PathBuf,
+        /// Host name (default: the name in the identifier).
+        #[arg(long)]
+        name: Option<String>,
+        /// v1 only: register without a trusted EK certificate.
+        #[arg(long)]
+        force: bool,
+        /// Policy version.
+        #[command(flatten)]
+        version: VersionArg,
+        /// Validate the EK certificate at this time (RFC 3339; default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// List registered hosts.
+    List {
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Remove a host.
+    Remove {
+        /// Host name.
+        name: String,
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+/// `hgs tpm-policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum TpmPolicyCmd {
+    /// Register a TPM baseline from a reference log (Add-HgsAttestationTpmPolicy).
+    Add {
+        /// The reference TCG log (`hgs baseline capture`).
+        #[arg(long)]
+        path: PathBuf,
+        /// Baseline (hardware class) name.
+        #[arg(long)]
+        name: String,
+        /// Also compare PCRs 0, 2 and 4 event by event.
+        #[arg(long)]
+        strict: bool,
+        /// Register even if the reference host fails capture validation.
+        #[arg(long)]
+        skip_validation: bool,
+        /// Policy version.
+        #[command(flatten)]
+        version: VersionArg,
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+/// `hgs ci-policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum CiPolicyCmd {
+    /// Register a CI policy (Add-HgsAttestationCIPolicy).
+    Add {
+        /// The binary policy (.p7b/.bin, signed or not).
+        #[arg(long, required_unless_present = "from_log")]
+        path: Option<PathBuf>,
+        /// Or: take the policy digest a reference host measured into this log.
+        #[arg(long, conflicts_with = "path")]
+        from_log: Option<PathBuf>,
+        /// With --from-log: the policy file name Windows recorded, when the log has several.
+        #[arg(long)]
+        file_name: Option<String>,
+        /// Policy name.
+        #[arg(long)]
+        name: String,
+        /// Policy version.
+        #[command(flatten)]
+        version: VersionArg,
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+/// `hgs roots ...`.
+#[derive(Debug, Subcommand)]
+pub enum RootsCmd {
+    /// Install TPM vendor certificates: a TrustedTpm.cab-style tree (VENDOR/RootCA,
+    /// VENDOR/IntermediateCA) or a folder of certificates (self-signed ones become anchors).
+    Add {
+        /// The directory.
+        dir: PathBuf,
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// List installed certificates.
+    List {
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+/// `hgs policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// List the Hgs_* policies with their states, then baselines and CI policies.
+    List {
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Enable an Hgs_* policy.
+    Enable {
+        /// Policy name (`Hgs_NoDumps` or `NoDumps`).
+        name: String,
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Disable an Hgs_* policy (locked policies refuse).
+    Disable {
+        /// Policy name.
+        name: String,
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Remove a registered baseline or CI policy.
+    Remove {
+        /// Its name.
+        name: String,
+        /// Store.
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+/// `hgs challenge` arguments.
+#[derive(Debug, Args)]
+pub struct ChallengeArgs {
+    /// Registered host name.
+    #[arg(long)]
+    pub host: String,
+    /// The host's AK public area (`hgs agent ak --out`).
+    #[arg(long)]
+    pub ak: PathBuf,
+    /// Where to write the challenge for the host.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// PCRs to quote (default 0-7,11-14).
+    #[arg(long, value_delimiter = ',')]
+    pub pcrs: Vec<u32>,
+    /// Banks to quote (default sha256).
+    #[arg(long, value_delimiter = ',', default_value = "sha256")]
+    pub banks: Vec<String>,
+    /// Store.
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+/// `hgs attest` arguments.
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// The host's evidence (`hgs agent attest --out`).
+    #[arg(long)]
+    pub evidence: PathBuf,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Store.
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+fn update<T>(store: &StoreArg, f: impl FnOnce(&mut PolicyStore) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    store.open()?.update(|data| {
+        let mut ps = registry::load(data)?;
+        let out = f(&mut ps)?;
+        registry::save(data, &ps)?;
+        Ok(out)
+    })
+}
+
+fn read(store: &StoreArg) -> anyhow::Result<PolicyStore> {
+    Ok(registry::load(&store.open()?.read()?)?)
+}
+
+/// Seconds since the Unix epoch, from `--at` (RFC 3339) or the clock.
+pub fn unix_time(at: Option<&str>) -> anyhow::Result<u64> {
+    match at {
+        Some(s) => hgs_cli::time::parse_rfc3339(s).with_context(|| format!("--at {s:?}: not an RFC 3339 time")),
+        None => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("clock before 1970")?
+            .as_secs()),
+    }
+}
+
+/// Runs `hgs host ...`.
+pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        HostCmd::Add { path, name, force, version, at, store } => {
+            let bytes = read_file(&path)?;
+            let id: hgs_cli::identity::PlatformIdentifier = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: not a platform identifier", path.display()))?;
+            let name = name.unwrap_or_else(|| id.name.clone());
+            let ek = id
+                .primary_ek()
+                .with_context(|| format!("{}: no EK public area in the identifier", path.display()))?;
+            let at = unix_time(at.as_deref())?;
+            let host = update(&store, |ps| {
+                let check = hgs_cli::ekcheck::check(ek.certificate.as_deref(), &ek.public, &ps.trusted_certificates, at);
+                let h = ps.add_host(
+                    &name,
+                    &ek.public,
+                    ek.certificate.as_deref(),
+                    check,
+                    RegistrationOptions { version: version.version, force },
+                )?;
+                Ok(h.clone())
+            })?;
+            println!(
+                "registered host {} ({}, EK {} {}{})",
+                host.name,
+                host.policy_version,
+                host.ek_key_type,
+                &host.ek_fingerprint[..16],
+                if host.forced { ", forced without a trusted EK certificate" } else { "" }
+            );
+            if let hgs_policy::EkCertificateCheck::Trusted(idn) = &host.ek_certificate_check {
+                println!(
+                    "  EK certificate trusted: {} {} firmware {}; chain {}",
+                    idn.manufacturer.as_deref().unwrap_or("?"),
+                    idn.model.as_deref().unwrap_or("?"),
+                    idn.firmware.as_deref().unwrap_or("?"),
+                    idn.chain.join(" <- ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        HostCmd::List { store } => {
+            let ps = read(&store)?;
+            if ps.hosts.is_empty() {
+                println!("no hosts registered");
+            }
+            for h in ps.hosts.values() {
+                let cert = match &h.ek_certificate_check {
+                    hgs_policy::EkCertificateCheck::Trusted(i) => {
+                        format!("EK cert trusted ({})", i.manufacturer.as_deref().unwrap_or("?"))
+                    }
+                    hgs_policy::EkCertificateCheck::Missing => "no EK cert".into(),
+                    hgs_policy::EkCertificateCheck::Untrusted { .. } => "EK cert untrusted".into(),
+                };
+                println!(
+                    "{:<20} {}  {:<9} EK {}  {}{}",
+                    h.name,
+                    h.policy_version,
+                    h.ek_key_type,
+                    &h.ek_fingerprint[..16],
+                    cert,
+                    if h.forced { " (forced)" } else { "" }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        HostCmd::Remove { name, store } => {
+            update(&store, |ps| Ok(ps.remove_host(&name)?))?;
+            println!("removed host {name}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs `hgs tpm-policy ...`.
+pub fn run_tpm_policy(cmd: TpmPolicyCmd) -> anyhow::Result<ExitCode> {
+    let TpmPolicyCmd::Add { path, name, strict, skip_validation, version, store } = cmd;
+    let log = read_file(&path)?;
+    let profile = if strict { BaselineProfile::Strict } else { BaselineProfile::SecureBootConfiguration };
+    let b = TpmBaseline::from_reference_log(&name, version.version, profile, &log, skip_validation)
+        .with_context(|| format!("{}", path.display()))?;
+    for w in &b.capture_warnings {
+        eprintln!("warning: {w} (registered anyway: --skip-validation)");
+    }
+    let n = b.events.len();
+    update(&store, |ps| Ok(ps.add_baseline(b)?))?;
+    println!("registered TPM baseline {name} ({}, {n} events on PCRs {:?})", version.version, profile.pcrs());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `hgs ci-policy ...`.
+pub fn run_ci_policy(cmd: CiPolicyCmd) -> anyhow::Result<ExitCode> {
+    let CiPolicyCmd::Add { path, from_log, file_name, name, version, store } = cmd;
+    let reg = match (path, from_log) {
+        (Some(p), _) => CiPolicyRegistration::from_policy_file(&name, version.version, &read_file(&p)?)
+            .with_context(|| format!("{}", p.display()))?,
+        (None, Some(l)) => {
+            CiPolicyRegistration::from_reference_log(&name, version.version, &read_file(&l)?, file_name.as_deref())
+                .with_context(|| format!("{}", l.display()))?
+        }
+        (None, None) => bail!("give --path or --from-log"),
+    };
+    let audit = reg.audit_mode == Some(true);
+    let sha256 = reg.digests.get("sha256").cloned().unwrap_or_default();
+    update(&store, |ps| Ok(ps.add_ci_policy(reg)?))?;
+    println!("registered CI policy {name} ({}, SHA-256 {sha256})", version.version);
+    if audit {
+        println!("  note: audit mode — hosts running it pass, flagged");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `hgs roots ...`.
+pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        RootsCmd::Add { dir, store } => {
+            let found = hgs_cli::roots::load_dir(&dir)?;
+            let n = found.len();
+            update(&store, |ps| {
+                for c in found {
+                    if !ps.trusted_certificates.iter().any(|t| t.der == c.der) {
+                        ps.trusted_certificates.push(c);
+                    }
+                }
+                Ok(())
+            })?;
+            println!("installed {n} certificates from {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        RootsCmd::List { store } => {
+            for c in read(&store)?.trusted_certificates {
+                let role = match c.role {
+                    TrustRole::Root => "root",
+                    TrustRole::Intermediate => "intermediate",
+                };
+                println!("{role:<12} {:<10} {}", c.vendor.as_deref().unwrap_or("-"), c.subject);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs `hgs policy ...`.
+pub fn run_policy(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
+    let find = |name: &str| HgsPolicy::from_name(name).with_context(|| format!("no attestation policy is named {name:?}"));
+    match cmd {
+        PolicyCmd::List { store } => {
+            let ps = read(&store)?;
+            for p in HgsPolicy::ALL {
+                let state = match ps.settings.state(p) {
+                    PolicyState::Enabled => "Enabled",
+                    PolicyState::Disabled => "Disabled",
+                    PolicyState::Locked => "Locked",
+                };
+                println!("{:<34} {state}", p.name());
+            }
+            for b in ps.baselines.values() {
+                println!("{:<34} TPM baseline ({}, {} events)", b.name, b.policy_version, b.events.len());
+            }
+            for c in ps.ci_policies.values() {
+                println!(
+                    "{:<34} CI policy ({}{})",
+                    c.name,
+                    c.policy_version,
+                    if c.audit_mode == Some(true) { ", audit mode" } else { "" }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCmd::Enable { name, store } => {
+            let p = find(&name)?;
+            update(&store, |ps| Ok(ps.settings.enable(p)?))?;
+            println!("{p} enabled");
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCmd::Disable { name, store } => {
+            let p = find(&name)?;
+            update(&store, |ps| Ok(ps.settings.disable(p)?))?;
+            println!("{p} disabled");
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCmd::Remove { name, store } => {
+            update(&store, |ps| Ok(ps.remove_policy(&name)?))?;
+            println!("removed {name}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs `hgs challenge`.
+pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
+    let ak = read_file(&args.ak)?;
+    let banks = args
+        .banks
+        .iter()
+        .map(|b| {
+            [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512]
+                .into_iter()
+                .find(|h| h.name() == b.as_str())
+                .with_context(|| format!("unknown bank {b:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let pcrs = if args.pcrs.is_empty() { hgs_attest::DEFAULT_PCRS.to_vec() } else { args.pcrs.clone() };
+    let mut id = [0u8; 16];
+    rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut id)?;
+    let id = hex(&id);
+    let msg: ChallengeMessage = args.store.open()?.update(|data| -> anyhow::Result<_> {
+        let ps = registry::load(data)?;
+        let host = ps
+            .hosts
+            .get(&args.host)
+            .with_context(|| format!("no host named {} is registered", args.host))?;
+        let (challenge, mut msg) = new_challenge(host, &ak, &pcrs, &banks, &mut rand_core::OsRng)
+            .with_context(|| format!("{}", args.ak.display()))?;
+        data.insert(CHALLENGES, &id, None, &challenge, false)?;
+        msg.id = Some(id.clone());
+        Ok(msg)
+    })?;
+    let json = serde_json::to_vec_pretty(&msg)?;
+    std::fs::write(&args.out, json).with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!("challenge {id} for {} written to {} (PCRs {:?}, banks {:?})", args.host, args.out.display(), msg.pcrs, args.banks);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `hgs attest`: exit 0 only when Passed, 1 otherwise.
+pub fn run_attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
+    let bytes = read_file(&args.evidence)?;
+    let evidence: Evidence = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not an evidence document", args.evidence.display()))?;
+    if evidence.format != hgs_attest::EVIDENCE_FORMAT {
+        bail!("{}: format {:?} is not {}", args.evidence.display(), evidence.format, hgs_attest::EVIDENCE_FORMAT);
+    }
+    let id = evidence
+        .challenge_id
+        .clone()
+        .with_context(|| format!("{}: no challenge_id: answer a challenge from `hgs challenge`", args.evidence.display()))?;
+    // The challenge is consumed whatever the verdict: a quote can be judged once.
+    let (challenge, ps) = args.store.open()?.update(|data| -> anyhow::Result<(Challenge, PolicyStore)> {
+        let (c, _) = data
+            .get::<Challenge>(CHALLENGES, &id)
+            .with_context(|| format!("challenge {id} is unknown or was already used"))?;
+        data.remove(CHALLENGES, &id)?;
+        Ok((c, registry::load(data)?))
+    })?;
+    let hosts: Vec<_> = ps.hosts.values().cloned().collect();
+    let baselines: Vec<_> = ps.baselines.values().cloned().collect();
+    let policies: Vec<_> = ps.ci_policies.values().cloned().collect();
+    let verdict = Attestor::new().with_settings(ps.settings.clone()).evaluate(
+        &hgs_attest::Host { challenge: &challenge, evidence: &evidence, registered: &hosts },
+        &baselines,
+        &policies,
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&verdict)?);
+    } else {
+        print!("{verdict}");
+    }
+    Ok(if verdict.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

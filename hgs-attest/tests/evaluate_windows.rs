@@ -1,0 +1,210 @@
+//! `evaluate` on real Windows evidence: the GCE Shielded VM's AK (bare TPMT_PUBLIC as Windows PCP
+//! exports it), its SHA-1 quote (empty nonce) and its boot log, bundled in
+//! `examples/data/ga_windows_gcp_shielded_vm` (Apache-2.0, from go-attestation's testdata).
+//!
+//! No EK came with this evidence, so no host can be registered for it: the verdict must verify
+//! the AK, the quote and the log, extract the claims, and then refuse the host as unregistered,
+//! listing every policy this VM really fails (no VBS, no IOMMU requirement, no CI policy...).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use hgs_attest::policy::baseline::BaselineProfile;
+use hgs_attest::policy::rules::RuleFailure;
+use hgs_attest::policy::{PolicyVersion, SubStatus, TpmBaseline};
+use hgs_attest::{
+    evaluate, AttestationStatus, Challenge, CheckOutcome, Evidence, Failure, Host, QuoteEvidence,
+};
+use hgs_tpm::{Attest, Attested, HashAlg, Public};
+
+fn data(f: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../examples/data/ga_windows_gcp_shielded_vm/{f}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn setup() -> (Challenge, Evidence) {
+    let ak = data("ak_public.bin");
+    let attest = data("quote_attest.bin");
+    let Attested::Quote { selection, .. } = Attest::parse(&attest).unwrap().attested else {
+        panic!()
+    };
+    let challenge = Challenge {
+        host: "gce-shielded-vm".into(),
+        ek_fingerprint: "no EK came with this evidence".into(),
+        ak_name: Public::parse(&ak).unwrap().name().unwrap(),
+        nonce: Vec::new(),
+        pcrs: selection.banks[0].pcrs(),
+        banks: vec![HashAlg::Sha1],
+    };
+    let evidence = Evidence {
+        format: hgs_attest::EVIDENCE_FORMAT.into(),
+        challenge_id: None,
+        ak_public: ak,
+        quotes: vec![QuoteEvidence {
+            bank: "sha1".into(),
+            pcrs: vec![],
+            attest,
+            signature: data("quote_sig.bin"),
+        }],
+        pcr_values: Default::default(),
+        event_log: data("event_log.bin"),
+    };
+    (challenge, evidence)
+}
+
+fn outcome<'v>(v: &'v hgs_attest::Verdict, name: &str) -> &'v CheckOutcome {
+    &v.checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no check {name}"))
+        .outcome
+}
+
+#[test]
+fn real_windows_quote_and_log_verify_but_the_host_is_not_registered() {
+    let (c, e) = setup();
+    let baseline = TpmBaseline::from_reference_log(
+        "gce",
+        PolicyVersion::V1,
+        BaselineProfile::default(),
+        &e.event_log,
+        true,
+    )
+    .unwrap();
+    let v = evaluate(
+        &Host {
+            challenge: &c,
+            evidence: &e,
+            registered: &[],
+        },
+        &[baseline],
+        &[],
+    );
+    eprintln!("{v}");
+    assert!(matches!(outcome(&v, "ak"), CheckOutcome::Passed { .. }));
+    assert!(matches!(
+        outcome(&v, "quote:sha1"),
+        CheckOutcome::Passed { .. }
+    ));
+    assert!(matches!(
+        outcome(&v, "event_digests"),
+        CheckOutcome::Passed { .. }
+    ));
+    assert!(matches!(
+        outcome(&v, "baseline"),
+        CheckOutcome::Passed { .. }
+    ));
+    assert_eq!(v.status, AttestationStatus::UnauthorizedHost);
+    assert!(v
+        .failures
+        .iter()
+        .any(|f| matches!(f, Failure::HostNotRegistered { .. })));
+    assert!(v.failures.contains(&Failure::NoCiPolicyMeasured));
+    let policy_failures: Vec<&RuleFailure> = v
+        .failures
+        .iter()
+        .filter_map(|f| match f {
+            Failure::Policy { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    for expected in [
+        RuleFailure::VbsNotRunning,
+        RuleFailure::IommuNotRequired,
+        RuleFailure::HvciNotEnforced,
+        RuleFailure::PagefileNotEncrypted,
+        RuleFailure::HibernationEnabled,
+        RuleFailure::DumpsEnabled,
+    ] {
+        assert!(
+            policy_failures.contains(&&expected),
+            "missing {expected:?} in {policy_failures:?}"
+        );
+    }
+    // Secure Boot is on and no debugger is enabled on this VM.
+    assert!(!policy_failures.contains(&&RuleFailure::SecureBootOff));
+    assert!(!policy_failures.contains(&&RuleFailure::DebuggerEnabled));
+    assert!(v.sub_statuses.contains(&SubStatus::VirtualSecureMode));
+    assert!(v.sub_statuses.contains(&SubStatus::CodeIntegrityPolicy));
+    // The verdict is data: it round-trips through JSON.
+    let json = serde_json::to_string(&v).unwrap();
+    let back: hgs_attest::Verdict = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, v);
+}
+
+#[test]
+fn real_windows_evidence_with_an_edited_log_is_not_trusted() {
+    let (c, mut e) = setup();
+    // Flip one byte of a PCR 13 event's digest: the replay no longer equals the quote, and nothing
+    // the log says is used.
+    let bytes = e.event_log.clone();
+    let log = hgs_tcglog::EventLog::parse(&bytes).unwrap();
+    let ev = log
+        .events()
+        .map(Result::unwrap)
+        .find(|ev| ev.pcr == 13)
+        .unwrap();
+    e.event_log[ev.offset + 8] ^= 1;
+    let v = evaluate(
+        &Host {
+            challenge: &c,
+            evidence: &e,
+            registered: &[],
+        },
+        &[],
+        &[],
+    );
+    assert!(
+        v.failures
+            .iter()
+            .any(|f| matches!(f, Failure::ReplayMismatch { .. })),
+        "{v}"
+    );
+    assert!(matches!(
+        outcome(&v, "baseline"),
+        CheckOutcome::Skipped { .. }
+    ));
+    assert!(
+        v.policies.is_empty(),
+        "no policy is evaluated from an unbound log"
+    );
+}
+
+#[test]
+fn real_windows_quote_with_another_nonce_or_ak_is_refused() {
+    let (mut c, e) = setup();
+    c.nonce = vec![1, 2, 3];
+    let v = evaluate(
+        &Host {
+            challenge: &c,
+            evidence: &e,
+            registered: &[],
+        },
+        &[],
+        &[],
+    );
+    assert_eq!(v.status, AttestationStatus::UnauthorizedHost);
+    assert!(v.failures.iter().any(|f| matches!(
+        f,
+        Failure::Quote {
+            error: hgs_attest::quote::QuoteError::NonceMismatch { .. },
+            ..
+        }
+    )));
+    let (mut c, e) = setup();
+    c.ak_name[5] ^= 1;
+    let v = evaluate(
+        &Host {
+            challenge: &c,
+            evidence: &e,
+            registered: &[],
+        },
+        &[],
+        &[],
+    );
+    assert!(v
+        .failures
+        .iter()
+        .any(|f| matches!(f, Failure::AkMismatch { .. })));
+}
