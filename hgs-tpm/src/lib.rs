@@ -37,6 +37,8 @@ pub mod public;
 pub mod reader;
 pub mod signature;
 pub mod verify;
+#[cfg(feature = "ring")]
+pub mod verify_ring;
 
 pub use alg::HashAlg;
 pub use attest::{Attest, Attested, ClockInfo};
@@ -47,3 +49,5 @@ pub use public::{
 };
 pub use signature::Signature;
 pub use verify::{RustCryptoVerifier, SignatureVerifier};
+#[cfg(feature = "ring")]
+pub use verify_ring::RingVerifier;

@@ -168,3 +168,37 @@ fn creation_attestation_parses_and_names_the_ak() {
         .verify(&ak.key().unwrap(), att.bytes, &sig)
         .unwrap();
 }
+
+/// The ring backend agrees with the pure-Rust one on the real quote and on every flipped
+/// signature byte.
+#[cfg(feature = "ring")]
+#[test]
+fn ring_backend_agrees_with_rustcrypto_on_the_windows_quote() {
+    use hgs_tpm::{RingVerifier, RustCryptoVerifier, SignatureVerifier};
+    let dir = format!(
+        "{}/../examples/data/ga_windows_gcp_shielded_vm",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let ak = std::fs::read(format!("{dir}/ak_public.bin")).unwrap();
+    let attest = std::fs::read(format!("{dir}/quote_attest.bin")).unwrap();
+    let sig = std::fs::read(format!("{dir}/quote_sig.bin")).unwrap();
+    let key = hgs_tpm::Public::parse(&ak).unwrap().key().unwrap();
+    let msg = hgs_tpm::Attest::parse(&attest).unwrap().bytes;
+    let s = hgs_tpm::Signature::parse(&sig).unwrap();
+    RingVerifier.verify(&key, msg, &s).unwrap();
+    RustCryptoVerifier.verify(&key, msg, &s).unwrap();
+    for i in 6..sig.len() {
+        let mut bad = sig.clone();
+        bad[i] ^= 0x01;
+        let s = hgs_tpm::Signature::parse(&bad).unwrap();
+        assert!(RingVerifier.verify(&key, msg, &s).is_err(), "byte {i}");
+        assert!(
+            RustCryptoVerifier.verify(&key, msg, &s).is_err(),
+            "byte {i}"
+        );
+    }
+    let mut other = msg.to_vec();
+    other[10] ^= 1;
+    let s = hgs_tpm::Signature::parse(&sig).unwrap();
+    assert!(RingVerifier.verify(&key, &other, &s).is_err());
+}

@@ -1,0 +1,70 @@
+//! `evaluate` on arbitrary evidence: it must return a verdict (never panic, hang or allocate
+//! without bound) whatever the AK, quote, signature and log bytes are.
+//!
+//! Mode byte 0: the input is the event log, with the real Windows Shielded VM AK and quote (so the
+//! fuzzer explores replay, digest checks, baselines, CI policies and every Hgs_* rule).
+//! Otherwise: the input is split into AK public area, TPMS_ATTEST, TPMT_SIGNATURE and log by
+//! three u16 length prefixes.
+#![no_main]
+
+use hgs_attest::policy::baseline::BaselineProfile;
+use hgs_attest::policy::{PolicyVersion, TpmBaseline};
+use hgs_attest::{evaluate, Challenge, Evidence, Host, QuoteEvidence};
+use hgs_tpm::{HashAlg, Public};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+const AK: &[u8] = include_bytes!("../../examples/data/ga_windows_gcp_shielded_vm/ak_public.bin");
+const ATTEST: &[u8] = include_bytes!("../../examples/data/ga_windows_gcp_shielded_vm/quote_attest.bin");
+const SIG: &[u8] = include_bytes!("../../examples/data/ga_windows_gcp_shielded_vm/quote_sig.bin");
+const LOG: &[u8] = include_bytes!("../../examples/data/ga_windows_gcp_shielded_vm/event_log.bin");
+
+fn take<'a>(data: &mut &'a [u8]) -> &'a [u8] {
+    if data.len() < 2 {
+        return &[];
+    }
+    let n = usize::from(u16::from_le_bytes([data[0], data[1]])).min(data.len() - 2);
+    let (head, rest) = data[2..].split_at(n);
+    *data = rest;
+    head
+}
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&mode, mut rest)) = input.split_first() else {
+        return;
+    };
+    let (ak, attest, sig, log) = if mode == 0 {
+        (AK, ATTEST, SIG, rest)
+    } else {
+        let ak = take(&mut rest);
+        let attest = take(&mut rest);
+        let sig = take(&mut rest);
+        (ak, attest, sig, rest)
+    };
+    let challenge = Challenge {
+        host: "fuzz".into(),
+        ek_fingerprint: "fuzz".into(),
+        ak_name: Public::parse(AK).and_then(|p| p.name()).unwrap_or_default(),
+        nonce: Vec::new(),
+        pcrs: (0..24).collect(),
+        banks: vec![HashAlg::Sha1],
+    };
+    let evidence = Evidence {
+        format: hgs_attest::EVIDENCE_FORMAT.into(),
+        challenge_id: None,
+        ak_public: ak.to_vec(),
+        quotes: vec![QuoteEvidence { bank: "sha1".into(), pcrs: Vec::new(), attest: attest.to_vec(), signature: sig.to_vec() }],
+        pcr_values: Default::default(),
+        event_log: log.to_vec(),
+    };
+    static BASELINES: OnceLock<Vec<TpmBaseline>> = OnceLock::new();
+    let baselines = BASELINES.get_or_init(|| {
+        TpmBaseline::from_reference_log("ref", PolicyVersion::V1, BaselineProfile::Strict, LOG, true)
+            .into_iter()
+            .collect()
+    });
+    let v = evaluate(&Host { challenge: &challenge, evidence: &evidence, registered: &[] }, baselines, &[]);
+    // No host is registered: nothing may pass.
+    assert!(!v.passed());
+    let _ = v.to_string();
+});
