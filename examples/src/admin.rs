@@ -232,13 +232,15 @@ fn read(store: &StoreArg) -> anyhow::Result<PolicyStore> {
 }
 
 /// Seconds since the Unix epoch, from `--at` (RFC 3339) or the clock.
-pub fn unix_time(at: Option<&str>) -> anyhow::Result<u64> {
+pub fn unix_time(at: Option<&str>) -> anyhow::Result<i64> {
     match at {
-        Some(s) => hgs_cli::time::parse_rfc3339(s).with_context(|| format!("--at {s:?}: not an RFC 3339 time")),
+        Some(s) => hgs_ekcert::UnixTime::parse_rfc3339(s)
+            .map(|t| t.0)
+            .with_context(|| format!("--at {s:?}: not an RFC 3339 time")),
         None => Ok(std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .context("clock before 1970")?
-            .as_secs()),
+            .as_secs() as i64),
     }
 }
 
@@ -359,7 +361,11 @@ pub fn run_ci_policy(cmd: CiPolicyCmd) -> anyhow::Result<ExitCode> {
 pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         RootsCmd::Add { dir, store } => {
-            let found = hgs_cli::roots::load_dir(&dir)?;
+            let (found, skipped) = hgs_cli::ekcheck::installable(&dir)
+                .with_context(|| format!("cannot read {}", dir.display()))?;
+            for s in &skipped {
+                eprintln!("skipped {s}");
+            }
             let n = found.len();
             update(&store, |ps| {
                 for c in found {

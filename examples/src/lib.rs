@@ -1,5 +1,6 @@
 //! Library half of the `hgs` program: the pieces that do I/O and that tests and other verbs reuse.
 //!
+//! - [`ekcheck`]: EK certificate checks against the installed TPM roots, for host registration.
 //! - [`hex`]: the hex encoding of bytes in every JSON document.
 //! - [`store`]: the admin file store (atomic, locked, versioned JSON).
 //! - [`identity`]: the platform identifier document (EKpub + EK certificates).
@@ -15,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ekcheck;
 pub mod hex;
 pub mod identity;
 pub mod registry;

@@ -3,6 +3,7 @@
 //! Every file read or written, and every TPM command, happens here; the libraries only see bytes.
 //! Each verb group lives in its own module: `tcglog.rs`, `ekcert.rs`, `cipolicy.rs`, ...
 
+mod admin;
 mod cipolicy;
 mod demo;
 mod host;
@@ -46,6 +47,25 @@ enum Command {
     /// Software TPM helpers: start a manufactured swtpm, replay a log into PCRs.
     #[command(subcommand)]
     Swtpm(host::SwtpmCmd),
+    /// Admin: register, list and remove TPM hosts (Add-HgsAttestationTpmHost).
+    #[command(subcommand)]
+    Host(admin::HostCmd),
+    /// Admin: register TPM baselines (Add-HgsAttestationTpmPolicy).
+    #[command(subcommand)]
+    TpmPolicy(admin::TpmPolicyCmd),
+    /// Admin: register CI policies (Add-HgsAttestationCIPolicy).
+    #[command(subcommand)]
+    CiPolicy(admin::CiPolicyCmd),
+    /// Admin: install TPM vendor root and intermediate certificates.
+    #[command(subcommand)]
+    Roots(admin::RootsCmd),
+    /// Admin: the Hgs_* attestation policies (list, enable, disable) and registered artifacts.
+    #[command(subcommand)]
+    Policy(admin::PolicyCmd),
+    /// Verifier: make a challenge for a registered host and its AK.
+    Challenge(admin::ChallengeArgs),
+    /// Verifier: judge a host's evidence; prints the verdict, exit 0 only when Passed.
+    Attest(admin::AttestArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +79,13 @@ fn main() -> ExitCode {
         Command::Baseline(cmd) => host::run_baseline(cmd),
         Command::Agent(cmd) => host::run_agent(cmd),
         Command::Swtpm(cmd) => host::run_swtpm(cmd),
+        Command::Host(cmd) => admin::run_host(cmd),
+        Command::TpmPolicy(cmd) => admin::run_tpm_policy(cmd),
+        Command::CiPolicy(cmd) => admin::run_ci_policy(cmd),
+        Command::Roots(cmd) => admin::run_roots(cmd),
+        Command::Policy(cmd) => admin::run_policy(cmd),
+        Command::Challenge(args) => admin::run_challenge(args),
+        Command::Attest(args) => admin::run_attest(args),
     };
     match result {
         Ok(code) => code,
