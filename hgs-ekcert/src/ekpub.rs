@@ -90,6 +90,24 @@ impl EkPublic {
     pub fn key(&self) -> &KeyInfo {
         &self.key
     }
+
+    /// Whether both are the same public key (RSA `n`/`e` whatever the SPKI OID, or curve + point).
+    pub fn same_key(&self, other: &Self) -> bool {
+        same(&self.key, &other.key)
+    }
+}
+
+fn same(a: &KeyInfo, b: &KeyInfo) -> bool {
+    match (a, b) {
+        (
+            KeyInfo::Rsa { modulus: m1, exponent: e1, .. },
+            KeyInfo::Rsa { modulus: m2, exponent: e2, .. },
+        ) => der::strip_zeros(m1) == der::strip_zeros(m2) && der::strip_zeros(e1) == der::strip_zeros(e2),
+        (KeyInfo::Ecc { curve: c1, x: x1, y: y1 }, KeyInfo::Ecc { curve: c2, x: x2, y: y2 }) => {
+            c1 == c2 && der::strip_zeros(x1) == der::strip_zeros(x2) && der::strip_zeros(y1) == der::strip_zeros(y2)
+        }
+        _ => false,
+    }
 }
 
 fn pem_public_key(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -115,16 +133,7 @@ fn describe(k: &KeyInfo) -> String {
 /// Ok when `cert`'s key is the presented EK: same RSA modulus and exponent (rsaEncryption and
 /// id-RSAES-OAEP alike), or same curve and point.
 pub fn check_key_match(cert: &Certificate, ek: &EkPublic) -> Result<()> {
-    let same = match (&cert.key, &ek.key) {
-        (
-            KeyInfo::Rsa { modulus: m1, exponent: e1, .. },
-            KeyInfo::Rsa { modulus: m2, exponent: e2, .. },
-        ) => der::strip_zeros(m1) == der::strip_zeros(m2) && der::strip_zeros(e1) == der::strip_zeros(e2),
-        (KeyInfo::Ecc { curve: c1, x: x1, y: y1 }, KeyInfo::Ecc { curve: c2, x: x2, y: y2 }) => {
-            c1 == c2 && der::strip_zeros(x1) == der::strip_zeros(x2) && der::strip_zeros(y1) == der::strip_zeros(y2)
-        }
-        _ => false,
-    };
+    let same = same(&cert.key, &ek.key);
     if same {
         Ok(())
     } else {
