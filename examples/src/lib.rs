@@ -2,6 +2,8 @@
 //!
 //! - [`hex`]: the hex encoding of bytes in every JSON document.
 //! - [`store`]: the admin file store (atomic, locked, versioned JSON).
+//! - [`roots`]: TPM vendor roots and intermediates loaded from directories (TrustedTpm.cab layout or
+//!   plain folders).
 //! - `tpm` (feature `tpm`): host-side TPM operations over `tss-esapi` (EK, EK certificates, AK,
 //!   credential activation, quotes, PCR extension).
 //! - `swtpm` (feature `tpm`): a harness that manufactures and runs a software TPM.
@@ -14,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod hex;
+pub mod roots;
 pub mod store;
 #[cfg(feature = "tpm")]
 pub mod swtpm;

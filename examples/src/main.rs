@@ -5,6 +5,7 @@
 
 mod cipolicy;
 mod demo;
+mod ekcert;
 mod host;
 mod tcglog;
 mod util;
@@ -32,6 +33,9 @@ enum Command {
     /// Inspect binary code integrity (WDAC / SiPolicy) policies.
     #[command(subcommand)]
     Cipolicy(cipolicy::Cmd),
+    /// Validate TPM endorsement-key certificates against installed TPM vendor roots.
+    #[command(subcommand)]
+    Ekcert(ekcert::Cmd),
     /// Raw access to the admin store (`--store DIR`, default ./hgs-store).
     #[command(subcommand)]
     Store(hgs_cli::store::verbs::Cmd),
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Tcglog(cmd) => tcglog::run(cmd),
         Command::Cipolicy(cmd) => cipolicy::run(cmd),
+        Command::Ekcert(cmd) => ekcert::run(cmd),
         Command::Store(cmd) => hgs_cli::store::verbs::run(cmd),
         Command::PlatformIdentifier(args) => host::run_platform_identifier(args),
         Command::Baseline(cmd) => host::run_baseline(cmd),
