@@ -89,7 +89,9 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             for dir in &intermediates {
                 let l = load_roots(dir)
                     .with_context(|| format!("--intermediates {}", dir.display()))?;
-                loaded.intermediates.extend(l.anchors.into_iter().chain(l.intermediates));
+                loaded
+                    .intermediates
+                    .extend(l.anchors.into_iter().chain(l.intermediates));
                 loaded.skipped.extend(l.skipped);
             }
             for f in &anchor {
@@ -148,7 +150,11 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     Ok(v) => {
                         println!("{}: trusted at {time}", cert.display());
                         for l in &v.chain {
-                            println!("  {:<12} {}", format!("{:?}", l.role).to_lowercase(), l.subject);
+                            println!(
+                                "  {:<12} {}",
+                                format!("{:?}", l.role).to_lowercase(),
+                                l.subject
+                            );
                         }
                         println!(
                             "  manufacturer {}  model {}  firmware {}  key {}",
@@ -173,7 +179,8 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         }
         Cmd::Show { cert, json } => {
             let bytes = read_file(&cert)?;
-            let c = Certificate::from_bytes(&bytes).map_err(|e| anyhow!("{}: {e}", cert.display()))?;
+            let c =
+                Certificate::from_bytes(&bytes).map_err(|e| anyhow!("{}: {e}", cert.display()))?;
             let ext = &c.extensions;
             let doc = json!({
                 "subject": c.subject.to_string(),

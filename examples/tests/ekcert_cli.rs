@@ -47,7 +47,16 @@ fn verify_corpus_leaves_through_the_cli() {
     let roots = roots.to_str().unwrap();
     let leaf = |id: &str| c.join("leaves").join(id).to_str().unwrap().to_string();
 
-    let out = hgs(&["ekcert", "verify", &leaf("stm-rsa2048-ekca05-ffpadded.der"), "--roots", roots, "--at", "2026-11-22T00:00:00Z", "--json"]);
+    let out = hgs(&[
+        "ekcert",
+        "verify",
+        &leaf("stm-rsa2048-ekca05-ffpadded.der"),
+        "--roots",
+        roots,
+        "--at",
+        "2026-11-22T00:00:00Z",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let j = json(&out);
     assert_eq!(j["trusted"], true);
@@ -57,26 +66,75 @@ fn verify_corpus_leaves_through_the_cli() {
     assert!(j["reason"].is_null());
 
     // An AK certificate: not an EK certificate, exit 1.
-    let out = hgs(&["ekcert", "verify", &leaf("msft-azure-cvm-akcert-not-ek.der"), "--roots", roots, "--json"]);
+    let out = hgs(&[
+        "ekcert",
+        "verify",
+        &leaf("msft-azure-cvm-akcert-not-ek.der"),
+        "--roots",
+        roots,
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let j = json(&out);
     assert_eq!(j["trusted"], false);
-    assert!(j["reason"].as_str().unwrap().starts_with("not an EK certificate"), "{j}");
+    assert!(
+        j["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not an EK certificate"),
+        "{j}"
+    );
 
     // Expired TPM 1.2 EK: refused by default, accepted with --allow-expired.
     let stm12 = leaf("stm-st33zp24-tpm12-oaep-ekca02-nvheader.der");
-    let out = hgs(&["ekcert", "verify", &stm12, "--roots", roots, "--at", "2026-11-22", "--json"]);
+    let out = hgs(&[
+        "ekcert",
+        "verify",
+        &stm12,
+        "--roots",
+        roots,
+        "--at",
+        "2026-11-22",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(json(&out)["reason"].as_str().unwrap().contains("expired"));
-    let out = hgs(&["ekcert", "verify", &stm12, "--roots", roots, "--at", "2026-11-22", "--allow-expired"]);
+    let out = hgs(&[
+        "ekcert",
+        "verify",
+        &stm12,
+        "--roots",
+        roots,
+        "--at",
+        "2026-11-22",
+        "--allow-expired",
+    ]);
     assert_eq!(out.status.code(), Some(0));
 
     // The non-self-signed IFX root is an anchor only when installed as one.
     let ifx = leaf("ifx-oaep-ekca20-noeku.der");
-    let out = hgs(&["ekcert", "verify", &ifx, "--roots", roots, "--at", "2026-11-22"]);
+    let out = hgs(&[
+        "ekcert",
+        "verify",
+        &ifx,
+        "--roots",
+        roots,
+        "--at",
+        "2026-11-22",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let anchor = c.join("roots/IFX/IFX_TPM_EK_Root_CA_7df2c375.der");
-    let out = hgs(&["ekcert", "verify", &ifx, "--roots", roots, "--anchor", anchor.to_str().unwrap(), "--at", "2026-11-22"]);
+    let out = hgs(&[
+        "ekcert",
+        "verify",
+        &ifx,
+        "--roots",
+        roots,
+        "--anchor",
+        anchor.to_str().unwrap(),
+        "--at",
+        "2026-11-22",
+    ]);
     assert_eq!(out.status.code(), Some(0));
 
     // EKpub mismatch: the leaf against another leaf's key, given as a certificate's SPKI is not
@@ -85,15 +143,32 @@ fn verify_corpus_leaves_through_the_cli() {
     std::fs::create_dir_all(&dir).unwrap();
     let junk = dir.join("ek.pub");
     std::fs::write(&junk, b"not a key").unwrap();
-    let out = hgs(&["ekcert", "verify", &leaf("stm-rsa2048-ekca05-ffpadded.der"), "--roots", roots, "--ekpub", junk.to_str().unwrap()]);
+    let out = hgs(&[
+        "ekcert",
+        "verify",
+        &leaf("stm-rsa2048-ekca05-ffpadded.der"),
+        "--roots",
+        roots,
+        "--ekpub",
+        junk.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
 
-    let out = hgs(&["ekcert", "show", &leaf("ntc-npct6xx-oaep-root2010-padded.der"), "--json"]);
+    let out = hgs(&[
+        "ekcert",
+        "show",
+        &leaf("ntc-npct6xx-oaep-root2010-padded.der"),
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let j = json(&out);
     assert_eq!(j["tpm"]["manufacturer"], "NTC");
     assert_eq!(j["is_ek_certificate"], true);
-    assert!(j["quirks"].as_array().unwrap().iter().any(|q| q.as_str().unwrap().contains("OAEP")));
+    assert!(j["quirks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|q| q.as_str().unwrap().contains("OAEP")));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -105,12 +180,29 @@ fn cab_layout_roles() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("IFX/RootCA")).unwrap();
     std::fs::create_dir_all(dir.join("IFX/IntermediateCA")).unwrap();
-    std::fs::copy(c.join("roots/IFX/IFX_TPM_EK_Root_CA_7df2c375.der"), dir.join("IFX/RootCA/IFX TPM EK Root CA.cer")).unwrap();
-    std::fs::copy(c.join("roots/IFX/IFX_TPM_EK_Intermediate_CA_20_73a42ded.der"), dir.join("IFX/IntermediateCA/IFX TPM EK Intermediate CA 20.cer")).unwrap();
+    std::fs::copy(
+        c.join("roots/IFX/IFX_TPM_EK_Root_CA_7df2c375.der"),
+        dir.join("IFX/RootCA/IFX TPM EK Root CA.cer"),
+    )
+    .unwrap();
+    std::fs::copy(
+        c.join("roots/IFX/IFX_TPM_EK_Intermediate_CA_20_73a42ded.der"),
+        dir.join("IFX/IntermediateCA/IFX TPM EK Intermediate CA 20.cer"),
+    )
+    .unwrap();
     let loaded = hgs_cli::roots::load_roots(&dir).unwrap();
     assert_eq!((loaded.anchors.len(), loaded.intermediates.len()), (1, 1));
     let leaf = c.join("leaves/ifx-oaep-ekca20-noeku.der");
-    let out = hgs(&["ekcert", "verify", leaf.to_str().unwrap(), "--roots", dir.to_str().unwrap(), "--at", "2026-11-22", "--json"]);
+    let out = hgs(&[
+        "ekcert",
+        "verify",
+        leaf.to_str().unwrap(),
+        "--roots",
+        dir.to_str().unwrap(),
+        "--at",
+        "2026-11-22",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json(&out)["anchor_self_signed"], false);
     let _ = std::fs::remove_dir_all(&dir);
@@ -141,7 +233,11 @@ fn swtpm_ek_certificates_chain_to_their_local_ca_only() {
         ),
     )
     .unwrap();
-    std::fs::write(t.join("localca.options"), "--platform-manufacturer hgs\n--platform-version 1\n--platform-model test\n").unwrap();
+    std::fs::write(
+        t.join("localca.options"),
+        "--platform-manufacturer hgs\n--platform-version 1\n--platform-model test\n",
+    )
+    .unwrap();
     std::fs::write(
         t.join("setup.conf"),
         format!(
@@ -152,7 +248,12 @@ fn swtpm_ek_certificates_chain_to_their_local_ca_only() {
     )
     .unwrap();
     let out = Command::new("swtpm_setup")
-        .args(["--tpm2", "--create-ek-cert", "--create-platform-cert", "--overwrite"])
+        .args([
+            "--tpm2",
+            "--create-ek-cert",
+            "--create-platform-cert",
+            "--overwrite",
+        ])
         .arg("--tpmstate")
         .arg(t.join("state"))
         .arg("--config")
@@ -161,19 +262,45 @@ fn swtpm_ek_certificates_chain_to_their_local_ca_only() {
         .arg(t.join("out"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "swtpm_setup: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "swtpm_setup: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let vendor_roots = corpus().join("roots");
     for name in ["ek-rsa2048.crt", "ek-secp384r1.crt"] {
         let cert = t.join("out").join(name);
         let cert = cert.to_str().unwrap();
-        let out = hgs(&["ekcert", "verify", cert, "--roots", ca.to_str().unwrap(), "--json"]);
+        let out = hgs(&[
+            "ekcert",
+            "verify",
+            cert,
+            "--roots",
+            ca.to_str().unwrap(),
+            "--json",
+        ]);
         assert_eq!(out.status.code(), Some(0), "{name} against its local CA");
         let j = json(&out);
-        assert_eq!(j["chain"].as_array().unwrap().len(), 3, "{name}: leaf, localca intermediate, localca root");
+        assert_eq!(
+            j["chain"].as_array().unwrap().len(),
+            3,
+            "{name}: leaf, localca intermediate, localca root"
+        );
         assert_eq!(j["model"], "swtpm");
-        let out = hgs(&["ekcert", "verify", cert, "--roots", vendor_roots.to_str().unwrap(), "--json"]);
+        let out = hgs(&[
+            "ekcert",
+            "verify",
+            cert,
+            "--roots",
+            vendor_roots.to_str().unwrap(),
+            "--json",
+        ]);
         assert_eq!(out.status.code(), Some(1), "{name} against vendor roots");
-        assert!(json(&out)["reason"].as_str().unwrap().starts_with("untrusted root"));
+        assert!(json(&out)["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("untrusted root"));
     }
     let _ = std::fs::remove_dir_all(&t);
 }

@@ -92,7 +92,9 @@ impl KeyInfo {
     pub fn key_type(&self) -> KeyType {
         match self {
             Self::Rsa { modulus, .. } => {
-                let lead = modulus.first().map_or(0, |b| 8 - b.leading_zeros() as usize);
+                let lead = modulus
+                    .first()
+                    .map_or(0, |b| 8 - b.leading_zeros() as usize);
                 KeyType::Rsa(modulus.len().saturating_sub(1) * 8 + lead)
             }
             Self::Ecc { curve, .. } => KeyType::Ecc(*curve),
@@ -195,7 +197,10 @@ impl KeyUsage {
             "encipherOnly",
             "decipherOnly",
         ];
-        (0..9).filter(|i| self.0 & (1 << i) != 0).map(|i| NAMES[i]).collect()
+        (0..9)
+            .filter(|i| self.0 & (1 << i) != 0)
+            .map(|i| NAMES[i])
+            .collect()
     }
 }
 
@@ -265,7 +270,9 @@ fn read_time(r: &mut Reader<'_>, what: &'static str, quirks: &mut Vec<Quirk>) ->
         tag::UTC_TIME => UnixTime::from_utc_time(t.value),
         tag::GENERALIZED_TIME => {
             let v = UnixTime::from_generalized_time(t.value);
-            if v.is_some_and(|v| v < UnixTime(2_524_608_000)) && !quirks.contains(&Quirk::GeneralizedTimeBefore2050) {
+            if v.is_some_and(|v| v < UnixTime(2_524_608_000))
+                && !quirks.contains(&Quirk::GeneralizedTimeBefore2050)
+            {
                 quirks.push(Quirk::GeneralizedTimeBefore2050);
             }
             v
@@ -299,7 +306,10 @@ impl Certificate {
     fn from_exact_der(der: Vec<u8>) -> Result<Self> {
         let outer = der::single(&der, "Certificate")?;
         if outer.tag != tag::SEQUENCE {
-            return Err(Error::Malformed { what: "Certificate", offset: 0 });
+            return Err(Error::Malformed {
+                what: "Certificate",
+                offset: 0,
+            });
         }
         let mut quirks = Vec::new();
         let mut cr = outer.reader();
@@ -333,7 +343,12 @@ impl Certificate {
                 }
                 Some(1) => 2,
                 Some(2) => 3,
-                _ => return Err(Error::Malformed { what: "version", offset: n.offset }),
+                _ => {
+                    return Err(Error::Malformed {
+                        what: "version",
+                        offset: n.offset,
+                    })
+                }
             };
         }
         let serial = r.expect(tag::INTEGER, "serialNumber")?;
@@ -441,15 +456,20 @@ fn read_extensions(mut r: Reader<'_>, ext: &mut Extensions, quirks: &mut Vec<Qui
         let value = er.expect(tag::OCTET_STRING, "extnValue")?;
         er.finish("Extension")?;
         let base = value.offset + (value.raw.len() - value.value.len());
-        let inner = || der::single(value.value, "extnValue").map_err(|_| Error::Malformed {
-            what: "extnValue",
-            offset: base,
-        });
+        let inner = || {
+            der::single(value.value, "extnValue").map_err(|_| Error::Malformed {
+                what: "extnValue",
+                offset: base,
+            })
+        };
         match oid.as_str() {
             "2.5.29.19" => {
                 let t = inner()?;
                 let mut br = t.reader();
-                let mut bc = BasicConstraints { ca: false, path_len: None };
+                let mut bc = BasicConstraints {
+                    ca: false,
+                    path_len: None,
+                };
                 if let Some(b) = br.optional(tag::BOOLEAN, "cA")? {
                     bc.ca = read_bool(b.value, b.offset, "cA")?;
                     if !bc.ca && !quirks.contains(&Quirk::ExplicitDefault) {
@@ -464,7 +484,10 @@ fn read_extensions(mut r: Reader<'_>, ext: &mut Extensions, quirks: &mut Vec<Qui
             "2.5.29.15" => {
                 let t = inner()?;
                 if t.tag != tag::BIT_STRING || t.value.is_empty() {
-                    return Err(Error::Malformed { what: "keyUsage", offset: base });
+                    return Err(Error::Malformed {
+                        what: "keyUsage",
+                        offset: base,
+                    });
                 }
                 let b0 = u16::from(t.value.get(1).copied().unwrap_or(0));
                 let b1 = u16::from(t.value.get(2).copied().unwrap_or(0));
@@ -516,7 +539,9 @@ fn read_extensions(mut r: Reader<'_>, ext: &mut Extensions, quirks: &mut Vec<Qui
                 }
             }
             "2.5.29.9" => {
-                ext.tpm_spec = TpmSpec::from_directory_attributes(value.value, base).ok().flatten();
+                ext.tpm_spec = TpmSpec::from_directory_attributes(value.value, base)
+                    .ok()
+                    .flatten();
             }
             "2.5.29.32" | "2.5.29.31" | "1.3.6.1.5.5.7.1.1" => {}
             _ => {

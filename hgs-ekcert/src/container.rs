@@ -147,7 +147,13 @@ mod tests {
         let mut padded = CERTISH.to_vec();
         padded.extend_from_slice(&[0xff; 10]);
         let u = unwrap(&padded).unwrap();
-        assert_eq!(u.quirks, vec![Quirk::TrailingPadding { byte: 0xff, count: 10 }]);
+        assert_eq!(
+            u.quirks,
+            vec![Quirk::TrailingPadding {
+                byte: 0xff,
+                count: 10
+            }]
+        );
 
         let mut junk = CERTISH.to_vec();
         junk.extend_from_slice(&[0xff, 0x00]);

@@ -223,7 +223,10 @@ mod tests {
             oid_string(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x07]).unwrap(),
             "1.2.840.113549.1.1.7"
         );
-        assert_eq!(oid_string(&[0x67, 0x81, 0x05, 0x08, 0x01]).unwrap(), "2.23.133.8.1");
+        assert_eq!(
+            oid_string(&[0x67, 0x81, 0x05, 0x08, 0x01]).unwrap(),
+            "2.23.133.8.1"
+        );
         assert!(oid_string(&[0x86]).is_none());
         let long = [0x04, 0x81, 0x02, 0xaa, 0xbb];
         let t = single(&long, "x").unwrap();

@@ -100,11 +100,35 @@ impl EkPublic {
 fn same(a: &KeyInfo, b: &KeyInfo) -> bool {
     match (a, b) {
         (
-            KeyInfo::Rsa { modulus: m1, exponent: e1, .. },
-            KeyInfo::Rsa { modulus: m2, exponent: e2, .. },
-        ) => der::strip_zeros(m1) == der::strip_zeros(m2) && der::strip_zeros(e1) == der::strip_zeros(e2),
-        (KeyInfo::Ecc { curve: c1, x: x1, y: y1 }, KeyInfo::Ecc { curve: c2, x: x2, y: y2 }) => {
-            c1 == c2 && der::strip_zeros(x1) == der::strip_zeros(x2) && der::strip_zeros(y1) == der::strip_zeros(y2)
+            KeyInfo::Rsa {
+                modulus: m1,
+                exponent: e1,
+                ..
+            },
+            KeyInfo::Rsa {
+                modulus: m2,
+                exponent: e2,
+                ..
+            },
+        ) => {
+            der::strip_zeros(m1) == der::strip_zeros(m2)
+                && der::strip_zeros(e1) == der::strip_zeros(e2)
+        }
+        (
+            KeyInfo::Ecc {
+                curve: c1,
+                x: x1,
+                y: y1,
+            },
+            KeyInfo::Ecc {
+                curve: c2,
+                x: x2,
+                y: y2,
+            },
+        ) => {
+            c1 == c2
+                && der::strip_zeros(x1) == der::strip_zeros(x2)
+                && der::strip_zeros(y1) == der::strip_zeros(y2)
         }
         _ => false,
     }
@@ -123,7 +147,11 @@ fn pem_public_key(bytes: &[u8]) -> Option<Vec<u8>> {
 
 fn describe(k: &KeyInfo) -> String {
     let head = match k {
-        KeyInfo::Rsa { modulus, .. } => modulus.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>(),
+        KeyInfo::Rsa { modulus, .. } => modulus
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
         KeyInfo::Ecc { x, .. } => x.iter().take(8).map(|b| format!("{b:02x}")).collect(),
         KeyInfo::Other { oid } => oid.clone(),
     };

@@ -56,7 +56,9 @@ pub enum Error {
         issuer: String,
     },
     /// Every installed certificate named like the issuer failed to verify the signature.
-    #[error("bad signature at depth {depth}: `{subject}` is not signed by any installed `{issuer}`")]
+    #[error(
+        "bad signature at depth {depth}: `{subject}` is not signed by any installed `{issuer}`"
+    )]
     BadSignature {
         /// Depth of the certificate whose signature failed.
         depth: usize,

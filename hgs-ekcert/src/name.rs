@@ -254,13 +254,20 @@ mod tests {
         assert!(unsorted.unsorted_set);
         assert!(!sorted.raw_eq(&unsorted));
         assert!(sorted.normalized_eq(&unsorted));
-        let printable = name(&[vec![atv(&[0x55, 4, 3], 0x13, b"nuvoton  TPM root CA 2010 "), o, c]]);
+        let printable = name(&[vec![
+            atv(&[0x55, 4, 3], 0x13, b"nuvoton  TPM root CA 2010 "),
+            o,
+            c,
+        ]]);
         assert!(printable.normalized_eq(&unsorted));
         let other = name(&[vec![atv(&[0x55, 4, 3], 0x0c, b"Nuvoton TPM Root CA 2011")]]);
         assert!(!other.normalized_eq(&unsorted));
         // Split RDNs are a different name from one multi-valued RDN.
         let split = name(&[vec![cn.clone()]]);
         assert!(!split.normalized_eq(&name(&[vec![cn.clone(), cn]])));
-        assert_eq!(unsorted.to_string(), "CN=Nuvoton TPM Root CA 2010+O=Nuvoton Technology Corporation+C=TW");
+        assert_eq!(
+            unsorted.to_string(),
+            "CN=Nuvoton TPM Root CA 2010+O=Nuvoton Technology Corporation+C=TW"
+        );
     }
 }

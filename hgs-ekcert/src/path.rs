@@ -9,8 +9,8 @@
 use crate::cert::{Certificate, KeyUsage};
 use crate::error::Error;
 use crate::signature::{self, SigError};
-use crate::trust_store::{Slot, TrustStore};
 use crate::time::UnixTime;
+use crate::trust_store::{Slot, TrustStore};
 
 /// Limits on path building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,14 +103,22 @@ impl Search<'_> {
             }
             None => {}
         }
-        if c.extensions.key_usage.is_some_and(|k| !k.has(KeyUsage::KEY_CERT_SIGN)) {
+        if c.extensions
+            .key_usage
+            .is_some_and(|k| !k.has(KeyUsage::KEY_CERT_SIGN))
+        {
             return Err("keyUsage lacks keyCertSign");
         }
         Ok(())
     }
 
     /// Extends `path` above `cert` (at `depth`). Ok(true) when an anchor was reached.
-    fn extend(&mut self, path: &mut Vec<Slot>, cert: &Certificate, depth: usize) -> Result<bool, Error> {
+    fn extend(
+        &mut self,
+        path: &mut Vec<Slot>,
+        cert: &Certificate,
+        depth: usize,
+    ) -> Result<bool, Error> {
         let candidates = self.store.issuers_of(cert);
         if candidates.is_empty() {
             self.note(Error::UntrustedRoot {
@@ -202,7 +210,12 @@ impl Search<'_> {
 }
 
 /// Finds a path from `leaf` to an anchor of `store`, or the most telling reason there is none.
-pub(crate) fn build(store: &TrustStore, leaf: &Certificate, time: TimeCheck, budget: Budget) -> Result<Found, Error> {
+pub(crate) fn build(
+    store: &TrustStore,
+    leaf: &Certificate,
+    time: TimeCheck,
+    budget: Budget,
+) -> Result<Found, Error> {
     let mut s = Search {
         store,
         time,

@@ -103,7 +103,9 @@ impl SignatureAlgorithm {
 /// The `hgs_tpm` form of a certificate key (RSA, or ECC on P-256 / P-384).
 pub(crate) fn tpm_key(key: &KeyInfo) -> Result<PublicKey> {
     match key {
-        KeyInfo::Rsa { modulus, exponent, .. } => {
+        KeyInfo::Rsa {
+            modulus, exponent, ..
+        } => {
             if exponent.len() > 4 || exponent.is_empty() {
                 return Err(Error::UnsupportedAlgorithm {
                     what: "RSA public exponent",
@@ -147,7 +149,10 @@ pub(crate) enum SigError {
 }
 
 /// Verifies `cert`'s signature over its exact TBS bytes with `issuer_key`.
-pub(crate) fn verify(cert: &Certificate, issuer_key: &KeyInfo) -> std::result::Result<(), SigError> {
+pub(crate) fn verify(
+    cert: &Certificate,
+    issuer_key: &KeyInfo,
+) -> std::result::Result<(), SigError> {
     let key = tpm_key(issuer_key).map_err(SigError::Unsupported)?;
     let alg = cert.signature_algorithm;
     let sig = cert.signature();
@@ -157,13 +162,19 @@ pub(crate) fn verify(cert: &Certificate, issuer_key: &KeyInfo) -> std::result::R
             if !matches!(issuer_key, KeyInfo::Rsa { .. }) {
                 return Err(SigError::Bad);
             }
-            Signature::RsaSsa { hash: h.tpm().tpm_alg_id(), sig }
+            Signature::RsaSsa {
+                hash: h.tpm().tpm_alg_id(),
+                sig,
+            }
         }
         SignatureAlgorithm::RsaPss(h) => {
             if !matches!(issuer_key, KeyInfo::Rsa { .. }) {
                 return Err(SigError::Bad);
             }
-            Signature::RsaPss { hash: h.tpm().tpm_alg_id(), sig }
+            Signature::RsaPss {
+                hash: h.tpm().tpm_alg_id(),
+                sig,
+            }
         }
         SignatureAlgorithm::Ecdsa(h) => {
             if !matches!(issuer_key, KeyInfo::Ecc { .. }) {
@@ -176,17 +187,23 @@ pub(crate) fn verify(cert: &Certificate, issuer_key: &KeyInfo) -> std::result::R
             let s = sr.expect(tag::INTEGER, "s").map_err(|_| SigError::Bad)?;
             sr.finish("Ecdsa-Sig-Value").map_err(|_| SigError::Bad)?;
             r_s = (der::strip_zeros(r.value), der::strip_zeros(s.value));
-            Signature::Ecdsa { hash: h.tpm().tpm_alg_id(), r: r_s.0, s: r_s.1 }
+            Signature::Ecdsa {
+                hash: h.tpm().tpm_alg_id(),
+                r: r_s.0,
+                s: r_s.1,
+            }
         }
     };
     sigobj = signature;
     RustCryptoVerifier
         .verify(&key, cert.tbs(), &sigobj)
         .map_err(|e| match e {
-            hgs_tpm::Error::UnusableKey(why) => SigError::Unsupported(Error::UnsupportedAlgorithm {
-                what: "issuer key",
-                oid: why.to_string(),
-            }),
+            hgs_tpm::Error::UnusableKey(why) => {
+                SigError::Unsupported(Error::UnsupportedAlgorithm {
+                    what: "issuer key",
+                    oid: why.to_string(),
+                })
+            }
             _ => SigError::Bad,
         })
 }

@@ -235,7 +235,9 @@ pub(crate) fn profile_quirks(cert: &Certificate) -> Vec<Quirk> {
         q.push(Quirk::NoEkEku);
     }
     if matches!(cert.key, KeyInfo::Ecc { .. })
-        && ext.key_usage.is_some_and(|k| k.has(KeyUsage::KEY_ENCIPHERMENT))
+        && ext
+            .key_usage
+            .is_some_and(|k| k.has(KeyUsage::KEY_ENCIPHERMENT))
     {
         q.push(Quirk::EccKeyEncipherment);
     }
@@ -254,12 +256,42 @@ mod tests {
     fn vendor_ids() {
         assert_eq!(parse_hex_id("id:49465800"), Some(0x4946_5800));
         assert_eq!(vendor_from_id(0x4946_5800).unwrap().0, "IFX");
-        assert_eq!(vendor_from_id(parse_hex_id("id:53544D20").unwrap()).unwrap().0, "STM");
-        assert_eq!(vendor_from_id(parse_hex_id("id:4E544300").unwrap()).unwrap().0, "NTC");
-        assert_eq!(vendor_from_id(parse_hex_id("id:494E5443").unwrap()).unwrap().0, "INTC");
-        assert_eq!(vendor_from_id(parse_hex_id("id:474F4F47").unwrap()).unwrap().0, "GOOG");
-        assert_eq!(vendor_from_id(parse_hex_id("id:414D4400").unwrap()).unwrap().0, "AMD");
-        assert_eq!(vendor_from_id(parse_hex_id("id:4D534654").unwrap()).unwrap().0, "MSFT");
+        assert_eq!(
+            vendor_from_id(parse_hex_id("id:53544D20").unwrap())
+                .unwrap()
+                .0,
+            "STM"
+        );
+        assert_eq!(
+            vendor_from_id(parse_hex_id("id:4E544300").unwrap())
+                .unwrap()
+                .0,
+            "NTC"
+        );
+        assert_eq!(
+            vendor_from_id(parse_hex_id("id:494E5443").unwrap())
+                .unwrap()
+                .0,
+            "INTC"
+        );
+        assert_eq!(
+            vendor_from_id(parse_hex_id("id:474F4F47").unwrap())
+                .unwrap()
+                .0,
+            "GOOG"
+        );
+        assert_eq!(
+            vendor_from_id(parse_hex_id("id:414D4400").unwrap())
+                .unwrap()
+                .0,
+            "AMD"
+        );
+        assert_eq!(
+            vendor_from_id(parse_hex_id("id:4D534654").unwrap())
+                .unwrap()
+                .0,
+            "MSFT"
+        );
         assert_eq!(vendor_from_id(0x0000_1014), None);
         assert_eq!(parse_hex_id("id:xyz"), None);
         assert_eq!(parse_hex_id("id:123456789"), None);

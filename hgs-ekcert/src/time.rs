@@ -104,7 +104,11 @@ impl UnixTime {
         if b.len() < 20 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
             return None;
         }
-        let (h, mi, s) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+        let (h, mi, s) = (
+            digits(&b[11..13])?,
+            digits(&b[14..16])?,
+            digits(&b[17..19])?,
+        );
         let mut rest = &b[19..];
         if rest.first() == Some(&b'.') {
             let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
@@ -116,7 +120,8 @@ impl UnixTime {
         let offset = match rest {
             [b'Z' | b'z'] => 0,
             [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-                let secs = i64::from(digits(&[*h1, *h2])?) * 3600 + i64::from(digits(&[*m1, *m2])?) * 60;
+                let secs =
+                    i64::from(digits(&[*h1, *h2])?) * 3600 + i64::from(digits(&[*m1, *m2])?) * 60;
                 if *sign == b'+' {
                     secs
                 } else {
@@ -155,16 +160,41 @@ mod tests {
         assert_eq!(t.to_string(), "2018-07-11T00:00:00Z");
         assert_eq!(t.0, 1_531_267_200);
         assert_eq!(
-            UnixTime::from_generalized_time(b"20491231235959Z").unwrap().to_string(),
+            UnixTime::from_generalized_time(b"20491231235959Z")
+                .unwrap()
+                .to_string(),
             "2049-12-31T23:59:59Z"
         );
-        assert_eq!(UnixTime::from_utc_time(b"500101000000Z").unwrap().to_string(), "1950-01-01T00:00:00Z");
-        assert_eq!(UnixTime::parse_rfc3339("2026-11-22T10:00:00+02:00").unwrap().to_string(), "2026-11-22T08:00:00Z");
-        assert_eq!(UnixTime::parse_rfc3339("2026-11-22").unwrap().to_string(), "2026-11-22T00:00:00Z");
-        assert_eq!(UnixTime::parse_rfc3339("2026-11-22T10:00:00.5Z").unwrap().to_string(), "2026-11-22T10:00:00Z");
+        assert_eq!(
+            UnixTime::from_utc_time(b"500101000000Z")
+                .unwrap()
+                .to_string(),
+            "1950-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            UnixTime::parse_rfc3339("2026-11-22T10:00:00+02:00")
+                .unwrap()
+                .to_string(),
+            "2026-11-22T08:00:00Z"
+        );
+        assert_eq!(
+            UnixTime::parse_rfc3339("2026-11-22").unwrap().to_string(),
+            "2026-11-22T00:00:00Z"
+        );
+        assert_eq!(
+            UnixTime::parse_rfc3339("2026-11-22T10:00:00.5Z")
+                .unwrap()
+                .to_string(),
+            "2026-11-22T10:00:00Z"
+        );
         assert!(UnixTime::parse_rfc3339("2026-13-22").is_none());
         assert!(UnixTime::parse_rfc3339("yesterday").is_none());
         assert!(UnixTime::from_utc_time(b"1807110000Z").is_none());
-        assert_eq!(UnixTime::from_generalized_time(b"99991231235959Z").unwrap().to_string(), "9999-12-31T23:59:59Z");
+        assert_eq!(
+            UnixTime::from_generalized_time(b"99991231235959Z")
+                .unwrap()
+                .to_string(),
+            "9999-12-31T23:59:59Z"
+        );
     }
 }

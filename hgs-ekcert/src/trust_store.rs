@@ -31,7 +31,10 @@ impl TrustStore {
 
     /// Builds a store; certificates that cannot be read are returned with their index in their
     /// list (`true` = anchors) instead of failing the whole store.
-    pub fn from_certificates<A, I>(anchors: A, intermediates: I) -> (Self, Vec<(bool, usize, crate::Error)>)
+    pub fn from_certificates<A, I>(
+        anchors: A,
+        intermediates: I,
+    ) -> (Self, Vec<(bool, usize, crate::Error)>)
     where
         A: IntoIterator,
         A::Item: AsRef<[u8]>,
@@ -54,9 +57,9 @@ impl TrustStore {
     }
 
     fn contains(&self, c: &Certificate) -> bool {
-        self.by_subject.get(&c.subject.key()).is_some_and(|slots| {
-            slots.iter().any(|s| self.get(*s).der() == c.der())
-        })
+        self.by_subject
+            .get(&c.subject.key())
+            .is_some_and(|slots| slots.iter().any(|s| self.get(*s).der() == c.der()))
     }
 
     /// Adds a trust anchor (DER or PEM). Duplicates are ignored.
@@ -133,7 +136,8 @@ impl TrustStore {
             .unwrap_or_default();
         let aki = c.extensions.authority_key_id.as_deref();
         v.sort_by_key(|s| {
-            let ski_match = aki.is_some() && self.get(*s).extensions.subject_key_id.as_deref() == aki;
+            let ski_match =
+                aki.is_some() && self.get(*s).extensions.subject_key_id.as_deref() == aki;
             (matches!(s, Slot::Intermediate(_)), !ski_match)
         });
         v

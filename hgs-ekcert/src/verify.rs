@@ -117,7 +117,12 @@ pub struct Verified {
 }
 
 /// Reads `cert_bytes` and verifies it: see [`verify_certificate`].
-pub fn verify(cert_bytes: &[u8], store: &TrustStore, ekpub: Option<&EkPublic>, options: &Options) -> Result<Verified> {
+pub fn verify(
+    cert_bytes: &[u8],
+    store: &TrustStore,
+    ekpub: Option<&EkPublic>,
+    options: &Options,
+) -> Result<Verified> {
     let cert = Certificate::from_bytes(cert_bytes)?;
     verify_certificate(&cert, store, ekpub, options)
 }
@@ -168,7 +173,11 @@ pub fn verify_certificate(
     let mut anchor_self_signed = false;
     for slot in &found.path {
         let c = store.get(*slot);
-        for q in c.quirks.iter().filter(|q| matches!(q, Quirk::Sha1Signature)) {
+        for q in c
+            .quirks
+            .iter()
+            .filter(|q| matches!(q, Quirk::Sha1Signature))
+        {
             add(q);
         }
         let role = match slot {

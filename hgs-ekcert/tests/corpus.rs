@@ -36,11 +36,18 @@ fn store() -> TrustStore {
     for (file, meta) in certs {
         let bytes = std::fs::read(root.join(file)).unwrap();
         let anchor = meta["self_signed"].as_bool().unwrap()
-            || meta["subject"].as_str().unwrap().starts_with("CN=IFX TPM EK Root CA,");
+            || meta["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("CN=IFX TPM EK Root CA,");
         if anchor {
-            store.add_anchor(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+            store
+                .add_anchor(&bytes)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
         } else {
-            store.add_intermediate(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+            store
+                .add_intermediate(&bytes)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
         }
         n += 1;
     }
@@ -65,7 +72,10 @@ fn every_root_parses_and_self_signed_matches_manifest() {
         let claimed = meta["self_signed"].as_bool().unwrap();
         // P-521 self-signed roots cannot be verified here; they are self-issued.
         if c.is_self_signed() != claimed {
-            assert!(claimed && c.is_self_issued(), "{file}: self_signed {claimed}");
+            assert!(
+                claimed && c.is_self_issued(),
+                "{file}: self_signed {claimed}"
+            );
         }
     }
 }
@@ -85,10 +95,19 @@ fn every_leaf_reproduces_its_expected_outcome() {
         assert_eq!(cert.der(), &der[..], "{id}: DER kept byte for byte");
         // PEM copy reads to the same certificate.
         let pem = std::fs::read(corpus().join(leaf["pem_file"].as_str().unwrap())).unwrap();
-        assert_eq!(Certificate::from_bytes(&pem).unwrap().der(), &der[..], "{id}: PEM");
+        assert_eq!(
+            Certificate::from_bytes(&pem).unwrap().der(),
+            &der[..],
+            "{id}: PEM"
+        );
 
         let is_ek = exp["is_ek_certificate"].as_bool().unwrap();
-        assert_eq!(check_ek_profile(&cert).is_ok(), is_ek, "{id}: is_ek_certificate {:?}", check_ek_profile(&cert));
+        assert_eq!(
+            check_ek_profile(&cert).is_ok(),
+            is_ek,
+            "{id}: is_ek_certificate {:?}",
+            check_ek_profile(&cert)
+        );
 
         // Chain: at the manifest's clock, with expired certificates allowed only for the leaves
         // the manifest says are expired (and then also checked to fail without the option).
@@ -113,22 +132,35 @@ fn every_leaf_reproduces_its_expected_outcome() {
                     .unwrap()
                     .iter()
                     .map(|p| {
-                        let c = Certificate::from_bytes(&std::fs::read(corpus().join(p.as_str().unwrap())).unwrap()).unwrap();
+                        let c = Certificate::from_bytes(
+                            &std::fs::read(corpus().join(p.as_str().unwrap())).unwrap(),
+                        )
+                        .unwrap();
                         c.subject.to_string()
                     })
                     .collect();
                 let got: Vec<String> = v.chain[1..].iter().map(|l| l.subject.clone()).collect();
                 assert_eq!(got, names, "{id}: chain");
                 if expired {
-                    let strict = verify_certificate(&cert, &store, None, &Options::at(manifest_now()));
-                    assert!(matches!(strict, Err(Error::Expired { .. })), "{id}: {strict:?}");
+                    let strict =
+                        verify_certificate(&cert, &store, None, &Options::at(manifest_now()));
+                    assert!(
+                        matches!(strict, Err(Error::Expired { .. })),
+                        "{id}: {strict:?}"
+                    );
                 }
             }
             (true, false) => {
-                assert!(matches!(result, Err(Error::UntrustedRoot { depth: 0, .. })), "{id}: {result:?}");
+                assert!(
+                    matches!(result, Err(Error::UntrustedRoot { depth: 0, .. })),
+                    "{id}: {result:?}"
+                );
             }
             (false, _) => {
-                assert!(matches!(result, Err(Error::NotEkCertificate(_))), "{id}: {result:?}");
+                assert!(
+                    matches!(result, Err(Error::NotEkCertificate(_))),
+                    "{id}: {result:?}"
+                );
             }
         }
     }
@@ -144,8 +176,13 @@ fn non_ek_leaves_chain_as_stated() {
             continue;
         }
         let id = leaf["id"].as_str().unwrap();
-        let cert = Certificate::from_bytes(&std::fs::read(corpus().join(leaf["file"].as_str().unwrap())).unwrap()).unwrap();
-        let chains = leaf["expected"]["chains_to_included_roots"].as_bool().unwrap();
+        let cert = Certificate::from_bytes(
+            &std::fs::read(corpus().join(leaf["file"].as_str().unwrap())).unwrap(),
+        )
+        .unwrap();
+        let chains = leaf["expected"]["chains_to_included_roots"]
+            .as_bool()
+            .unwrap();
         // Re-check with a store-only view: put the leaf's chain question through a trust store
         // whose EK gate is bypassed by checking the issuer chain directly.
         let found = hgs_ekcert::path::find_chain(&store, &cert, manifest_now(), false);
@@ -161,8 +198,20 @@ fn manifest_quirks_are_recognised() {
         let c = Certificate::from_bytes(&raw).unwrap();
         assert!(c.quirks.contains(&q), "{id}: {q:?} not in {:?}", c.quirks);
     };
-    want("stm-rsa2048-ekca05-ffpadded", Quirk::TrailingPadding { byte: 0xff, count: 431 });
-    want("ntc-npct6xx-oaep-root2010-padded", Quirk::TrailingPadding { byte: 0x11, count: 192 });
+    want(
+        "stm-rsa2048-ekca05-ffpadded",
+        Quirk::TrailingPadding {
+            byte: 0xff,
+            count: 431,
+        },
+    );
+    want(
+        "ntc-npct6xx-oaep-root2010-padded",
+        Quirk::TrailingPadding {
+            byte: 0x11,
+            count: 192,
+        },
+    );
     want("ntc-npct6xx-oaep-root2010-padded", Quirk::OaepSpki);
     want("ntc-npct6xx-oaep-root2010-padded", Quirk::UnsortedRdnSet);
     want("ntc-npct6xx-oaep-root2010-padded", Quirk::Sha1Signature);
@@ -174,7 +223,8 @@ fn manifest_quirks_are_recognised() {
 fn tcg_fields_of_known_leaves() {
     let leaf = |id: &str| {
         let l = leaves().into_iter().find(|l| l["id"] == id).unwrap();
-        Certificate::from_bytes(&std::fs::read(corpus().join(l["file"].as_str().unwrap())).unwrap()).unwrap()
+        Certificate::from_bytes(&std::fs::read(corpus().join(l["file"].as_str().unwrap())).unwrap())
+            .unwrap()
     };
     let stm = leaf("stm-rsa2048-ekca05-ffpadded");
     let tpm = stm.extensions.tpm.clone().unwrap();
@@ -182,31 +232,55 @@ fn tcg_fields_of_known_leaves() {
     assert!(tpm.model.is_some());
     assert!(stm.extensions.tpm_spec.is_some());
     let ntc = leaf("ntc-npct6xx-oaep-root2010-padded");
-    assert_eq!(ntc.extensions.tpm.unwrap().manufacturer.as_deref(), Some("NTC"));
+    assert_eq!(
+        ntc.extensions.tpm.unwrap().manufacturer.as_deref(),
+        Some("NTC")
+    );
     let ifx = leaf("ifx-optiga-rsa2048-mfg035");
-    assert_eq!(ifx.extensions.tpm.unwrap().manufacturer.as_deref(), Some("IFX"));
+    assert_eq!(
+        ifx.extensions.tpm.unwrap().manufacturer.as_deref(),
+        Some("IFX")
+    );
     let intc = leaf("intc-ptt-rsa2048-spth");
-    assert_eq!(intc.extensions.tpm.unwrap().manufacturer.as_deref(), Some("INTC"));
+    assert_eq!(
+        intc.extensions.tpm.unwrap().manufacturer.as_deref(),
+        Some("INTC")
+    );
 }
 
 #[test]
 fn refusable_quirks_are_refused_by_name() {
     let store = store();
-    let leaf = leaves().into_iter().find(|l| l["id"] == "ntc-npct6xx-oaep-root2010-padded").unwrap();
+    let leaf = leaves()
+        .into_iter()
+        .find(|l| l["id"] == "ntc-npct6xx-oaep-root2010-padded")
+        .unwrap();
     let raw = std::fs::read(corpus().join(leaf["file"].as_str().unwrap())).unwrap();
     let mut o = Options::at(manifest_now());
     o.quirks.sha1 = false;
-    assert_eq!(verify(&raw, &store, None, &o), Err(Error::QuirkRefused(Quirk::Sha1Signature)));
+    assert_eq!(
+        verify(&raw, &store, None, &o),
+        Err(Error::QuirkRefused(Quirk::Sha1Signature))
+    );
     let mut o = Options::at(manifest_now());
     o.quirks.oaep_spki = false;
-    assert_eq!(verify(&raw, &store, None, &o), Err(Error::QuirkRefused(Quirk::OaepSpki)));
+    assert_eq!(
+        verify(&raw, &store, None, &o),
+        Err(Error::QuirkRefused(Quirk::OaepSpki))
+    );
     let mut o = Options::at(manifest_now());
     o.quirks.nv_framing = false;
-    assert!(matches!(verify(&raw, &store, None, &o), Err(Error::QuirkRefused(Quirk::TrailingPadding { .. }))));
+    assert!(matches!(
+        verify(&raw, &store, None, &o),
+        Err(Error::QuirkRefused(Quirk::TrailingPadding { .. }))
+    ));
     let ifx = std::fs::read(corpus().join("leaves/ifx-oaep-ekca20-noeku.der")).unwrap();
     let mut o = Options::at(manifest_now());
     o.quirks.non_self_signed_anchor = false;
     o.quirks.sha1 = true;
-    assert_eq!(verify(&ifx, &store, None, &o), Err(Error::QuirkRefused(Quirk::NonSelfSignedAnchor)));
+    assert_eq!(
+        verify(&ifx, &store, None, &o),
+        Err(Error::QuirkRefused(Quirk::NonSelfSignedAnchor))
+    );
     let _ = Path::new(".");
 }

@@ -51,7 +51,10 @@ fn spki(key: &SigningKey) -> Vec<u8> {
     let point = key.verifying_key().to_encoded_point(false);
     let mut bits = vec![0u8];
     bits.extend_from_slice(point.as_bytes());
-    seq(&[seq(&[oid("1.2.840.10045.2.1"), oid("1.2.840.10045.3.1.7")]), tlv(0x03, &bits)])
+    seq(&[
+        seq(&[oid("1.2.840.10045.2.1"), oid("1.2.840.10045.3.1.7")]),
+        tlv(0x03, &bits),
+    ])
 }
 
 fn ext(id: &str, critical: bool, value: Vec<u8>) -> Vec<u8> {
@@ -88,7 +91,11 @@ fn build(s: &Spec<'_>) -> Vec<u8> {
         exts.push(ext("2.5.29.15", true, tlv(0x03, &[0x03, 0x08]))); // keyAgreement
         exts.push(ext("2.5.29.37", false, seq(&[oid("2.23.133.8.1")])));
     }
-    let subject = if s.subject.is_empty() { seq(&[]) } else { name(s.subject) };
+    let subject = if s.subject.is_empty() {
+        seq(&[])
+    } else {
+        name(s.subject)
+    };
     let tbs = seq(&[
         tlv(0xa0, &tlv(0x02, &[2])),
         tlv(0x02, &[s.serial]),
@@ -142,7 +149,12 @@ fn pki() -> Pki {
         not_after: NA,
     };
     let root_der = build(&base);
-    let int_der = build(&Spec { serial: 2, subject: "Test TPM EK CA", key: &int, ..base.clone() });
+    let int_der = build(&Spec {
+        serial: 2,
+        subject: "Test TPM EK CA",
+        key: &int,
+        ..base.clone()
+    });
     let leaf_der = build(&Spec {
         serial: 3,
         subject: "",
@@ -152,7 +164,14 @@ fn pki() -> Pki {
         ca: false,
         ..base
     });
-    Pki { root, int, ek, root_der, int_der, leaf_der }
+    Pki {
+        root,
+        int,
+        ek,
+        root_der,
+        int_der,
+        leaf_der,
+    }
 }
 
 fn store(anchors: &[&[u8]], ints: &[&[u8]]) -> TrustStore {
@@ -261,7 +280,16 @@ fn loop_of_cross_signed_cas() {
     let (a, b) = (key(), key());
     // A (named like the EK CA, with the EK CA's key) is issued by B, B is issued by A.
     let ca = |subject: &'static str, issuer: &'static str, k: &SigningKey, signer: &SigningKey| {
-        build(&Spec { serial: 7, subject, issuer, key: k, signer, ca: true, not_before: NB, not_after: NA })
+        build(&Spec {
+            serial: 7,
+            subject,
+            issuer,
+            key: k,
+            signer,
+            ca: true,
+            not_before: NB,
+            not_after: NA,
+        })
     };
     let a_cert = ca("Test TPM EK CA", "Loop B", &p.int, &b);
     let b_cert = ca("Loop B", "Test TPM EK CA", &b, &p.int);
@@ -291,7 +319,16 @@ fn budget_bounds_a_pile_of_same_name_cas() {
     let pile: Vec<Vec<u8>> = (0..100u8)
         .map(|i| {
             let k = key();
-            build(&Spec { serial: i, subject: "Test TPM EK CA", issuer: "Test TPM Root", key: &k, signer: &p.root, ca: true, not_before: NB, not_after: NA })
+            build(&Spec {
+                serial: i,
+                subject: "Test TPM EK CA",
+                issuer: "Test TPM Root",
+                key: &k,
+                signer: &p.root,
+                ca: true,
+                not_before: NB,
+                not_after: NA,
+            })
         })
         .collect();
     let mut s = store(&[&p.root_der], &[]);
@@ -303,7 +340,10 @@ fn budget_bounds_a_pile_of_same_name_cas() {
     // A smaller budget stops earlier; a bigger one reaches the genuine CA added last.
     s.add_intermediate(&p.int_der).unwrap();
     let mut o = now();
-    o.budget = Budget { max_signature_checks: 200, max_depth: 8 };
+    o.budget = Budget {
+        max_signature_checks: 200,
+        max_depth: 8,
+    };
     assert!(verify(&p.leaf_der, &s, None, &o).is_ok());
 }
 
