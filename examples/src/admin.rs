@@ -20,7 +20,7 @@ use hgs_cli::registry::{self, CHALLENGES};
 use hgs_cli::store::verbs::StoreArg;
 use hgs_policy::baseline::{BaselineProfile, TpmBaseline};
 use hgs_policy::rules::{HgsPolicy, PolicyState};
-use hgs_policy::store::{TrustRole, TrustedCertificate};
+use hgs_policy::store::TrustRole;
 use hgs_policy::{CiPolicyRegistration, PolicyStore, PolicyVersion, RegistrationOptions};
 use hgs_tpm::HashAlg;
 
@@ -133,7 +133,8 @@ pub enum RootsCmd {
     /// VENDOR/IntermediateCA) or a folder of certificates (self-signed ones become anchors).
     Add {
         /// The directory.
-        dir: PathBuf,
+        #[arg(value_name = "DIR")]
+        directory: PathBuf,
         /// Store.
         #[command(flatten)]
         store: StoreArg,
@@ -218,7 +219,10 @@ pub struct AttestArgs {
     pub store: StoreArg,
 }
 
-fn update<T>(store: &StoreArg, f: impl FnOnce(&mut PolicyStore) -> anyhow::Result<T>) -> anyhow::Result<T> {
+fn update<T>(
+    store: &StoreArg,
+    f: impl FnOnce(&mut PolicyStore) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     store.open()?.update(|data| {
         let mut ps = registry::load(data)?;
         let out = f(&mut ps)?;
@@ -247,23 +251,38 @@ pub fn unix_time(at: Option<&str>) -> anyhow::Result<i64> {
 /// Runs `hgs host ...`.
 pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        HostCmd::Add { path, name, force, version, at, store } => {
+        HostCmd::Add {
+            path,
+            name,
+            force,
+            version,
+            at,
+            store,
+        } => {
             let bytes = read_file(&path)?;
             let id: hgs_cli::identity::PlatformIdentifier = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{}: not a platform identifier", path.display()))?;
             let name = name.unwrap_or_else(|| id.name.clone());
-            let ek = id
-                .primary_ek()
-                .with_context(|| format!("{}: no EK public area in the identifier", path.display()))?;
+            let ek = id.primary_ek().with_context(|| {
+                format!("{}: no EK public area in the identifier", path.display())
+            })?;
             let at = unix_time(at.as_deref())?;
             let host = update(&store, |ps| {
-                let check = hgs_cli::ekcheck::check(ek.certificate.as_deref(), &ek.public, &ps.trusted_certificates, at);
+                let check = hgs_cli::ekcheck::check(
+                    ek.certificate.as_deref(),
+                    &ek.public,
+                    &ps.trusted_certificates,
+                    at,
+                );
                 let h = ps.add_host(
                     &name,
                     &ek.public,
                     ek.certificate.as_deref(),
                     check,
-                    RegistrationOptions { version: version.version, force },
+                    RegistrationOptions {
+                        version: version.version,
+                        force,
+                    },
                 )?;
                 Ok(h.clone())
             })?;
@@ -273,7 +292,11 @@ pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
                 host.policy_version,
                 host.ek_key_type,
                 &host.ek_fingerprint[..16],
-                if host.forced { ", forced without a trusted EK certificate" } else { "" }
+                if host.forced {
+                    ", forced without a trusted EK certificate"
+                } else {
+                    ""
+                }
             );
             if let hgs_policy::EkCertificateCheck::Trusted(idn) = &host.ek_certificate_check {
                 println!(
@@ -294,7 +317,10 @@ pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
             for h in ps.hosts.values() {
                 let cert = match &h.ek_certificate_check {
                     hgs_policy::EkCertificateCheck::Trusted(i) => {
-                        format!("EK cert trusted ({})", i.manufacturer.as_deref().unwrap_or("?"))
+                        format!(
+                            "EK cert trusted ({})",
+                            i.manufacturer.as_deref().unwrap_or("?")
+                        )
                     }
                     hgs_policy::EkCertificateCheck::Missing => "no EK cert".into(),
                     hgs_policy::EkCertificateCheck::Untrusted { .. } => "EK cert untrusted".into(),
@@ -321,9 +347,20 @@ pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
 
 /// Runs `hgs tpm-policy ...`.
 pub fn run_tpm_policy(cmd: TpmPolicyCmd) -> anyhow::Result<ExitCode> {
-    let TpmPolicyCmd::Add { path, name, strict, skip_validation, version, store } = cmd;
+    let TpmPolicyCmd::Add {
+        path,
+        name,
+        strict,
+        skip_validation,
+        version,
+        store,
+    } = cmd;
     let log = read_file(&path)?;
-    let profile = if strict { BaselineProfile::Strict } else { BaselineProfile::SecureBootConfiguration };
+    let profile = if strict {
+        BaselineProfile::Strict
+    } else {
+        BaselineProfile::SecureBootConfiguration
+    };
     let b = TpmBaseline::from_reference_log(&name, version.version, profile, &log, skip_validation)
         .with_context(|| format!("{}", path.display()))?;
     for w in &b.capture_warnings {
@@ -331,26 +368,45 @@ pub fn run_tpm_policy(cmd: TpmPolicyCmd) -> anyhow::Result<ExitCode> {
     }
     let n = b.events.len();
     update(&store, |ps| Ok(ps.add_baseline(b)?))?;
-    println!("registered TPM baseline {name} ({}, {n} events on PCRs {:?})", version.version, profile.pcrs());
+    println!(
+        "registered TPM baseline {name} ({}, {n} events on PCRs {:?})",
+        version.version,
+        profile.pcrs()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `hgs ci-policy ...`.
 pub fn run_ci_policy(cmd: CiPolicyCmd) -> anyhow::Result<ExitCode> {
-    let CiPolicyCmd::Add { path, from_log, file_name, name, version, store } = cmd;
+    let CiPolicyCmd::Add {
+        path,
+        from_log,
+        file_name,
+        name,
+        version,
+        store,
+    } = cmd;
     let reg = match (path, from_log) {
-        (Some(p), _) => CiPolicyRegistration::from_policy_file(&name, version.version, &read_file(&p)?)
-            .with_context(|| format!("{}", p.display()))?,
-        (None, Some(l)) => {
-            CiPolicyRegistration::from_reference_log(&name, version.version, &read_file(&l)?, file_name.as_deref())
-                .with_context(|| format!("{}", l.display()))?
+        (Some(p), _) => {
+            CiPolicyRegistration::from_policy_file(&name, version.version, &read_file(&p)?)
+                .with_context(|| format!("{}", p.display()))?
         }
+        (None, Some(l)) => CiPolicyRegistration::from_reference_log(
+            &name,
+            version.version,
+            &read_file(&l)?,
+            file_name.as_deref(),
+        )
+        .with_context(|| format!("{}", l.display()))?,
         (None, None) => bail!("give --path or --from-log"),
     };
     let audit = reg.audit_mode == Some(true);
     let sha256 = reg.digests.get("sha256").cloned().unwrap_or_default();
     update(&store, |ps| Ok(ps.add_ci_policy(reg)?))?;
-    println!("registered CI policy {name} ({}, SHA-256 {sha256})", version.version);
+    println!(
+        "registered CI policy {name} ({}, SHA-256 {sha256})",
+        version.version
+    );
     if audit {
         println!("  note: audit mode — hosts running it pass, flagged");
     }
@@ -360,7 +416,10 @@ pub fn run_ci_policy(cmd: CiPolicyCmd) -> anyhow::Result<ExitCode> {
 /// Runs `hgs roots ...`.
 pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        RootsCmd::Add { dir, store } => {
+        RootsCmd::Add {
+            directory: dir,
+            store,
+        } => {
             let (found, skipped) = hgs_cli::ekcheck::installable(&dir)
                 .with_context(|| format!("cannot read {}", dir.display()))?;
             for s in &skipped {
@@ -384,7 +443,11 @@ pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
                     TrustRole::Root => "root",
                     TrustRole::Intermediate => "intermediate",
                 };
-                println!("{role:<12} {:<10} {}", c.vendor.as_deref().unwrap_or("-"), c.subject);
+                println!(
+                    "{role:<12} {:<10} {}",
+                    c.vendor.as_deref().unwrap_or("-"),
+                    c.subject
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -393,7 +456,10 @@ pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
 
 /// Runs `hgs policy ...`.
 pub fn run_policy(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
-    let find = |name: &str| HgsPolicy::from_name(name).with_context(|| format!("no attestation policy is named {name:?}"));
+    let find = |name: &str| {
+        HgsPolicy::from_name(name)
+            .with_context(|| format!("no attestation policy is named {name:?}"))
+    };
     match cmd {
         PolicyCmd::List { store } => {
             let ps = read(&store)?;
@@ -406,14 +472,23 @@ pub fn run_policy(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
                 println!("{:<34} {state}", p.name());
             }
             for b in ps.baselines.values() {
-                println!("{:<34} TPM baseline ({}, {} events)", b.name, b.policy_version, b.events.len());
+                println!(
+                    "{:<34} TPM baseline ({}, {} events)",
+                    b.name,
+                    b.policy_version,
+                    b.events.len()
+                );
             }
             for c in ps.ci_policies.values() {
                 println!(
                     "{:<34} CI policy ({}{})",
                     c.name,
                     c.policy_version,
-                    if c.audit_mode == Some(true) { ", audit mode" } else { "" }
+                    if c.audit_mode == Some(true) {
+                        ", audit mode"
+                    } else {
+                        ""
+                    }
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -445,13 +520,22 @@ pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
         .banks
         .iter()
         .map(|b| {
-            [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512]
-                .into_iter()
-                .find(|h| h.name() == b.as_str())
-                .with_context(|| format!("unknown bank {b:?}"))
+            [
+                HashAlg::Sha1,
+                HashAlg::Sha256,
+                HashAlg::Sha384,
+                HashAlg::Sha512,
+            ]
+            .into_iter()
+            .find(|h| h.name() == b.as_str())
+            .with_context(|| format!("unknown bank {b:?}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let pcrs = if args.pcrs.is_empty() { hgs_attest::DEFAULT_PCRS.to_vec() } else { args.pcrs.clone() };
+    let pcrs = if args.pcrs.is_empty() {
+        hgs_attest::DEFAULT_PCRS.to_vec()
+    } else {
+        args.pcrs.clone()
+    };
     let mut id = [0u8; 16];
     rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut id)?;
     let id = hex(&id);
@@ -468,8 +552,15 @@ pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
         Ok(msg)
     })?;
     let json = serde_json::to_vec_pretty(&msg)?;
-    std::fs::write(&args.out, json).with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("challenge {id} for {} written to {} (PCRs {:?}, banks {:?})", args.host, args.out.display(), msg.pcrs, args.banks);
+    std::fs::write(&args.out, json)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!(
+        "challenge {id} for {} written to {} (PCRs {:?}, banks {:?})",
+        args.host,
+        args.out.display(),
+        msg.pcrs,
+        args.banks
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -479,25 +570,39 @@ pub fn run_attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     let evidence: Evidence = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}: not an evidence document", args.evidence.display()))?;
     if evidence.format != hgs_attest::EVIDENCE_FORMAT {
-        bail!("{}: format {:?} is not {}", args.evidence.display(), evidence.format, hgs_attest::EVIDENCE_FORMAT);
+        bail!(
+            "{}: format {:?} is not {}",
+            args.evidence.display(),
+            evidence.format,
+            hgs_attest::EVIDENCE_FORMAT
+        );
     }
-    let id = evidence
-        .challenge_id
-        .clone()
-        .with_context(|| format!("{}: no challenge_id: answer a challenge from `hgs challenge`", args.evidence.display()))?;
-    // The challenge is consumed whatever the verdict: a quote can be judged once.
-    let (challenge, ps) = args.store.open()?.update(|data| -> anyhow::Result<(Challenge, PolicyStore)> {
-        let (c, _) = data
-            .get::<Challenge>(CHALLENGES, &id)
-            .with_context(|| format!("challenge {id} is unknown or was already used"))?;
-        data.remove(CHALLENGES, &id)?;
-        Ok((c, registry::load(data)?))
+    let id = evidence.challenge_id.clone().with_context(|| {
+        format!(
+            "{}: no challenge_id: answer a challenge from `hgs challenge`",
+            args.evidence.display()
+        )
     })?;
+    // The challenge is consumed whatever the verdict: a quote can be judged once.
+    let (challenge, ps) =
+        args.store
+            .open()?
+            .update(|data| -> anyhow::Result<(Challenge, PolicyStore)> {
+                let (c, _) = data
+                    .get::<Challenge>(CHALLENGES, &id)
+                    .with_context(|| format!("challenge {id} is unknown or was already used"))?;
+                data.remove(CHALLENGES, &id)?;
+                Ok((c, registry::load(data)?))
+            })?;
     let hosts: Vec<_> = ps.hosts.values().cloned().collect();
     let baselines: Vec<_> = ps.baselines.values().cloned().collect();
     let policies: Vec<_> = ps.ci_policies.values().cloned().collect();
     let verdict = Attestor::new().with_settings(ps.settings.clone()).evaluate(
-        &hgs_attest::Host { challenge: &challenge, evidence: &evidence, registered: &hosts },
+        &hgs_attest::Host {
+            challenge: &challenge,
+            evidence: &evidence,
+            registered: &hosts,
+        },
         &baselines,
         &policies,
     );
@@ -506,5 +611,9 @@ pub fn run_attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{verdict}");
     }
-    Ok(if verdict.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if verdict.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

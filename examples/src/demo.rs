@@ -1,28 +1,29 @@
 //! `hgs demo`: the main job in one command.
 //!
 //! 1. Read-only, no TPM needed: the bundled real Windows evidence (GCE Shielded VM, from
-//!    go-attestation's testdata, see `examples/data/ga_windows_gcp_shielded_vm/README.md`) — parse
-//!    the log, replay it, verify the AK's quote over the replayed PCRs, derive the boot claims —
-//!    then the same evidence tampered, failing with its reason.
+//!    go-attestation's testdata, see `examples/data/ga_windows_gcp_shielded_vm/README.md`) goes
+//!    through `hgs_attest::evaluate`: the AK, the quote and the log verify, the claims are read,
+//!    and the verdict explains why this host would not be guarded (it is not registered — no EK
+//!    came with the evidence — and it runs without VBS, HVCI, an IOMMU requirement or a CI
+//!    policy). Then the same evidence with one log byte changed, refused with its reason.
 //! 2. With a software TPM (feature `tpm`, `swtpm` installed; skipped with `--offline`): the whole
-//!    TPM round trip on a real TPM — EK and EK certificate from NV, the Windows log replayed into
-//!    the TPM's PCRs, an AK created, the credential made in Rust and activated by the TPM, a quote
-//!    whose nonce is the activated secret, verified against the log — then a stale nonce and an
-//!    edited log, each refused with its reason.
-//!
-//! The HGS policy layer (registered hosts, baselines, CI policies, `Hgs_*` rules and a Verdict) is
-//! not part of this build yet: the demo stops at verified, TPM-bound evidence and its claims.
+//!    HGS flow — a host boots a Windows-like log into a real TPM, its platform identifier is read,
+//!    the reference baseline is captured and validated, the admin installs the TPM's CA, registers
+//!    the host (v2: EK certificate trusted), the baseline and the CI policy, challenges the host
+//!    (credential to the EK, nonce = secret), the TPM answers, and the verdict is printed; then a
+//!    tampered run fails with its reason.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use hgs_attest::quote::{verify_quote, QuoteError, QuoteRequirements};
-use hgs_tcglog::{replay, BootClaims, EventLog, HashAlg};
-use hgs_tpm::RustCryptoVerifier;
+use hgs_attest::policy::baseline::{BaselineProfile, TpmBaseline};
+use hgs_attest::policy::PolicyVersion;
+use hgs_attest::{evaluate, Challenge, Evidence, Failure, Host, QuoteEvidence, Verdict};
+use hgs_tpm::{Attest, Attested, HashAlg, Public};
 
-use crate::util::{hex, read_file};
+use crate::util::read_file;
 
 /// `hgs demo` options.
 #[derive(Debug, Args)]
@@ -50,6 +51,12 @@ fn step(n: &str, text: &str) {
     println!("\n[{n}] {text}");
 }
 
+fn indent(v: &Verdict) {
+    for line in v.to_string().lines() {
+        println!("      {line}");
+    }
+}
+
 /// Runs `hgs demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = data_dir(args.data);
@@ -57,44 +64,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if args.offline {
         return Ok(ExitCode::SUCCESS);
     }
-    tpm_demo(&dir)
-}
-
-fn pcr_map(log_bytes: &[u8], bank: HashAlg) -> anyhow::Result<hgs_tcglog::PcrBanks> {
-    let log = EventLog::parse(log_bytes)?;
-    Ok(replay::replay_banks(&log, &[bank])?)
-}
-
-fn print_claims(c: &BootClaims) {
-    let b = |o: &Option<hgs_tcglog::Claim<bool>>| {
-        o.as_ref().map_or("not in log".to_string(), |c| {
-            format!("{} (event {}, PCR {})", c.value, c.event_index, c.pcr)
-        })
-    };
-    println!("      Secure Boot           {}", b(&c.secure_boot));
-    println!("      full boot (no resume) {}", b(&c.full_boot));
-    println!("      kernel debugging      {}", b(&c.kernel_debugging));
-    println!("      boot debugging        {}", b(&c.boot_debugging));
-    println!("      test signing          {}", b(&c.test_signing));
-    println!("      code integrity        {}", b(&c.code_integrity));
-    println!("      VBS running           {}", b(&c.vbs_running));
-    println!("      hibernation disabled  {}", b(&c.hibernation_disabled));
-    println!("      dumps disabled        {}", b(&c.dumps_disabled));
-    if let Some(n) = &c.boot_counter {
-        println!(
-            "      boot counter          {} (event {})",
-            n.value, n.event_index
-        );
-    }
-    for p in &c.si_policies {
-        println!(
-            "      CI policy             {} sha256:{} (event {})",
-            p.name,
-            hex(&p.digest),
-            p.event_index
-        );
-    }
-    println!("      loaded boot modules   {}", c.loaded_modules.len());
+    tpm_demo()
 }
 
 fn offline_demo(dir: &std::path::Path) -> anyhow::Result<()> {
@@ -106,126 +76,123 @@ fn offline_demo(dir: &std::path::Path) -> anyhow::Result<()> {
         read("quote_attest.bin")?,
         read("quote_sig.bin")?,
     );
-
-    step("1", "parse the TCG log and replay it");
-    let parsed = EventLog::parse(&log).context("event_log.bin")?;
-    let events = parsed.read_all()?;
-    let pcrs = replay::replay(&parsed)?;
-    println!(
-        "      {} events, format {:?}, banks {:?}",
-        events.len(),
-        parsed.format(),
-        parsed.banks()
+    step(
+        "1",
+        "the evidence: AK (bare TPMT_PUBLIC, as Windows exports it), SHA-1 quote, TCG log",
     );
+    let parsed = Attest::parse(&attest).context("quote_attest.bin")?;
+    let Attested::Quote { selection, .. } = &parsed.attested else {
+        bail!("quote_attest.bin is not a quote");
+    };
+    let pcrs = selection
+        .banks
+        .first()
+        .map(|b| b.pcrs())
+        .ok_or_else(|| anyhow!("empty selection"))?;
     println!(
-        "      replayed SHA-1 PCR 7  = {}",
-        hex(pcrs.get(HashAlg::Sha1, 7).unwrap_or_default())
+        "      quote over SHA-1 PCRs {pcrs:?}, nonce empty (the source quote was not challenged)"
     );
-    println!(
-        "      replayed SHA-1 PCR 12 = {}",
-        hex(pcrs.get(HashAlg::Sha1, 12).unwrap_or_default())
-    );
-    let mismatches = hgs_tcglog::digest_check::verify_digests(&parsed)?;
-    println!(
-        "      events whose digest does not cover their data: {}",
-        mismatches.len()
-    );
+    let challenge = Challenge {
+        host: "gce-shielded-vm".into(),
+        ek_fingerprint: "(no EK came with this evidence)".into(),
+        ak_name: Public::parse(&ak)?.name()?,
+        nonce: Vec::new(),
+        pcrs,
+        banks: vec![HashAlg::Sha1],
+    };
+    let evidence = Evidence {
+        format: hgs_attest::EVIDENCE_FORMAT.into(),
+        challenge_id: None,
+        ak_public: ak,
+        quotes: vec![QuoteEvidence {
+            bank: "sha1".into(),
+            pcrs: Vec::new(),
+            attest,
+            signature: sig,
+        }],
+        pcr_values: Default::default(),
+        event_log: log.clone(),
+    };
 
     step(
         "2",
-        "verify the AK's quote: signature over the exact bytes, PCR digest = replayed log",
+        "register a baseline from this very log (validation skipped: this VM has no VBS)",
     );
-    let all: Vec<u32> = (0..24).collect();
-    let req = QuoteRequirements {
-        nonce: &[],
-        bank: HashAlg::Sha1.tpm_alg_id(),
-        required_pcrs: &all,
-    };
-    let q = verify_quote(
-        &ak,
-        &attest,
-        &sig,
-        &req,
-        |b, p| (b == 4).then(|| pcrs.get(HashAlg::Sha1, p)).flatten(),
-        &RustCryptoVerifier,
-    )
-    .map_err(|e| anyhow!("the bundled quote must verify: {e}"))?;
-    println!(
-        "      quote OK: 24 SHA-1 PCRs, digest {}, TPM clock {} ms",
-        hex(&q.pcr_digest),
-        q.clock
-    );
-    println!("      (this source quote carries an empty nonce, so it proves authenticity, not freshness)");
+    let baseline = TpmBaseline::from_reference_log(
+        "gce-n1",
+        PolicyVersion::V1,
+        BaselineProfile::default(),
+        &log,
+        true,
+    )?;
+    for w in &baseline.capture_warnings {
+        println!("      capture warning: {w}");
+    }
+    println!("      {} PCR 7 events recorded", baseline.events.len());
 
-    step("3", "boot claims, each from the event that decided it");
-    print_claims(&BootClaims::from_log(&parsed)?);
-    println!("      no EK certificate in this evidence: HGS policy v2 would refuse to register the host;");
-    println!("      v1 accepts it only with -Force.");
+    step("3", "evaluate: every check, with the evidence behind it");
+    let host = Host {
+        challenge: &challenge,
+        evidence: &evidence,
+        registered: &[],
+    };
+    let v = evaluate(&host, std::slice::from_ref(&baseline), &[]);
+    indent(&v);
+    if v.checks.iter().any(|c| {
+        c.name == "quote:sha1" && !matches!(c.outcome, hgs_attest::CheckOutcome::Passed { .. })
+    }) {
+        bail!("the bundled quote must verify");
+    }
 
     step("4", "tampered: one byte of one PCR 12 event digest changed");
-    let victim = events
-        .iter()
+    let parsed_log = hgs_tcglog::EventLog::parse(&log)?;
+    let victim = parsed_log
+        .events()
+        .filter_map(Result::ok)
         .find(|e| e.pcr == 12)
         .ok_or_else(|| anyhow!("no PCR 12 event"))?;
-    let mut bad = log.clone();
-    // Legacy record: pcr(4) type(4) SHA-1 digest(20) ...
-    bad[victim.offset + 8] ^= 0x01;
-    let bad_pcrs = pcr_map(&bad, HashAlg::Sha1)?;
-    match verify_quote(
-        &ak,
-        &attest,
-        &sig,
-        &req,
-        |b, p| (b == 4).then(|| bad_pcrs.get(HashAlg::Sha1, p)).flatten(),
-        &RustCryptoVerifier,
-    ) {
-        Err(QuoteError::DigestMismatch { quoted, computed }) => {
-            println!("      REFUSED (as it must be): the log no longer replays to the quoted PCRs");
-            println!("      quoted digest {quoted}\n      log gives     {computed}");
-        }
-        other => bail!("tampered evidence was not refused by the PCR digest check: {other:?}"),
-    }
-    step(
-        "5",
-        "tampered: the data of a SIPA event changed (digest left alone)",
+    let mut bad = evidence.clone();
+    bad.event_log[victim.offset + 8] ^= 0x01;
+    let v = evaluate(
+        &Host {
+            evidence: &bad,
+            ..host
+        },
+        std::slice::from_ref(&baseline),
+        &[],
     );
-    let tag = events
+    let replay = v
+        .failures
         .iter()
-        .find(|e| {
-            e.pcr == 12 && e.event_type == hgs_tcglog::EventType::EventTag && e.data.len() > 16
-        })
-        .ok_or_else(|| anyhow!("no PCR 12 SIPA event"))?;
-    let mut bad = log.clone();
-    bad[tag.offset + 32 + tag.data.len() - 1] ^= 0x01;
-    let bad_log = EventLog::parse(&bad)?;
-    let claims = BootClaims::from_log(&bad_log)?;
+        .find(|f| matches!(f, Failure::ReplayMismatch { .. }))
+        .ok_or_else(|| anyhow!("tampered evidence was not refused by the replay check"))?;
+    println!("      REFUSED ({:?}): {replay}", v.status);
     println!(
-        "      event {} is now untrusted (its digest does not cover its data) and its claims are ignored: untrusted events {:?}",
-        tag.index, claims.untrusted_events
+        "      nothing the edited log says is evaluated: {} policies checked",
+        v.policies.len()
     );
-    if !claims.untrusted_events.contains(&tag.index) {
-        bail!("edited event data was trusted");
-    }
     Ok(())
 }
 
 #[cfg(not(feature = "tpm"))]
-fn tpm_demo(_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn tpm_demo() -> anyhow::Result<ExitCode> {
     println!("\n== Part 2 (software TPM) skipped: this hgs was built without the `tpm` feature.");
-    println!("   Install libtss2-dev swtpm swtpm-tools, then: cargo run --release --features tpm --bin hgs -- demo");
+    println!(
+        "   Install libtss2-dev swtpm swtpm-tools, then: cargo run --release --bin hgs -- demo"
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(feature = "tpm")]
-fn tpm_demo(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    use hgs_attest::credential::{check_ak_attributes, make_credential};
-    use hgs_cli::tpm::agent::{answer_challenge, ChallengeInput};
+fn tpm_demo() -> anyhow::Result<ExitCode> {
+    use hgs_attest::policy::{CiPolicyRegistration, PolicyStore, RegistrationOptions};
+    use hgs_cli::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
     use hgs_cli::tpm::ak::create_ak;
     use hgs_cli::tpm::ek::{platform_eks, EkProfile};
-    use hgs_cli::tpm::quote::Bank;
     use hgs_cli::tpm::{pcr, Tpm};
+    use hgs_tcglog::synthetic::WindowsBoot;
 
-    println!("\n== Part 2: the same host state on a real (software) TPM ==");
+    println!("\n== Part 2: the whole HGS flow on a real (software) TPM ==");
     if !(hgs_cli::swtpm::on_path("swtpm") && hgs_cli::swtpm::on_path("swtpm_setup")) {
         println!(
             "   skipped: swtpm is not installed (Debian/Ubuntu: apt-get install swtpm swtpm-tools)"
@@ -233,12 +200,18 @@ fn tpm_demo(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     step(
-        "6",
+        "5",
         "manufacture a TPM with EK certificates (swtpm_setup + swtpm-localca) and start it",
     );
     let sw = hgs_cli::swtpm::Swtpm::start()?;
     let mut tpm = Tpm::open(&sw.tcti())?;
     println!("      swtpm pid {} on {}", sw.pid(), sw.tcti());
+
+    step("6", "host boots: a Windows-like log (Secure Boot, VBS, HVCI, IOMMU, a CI policy) is extended into the PCRs");
+    let boot = WindowsBoot::default();
+    let log = boot.build();
+    let n = pcr::replay_log(&mut tpm, &log)?;
+    println!("      {n} TPM2_PCR_Extend calls");
 
     step(
         "7",
@@ -249,13 +222,12 @@ fn tpm_demo(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
         .iter()
         .find(|e| e.profile == EkProfile::RsaL1)
         .ok_or_else(|| anyhow!("no RSA EK"))?;
-    let ek_public = rsa
+    let ekpub = rsa
         .public
         .clone()
         .ok_or_else(|| anyhow!("RSA EK public missing"))?;
     println!(
-        "      RSA-2048 EK, certificate at NV 0x{:08x}: {}",
-        rsa.cert_nv_index,
+        "      RSA-2048 EK, certificate: {}",
         rsa.certificate
             .as_ref()
             .map_or("none".to_string(), |c| format!("{} bytes DER", c.len()))
@@ -263,124 +235,145 @@ fn tpm_demo(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
 
     step(
         "8",
-        "host: boot — extend the Windows log's measurements into the TPM's PCRs",
+        "admin: install the TPM's CA (swtpm-localca), register the host under v2",
     );
-    let log = read_file(&dir.join("event_log.bin"))?;
-    let n = pcr::replay_log(&mut tpm, &log)?;
-    println!("      {n} TPM2_PCR_Extend calls");
+    let mut store = PolicyStore::default();
+    let localca = std::path::Path::new("/var/lib/swtpm-localca");
+    let (roots, _) = hgs_cli::ekcheck::installable(localca).unwrap_or_default();
+    println!(
+        "      {} certificates installed from {}",
+        roots.len(),
+        localca.display()
+    );
+    store.trusted_certificates = roots;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let check = hgs_cli::ekcheck::check(
+        rsa.certificate.as_deref(),
+        &ekpub,
+        &store.trusted_certificates,
+        now,
+    );
+    let options = match &check {
+        hgs_attest::policy::EkCertificateCheck::Trusted(id) => {
+            println!(
+                "      EK certificate trusted: chain {}",
+                id.chain.join(" <- ")
+            );
+            RegistrationOptions::default()
+        }
+        other => {
+            println!(
+                "      EK certificate not trusted ({other:?}): registering under v1 with force"
+            );
+            RegistrationOptions {
+                version: PolicyVersion::V1,
+                force: true,
+            }
+        }
+    };
+    let version = options.version;
+    let host = store
+        .add_host(
+            "demo-host",
+            &ekpub,
+            rsa.certificate.as_deref(),
+            check,
+            options,
+        )?
+        .clone();
+    println!(
+        "      host demo-host registered ({version}, EK {})",
+        &host.ek_fingerprint[..16]
+    );
+
+    step("9", "admin: TPM baseline (validated: Secure Boot, IOMMU, VBS, CI policy) and CI policy from the reference log");
+    store.add_baseline(TpmBaseline::from_reference_log(
+        "demo-class",
+        version,
+        BaselineProfile::default(),
+        &log,
+        false,
+    )?)?;
+    store.add_ci_policy(CiPolicyRegistration::from_reference_log(
+        "demo-ci", version, &log, None,
+    )?)?;
+    println!("      baseline demo-class and CI policy demo-ci registered");
 
     step(
-        "9",
-        "host: create an AK (restricted signing key under the EK)",
+        "10",
+        "host: AK; verifier: challenge = MakeCredential(EK, AK name, fresh secret)",
     );
     let ak = create_ak(&mut tpm, EkProfile::RsaL1)?;
     let ak_public = ak
         .public_bytes()
         .ok_or_else(|| anyhow!("AK state without public"))?;
-    check_ak_attributes(&ak_public)?;
-    let ak_name = hgs_tpm::Public::parse(&ak_public)?.name()?;
-    println!("      AK name {}", hex(&ak_name));
-
-    step(
-        "10",
-        "verifier: challenge = MakeCredential(EK, AK name, fresh secret), in pure Rust",
-    );
-    let mut secret = [0u8; 32];
-    rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut secret)?;
-    let cred = make_credential(&ek_public, &ak_name, &secret, &mut rand_core::OsRng)?;
-    println!(
-        "      secret {} ({} byte credential blob)",
-        hex(&secret),
-        cred.credential_blob.len()
-    );
+    let (challenge, msg) = hgs_attest::new_challenge(
+        &host,
+        &ak_public,
+        &hgs_attest::DEFAULT_PCRS,
+        &[HashAlg::Sha256],
+        &mut rand_core::OsRng,
+    )?;
+    println!("      PCRs {:?}, bank sha256", msg.pcrs);
 
     step(
         "11",
-        "host: activate the credential and quote PCRs 0-23 (SHA-1) with the secret as nonce",
+        "host: activate the credential, quote with the secret as nonce, attach the log",
     );
-    let pcrs: Vec<u8> = (0..24).collect();
-    let banks = [Bank::from_name("sha1").ok_or_else(|| anyhow!("sha1 bank"))?];
+    let pcrs: Vec<u8> = msg.pcrs.iter().map(|p| *p as u8).collect();
+    let banks = banks_of(&msg.banks);
     let answer = answer_challenge(
         &mut tpm,
         &ak,
         &ChallengeInput {
-            credential_blob: &cred.credential_blob,
-            encrypted_secret: &cred.encrypted_secret,
+            credential_blob: &msg.credential_blob,
+            encrypted_secret: &msg.encrypted_secret,
             pcrs: &pcrs,
             banks: &banks,
         },
     )?;
-    let quote = answer.quotes.first().ok_or_else(|| anyhow!("no quote"))?;
+    let evidence = to_evidence(&ak_public, &answer, &log);
+
+    step("12", "verifier: the verdict");
+    let hosts = vec![host];
+    let baselines: Vec<_> = store.baselines.values().cloned().collect();
+    let policies: Vec<_> = store.ci_policies.values().cloned().collect();
+    let judge = |e: &Evidence, c: &Challenge| {
+        hgs_attest::Attestor::new()
+            .with_settings(store.settings.clone())
+            .evaluate(
+                &Host {
+                    challenge: c,
+                    evidence: e,
+                    registered: &hosts,
+                },
+                &baselines,
+                &policies,
+            )
+    };
+    let v = judge(&evidence, &challenge);
+    indent(&v);
+    if !v.passed() {
+        bail!("the healthy software-TPM host must pass");
+    }
 
     step(
-        "12",
-        "verifier: the quote is signed by that AK, carries the secret, and matches the log",
+        "13",
+        "tampered: the same evidence against a new challenge (a replayed quote)",
     );
-    let replayed = pcr_map(&log, HashAlg::Sha1)?;
-    let all: Vec<u32> = (0..24).collect();
-    let req = QuoteRequirements {
-        nonce: &secret,
-        bank: HashAlg::Sha1.tpm_alg_id(),
-        required_pcrs: &all,
-    };
-    let lookup = |b: u16, p: u32| (b == 4).then(|| replayed.get(HashAlg::Sha1, p)).flatten();
-    verify_quote(
+    let (fresh, _) = hgs_attest::new_challenge(
+        &hosts[0],
         &ak_public,
-        &quote.attest,
-        &quote.signature,
-        &req,
-        lookup,
-        &RustCryptoVerifier,
-    )
-    .map_err(|e| anyhow!("fresh quote refused: {e}"))?;
-    println!(
-        "      PASSED: the AK is in the TPM holding the EK (it recovered the secret), the quote is"
-    );
-    println!("      fresh (nonce = secret), and the Windows log replays to the quoted PCRs.");
-
-    step("13", "tampered runs, each refused with its reason");
-    let stale = QuoteRequirements {
-        nonce: &[0u8; 32],
-        ..req
-    };
-    match verify_quote(
-        &ak_public,
-        &quote.attest,
-        &quote.signature,
-        &stale,
-        lookup,
-        &RustCryptoVerifier,
-    ) {
-        Err(e @ QuoteError::NonceMismatch { .. }) => {
-            println!("      replayed old quote: REFUSED — {e}")
-        }
-        other => bail!("stale nonce not refused: {other:?}"),
-    }
-    let parsed = EventLog::parse(&log)?;
-    let victim = parsed
-        .read_all()?
-        .into_iter()
-        .find(|e| e.pcr == 13)
-        .ok_or_else(|| anyhow!("no PCR 13 event"))?;
-    let mut edited = log.clone();
-    edited[victim.offset + 8] ^= 0x01;
-    let edited_pcrs = pcr_map(&edited, HashAlg::Sha1)?;
-    match verify_quote(
-        &ak_public,
-        &quote.attest,
-        &quote.signature,
-        &req,
-        |b, p| {
-            (b == 4)
-                .then(|| edited_pcrs.get(HashAlg::Sha1, p))
-                .flatten()
-        },
-        &RustCryptoVerifier,
-    ) {
-        Err(e @ QuoteError::DigestMismatch { .. }) => {
-            println!("      log with one PCR 13 measurement edited: REFUSED — {e}")
-        }
-        other => bail!("edited log not refused: {other:?}"),
+        &hgs_attest::DEFAULT_PCRS,
+        &[HashAlg::Sha256],
+        &mut rand_core::OsRng,
+    )?;
+    let v = judge(&evidence, &fresh);
+    match v.failures.first() {
+        Some(f @ Failure::Quote { .. }) => println!("      REFUSED ({:?}): {f}", v.status),
+        other => bail!("replayed quote not refused: {other:?}"),
     }
     drop(tpm);
     drop(sw);

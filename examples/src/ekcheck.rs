@@ -39,7 +39,12 @@ pub fn check(
             }
         }
     };
-    match hgs_ekcert::verify(cert, &trust_store(installed), Some(&ek), &Options::at(UnixTime(at))) {
+    match hgs_ekcert::verify(
+        cert,
+        &trust_store(installed),
+        Some(&ek),
+        &Options::at(UnixTime(at)),
+    ) {
         Ok(v) => EkCertificateCheck::Trusted(EkIdentity {
             manufacturer: v.manufacturer,
             model: v.model,
@@ -54,7 +59,9 @@ pub fn check(
 
 /// The installed-certificate records for every certificate under `dir` (TrustedTpm.cab layout or
 /// a folder; see [`crate::roots`]). The vendor is the first path component under `dir`, if any.
-pub fn installable(dir: &std::path::Path) -> std::io::Result<(Vec<TrustedCertificate>, Vec<String>)> {
+pub fn installable(
+    dir: &std::path::Path,
+) -> std::io::Result<(Vec<TrustedCertificate>, Vec<String>)> {
     let loaded = crate::roots::load_roots(dir)?;
     let mut out = Vec::new();
     let mut skipped: Vec<String> = loaded

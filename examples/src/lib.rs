@@ -5,6 +5,8 @@
 //! - [`store`]: the admin file store (atomic, locked, versioned JSON).
 //! - [`identity`]: the platform identifier document (EKpub + EK certificates).
 //! - [`registry`]: the HGS registrations (`hgs_policy::PolicyStore`) inside that store.
+//! - [`roots`]: TPM vendor roots and intermediates loaded from directories (TrustedTpm.cab layout or
+//!   plain folders).
 //! - `tpm` (feature `tpm`): host-side TPM operations over `tss-esapi` (EK, EK certificates, AK,
 //!   credential activation, quotes, PCR extension).
 //! - `swtpm` (feature `tpm`): a harness that manufactures and runs a software TPM.
@@ -20,6 +22,7 @@ pub mod ekcheck;
 pub mod hex;
 pub mod identity;
 pub mod registry;
+pub mod roots;
 pub mod store;
 #[cfg(feature = "tpm")]
 pub mod swtpm;

@@ -6,6 +6,7 @@
 mod admin;
 mod cipolicy;
 mod demo;
+mod ekcert;
 mod host;
 mod tcglog;
 mod util;
@@ -33,6 +34,9 @@ enum Command {
     /// Inspect binary code integrity (WDAC / SiPolicy) policies.
     #[command(subcommand)]
     Cipolicy(cipolicy::Cmd),
+    /// Validate TPM endorsement-key certificates against installed TPM vendor roots.
+    #[command(subcommand)]
+    Ekcert(ekcert::Cmd),
     /// Raw access to the admin store (`--store DIR`, default ./hgs-store).
     #[command(subcommand)]
     Store(hgs_cli::store::verbs::Cmd),
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Tcglog(cmd) => tcglog::run(cmd),
         Command::Cipolicy(cmd) => cipolicy::run(cmd),
+        Command::Ekcert(cmd) => ekcert::run(cmd),
         Command::Store(cmd) => hgs_cli::store::verbs::run(cmd),
         Command::PlatformIdentifier(args) => host::run_platform_identifier(args),
         Command::Baseline(cmd) => host::run_baseline(cmd),
@@ -93,5 +98,15 @@ fn main() -> ExitCode {
             eprintln!("hgs: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks the whole command tree (duplicate argument names, bad defaults, ...).
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -1,0 +1,307 @@
+//! The whole HGS workflow through the `hgs` program and files, against a software TPM:
+//! host side (boot, platform identifier, baseline capture, AK, attest) and admin side (roots,
+//! host, TPM baseline and CI policy registration, challenge, verdict). Passed first; then tampered
+//! runs, each with its exit code and its reason.
+//!
+//! Needs `swtpm`/`swtpm_setup` (and Debian's swtpm-localca, which signs the EK certificates);
+//! fails with instructions when missing unless HGS_SKIP_TPM_TESTS=1.
+#![cfg(feature = "tpm")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use hgs_tcglog::synthetic::WindowsBoot;
+
+const HGS: &str = env!("CARGO_BIN_EXE_hgs");
+/// Debian's swtpm-localca keeps its CA here; swtpm_setup --create-ek-cert signs with it.
+const LOCALCA: &str = "/var/lib/swtpm-localca";
+const ENFORCED: &str = "aaronlocker__SiPolicy-Block__2579f3f8.p7b";
+
+fn swtpm_available() -> bool {
+    if hgs_cli::swtpm::on_path("swtpm") && hgs_cli::swtpm::on_path("swtpm_setup") {
+        return true;
+    }
+    if std::env::var("HGS_SKIP_TPM_TESTS").as_deref() == Ok("1") {
+        eprintln!("swtpm not installed; skipped because HGS_SKIP_TPM_TESTS=1");
+        return false;
+    }
+    panic!(
+        "swtpm/swtpm_setup not on PATH: install `swtpm swtpm-tools`, or set HGS_SKIP_TPM_TESTS=1"
+    );
+}
+
+fn corpus(sub: &str) -> PathBuf {
+    std::env::var_os("HGS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
+        .join(sub)
+}
+
+struct Run {
+    dir: PathBuf,
+    tcti: String,
+}
+
+impl Run {
+    fn hgs(&self, args: &[&str]) -> Output {
+        let out = Command::new(HGS)
+            .current_dir(&self.dir)
+            .args(args)
+            .env("TPM2TOOLS_TCTI", &self.tcti)
+            .output()
+            .unwrap();
+        eprintln!(
+            "$ hgs {} -> {:?}\n{}{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.hgs(args);
+        assert!(out.status.success(), "hgs {args:?} failed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = Command::new(HGS)
+            .current_dir(&self.dir)
+            .args(["swtpm", "stop", "--dir", "tpm"])
+            .output();
+    }
+}
+
+fn start(tag: &str) -> Run {
+    let dir = std::env::temp_dir().join(format!("hgs-cli-attest-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(HGS)
+        .current_dir(&dir)
+        .args(["swtpm", "start", "--dir", "tpm"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let tcti = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("export TPM2TOOLS_TCTI=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap()
+        .to_string();
+    Run { dir, tcti }
+}
+
+/// Host side: boot (extend the log), identify, capture the baseline, make an AK.
+fn host_side(r: &Run, boot: &WindowsBoot) {
+    std::fs::write(r.dir.join("boot.log"), boot.build()).unwrap();
+    r.ok(&["swtpm", "replay-log", "boot.log"]);
+    r.ok(&[
+        "platform-identifier",
+        "--name",
+        "host1",
+        "--out",
+        "host.json",
+    ]);
+    r.ok(&[
+        "baseline",
+        "capture",
+        "--out",
+        "ref.tcglog",
+        "--log",
+        "boot.log",
+    ]);
+    r.ok(&["agent", "ak", "--out", "ak.pub", "--state", "agent"]);
+}
+
+fn round(r: &Run, tag: &str) -> String {
+    let c = format!("c-{tag}.json");
+    let e = format!("e-{tag}.json");
+    r.ok(&[
+        "challenge",
+        "--host",
+        "host1",
+        "--ak",
+        "ak.pub",
+        "--out",
+        &c,
+    ]);
+    r.ok(&[
+        "agent",
+        "attest",
+        "--challenge",
+        &c,
+        "--out",
+        &e,
+        "--log",
+        "boot.log",
+        "--state",
+        "agent",
+    ]);
+    e
+}
+
+fn running_enforced() -> WindowsBoot {
+    let file = std::fs::read(corpus("cipolicy").join(ENFORCED)).unwrap();
+    let p = hgs_cipolicy::CiPolicy::parse(&file).unwrap();
+    WindowsBoot {
+        si_policy: Some((
+            "SiPolicy.p7b".into(),
+            0x000B,
+            p.measured_digest(hgs_cipolicy::DigestAlg::Sha256),
+        )),
+        ..WindowsBoot::default()
+    }
+}
+
+#[test]
+fn cli_flow_passes_under_v2_then_tampering_fails_with_exit_code_and_reason() {
+    if !swtpm_available() {
+        return;
+    }
+    let r = start("v2");
+    host_side(&r, &running_enforced());
+    let policy = corpus("cipolicy").join(ENFORCED).display().to_string();
+
+    // Admin side. v2 needs the EK certificate to chain to an installed root: first without roots.
+    let out = r.hgs(&["host", "add", "--path", "host.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not trusted"));
+    let out = r.hgs(&["host", "add", "--path", "host.json", "--force"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("force does not apply to v2"));
+    r.ok(&["roots", "add", LOCALCA]);
+    let added = r.ok(&["host", "add", "--path", "host.json"]);
+    assert!(added.contains("EK certificate trusted"), "{added}");
+    r.ok(&[
+        "tpm-policy",
+        "add",
+        "--path",
+        "ref.tcglog",
+        "--name",
+        "class",
+    ]);
+    r.ok(&["ci-policy", "add", "--path", &policy, "--name", "enforced"]);
+    let listed = r.ok(&["policy", "list"]);
+    assert!(
+        listed.contains("Hgs_BitLockerEnabled               Disabled"),
+        "{listed}"
+    );
+    let out = r.hgs(&["policy", "disable", "Hgs_CiPolicy"]);
+    assert_eq!(out.status.code(), Some(2), "locked policies refuse");
+
+    // Passed, human-readable and JSON.
+    let e = round(&r, "ok");
+    let verdict = r.ok(&["attest", "--evidence", &e]);
+    assert!(verdict.starts_with("Passed (policy v2)"), "{verdict}");
+    // The challenge was consumed: the same evidence cannot be judged twice.
+    let out = r.hgs(&["attest", "--evidence", &e]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already used"));
+    let e = round(&r, "json");
+    let json: serde_json::Value =
+        serde_json::from_slice(&r.hgs(&["attest", "--evidence", &e, "--json"]).stdout).unwrap();
+    assert_eq!(json["status"], "Passed");
+    assert_eq!(json["policy_version"], "v2");
+    assert_eq!(json["baseline"], "class");
+    assert_eq!(json["ci_policy"], "enforced");
+
+    // A log event removed from the evidence: exit 1, the PCR named.
+    let e = round(&r, "removed");
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.dir.join(&e)).unwrap()).unwrap();
+    let log = hgs_cli::hex::unhex(doc["event_log"].as_str().unwrap()).unwrap();
+    let parsed = hgs_tcglog::EventLog::parse(&log).unwrap();
+    let events: Vec<_> = parsed.events().map(Result::unwrap).collect();
+    let i = events.iter().position(|ev| ev.pcr == 13).unwrap();
+    let cut = [&log[..events[i].offset], &log[events[i + 1].offset..]].concat();
+    doc["event_log"] = hgs_cli::hex::hex(&cut).into();
+    std::fs::write(r.dir.join(&e), serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = r.hgs(&["attest", "--evidence", &e]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("PCR 13 replays to"), "{text}");
+    assert!(text.contains("TcgLogVerification"), "{text}");
+
+    // A disabled policy no longer counts; an unregistered host is refused.
+    r.ok(&["policy", "disable", "Hgs_NoDumps"]);
+    let e = round(&r, "unregistered");
+    r.ok(&["host", "remove", "host1"]);
+    let out = r.hgs(&["attest", "--evidence", &e]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("UnauthorizedHost"));
+}
+
+#[test]
+fn cli_v1_host_with_v2_artifacts_fails_then_all_v1_passes() {
+    if !swtpm_available() {
+        return;
+    }
+    let r = start("v1");
+    host_side(
+        &r,
+        &WindowsBoot {
+            kernel_debugging: false,
+            ..running_enforced()
+        },
+    );
+    let policy = corpus("cipolicy").join(ENFORCED).display().to_string();
+    // No roots installed: v1 with force registers the host.
+    r.ok(&[
+        "host",
+        "add",
+        "--path",
+        "host.json",
+        "--policy-version",
+        "v1",
+        "--force",
+    ]);
+    r.ok(&[
+        "tpm-policy",
+        "add",
+        "--path",
+        "ref.tcglog",
+        "--name",
+        "class2",
+    ]);
+    r.ok(&["ci-policy", "add", "--path", &policy, "--name", "ci2"]);
+    let e = round(&r, "mismatch");
+    let out = r.hgs(&["attest", "--evidence", &e]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("UnauthorizedHost"), "{text}");
+    assert!(text.contains("no single policy version"), "{text}");
+
+    r.ok(&[
+        "tpm-policy",
+        "add",
+        "--path",
+        "ref.tcglog",
+        "--name",
+        "class1",
+        "--policy-version",
+        "v1",
+    ]);
+    r.ok(&[
+        "ci-policy",
+        "add",
+        "--from-log",
+        "ref.tcglog",
+        "--name",
+        "ci1",
+        "--policy-version",
+        "v1",
+    ]);
+    let e = round(&r, "v1");
+    let text = r.ok(&["attest", "--evidence", &e]);
+    assert!(text.starts_with("Passed (policy v1)"), "{text}");
+    assert!(text.contains("CI policy: ci1"), "{text}");
+}

@@ -1,0 +1,193 @@
+//! The one error type of this crate: every refusal has its own variant, naming the certificate
+//! (by depth and subject) it concerns. There is no bare "invalid".
+
+use std::fmt;
+
+use thiserror::Error;
+
+use crate::time::UnixTime;
+
+/// Result with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Why an EK certificate was not accepted (or could not be read).
+///
+/// Depth 0 is the leaf (the EK certificate), 1 its issuer, and so on up to the trust anchor.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes are not a certificate this crate can read.
+    #[error("malformed certificate: {what} at offset {offset}")]
+    Malformed {
+        /// The field being read.
+        what: &'static str,
+        /// Byte offset in the certificate's DER.
+        offset: usize,
+    },
+    /// Bytes after the certificate that are not one of the accepted padding forms.
+    #[error("{count} trailing byte(s) after the certificate are not uniform NV padding")]
+    TrailingData {
+        /// How many bytes follow the DER certificate.
+        count: usize,
+    },
+    /// An algorithm (signature, key or curve) this crate does not verify.
+    #[error("unsupported {what}: {oid}")]
+    UnsupportedAlgorithm {
+        /// Which algorithm slot.
+        what: &'static str,
+        /// Its OID (or description).
+        oid: String,
+    },
+    /// A known vendor quirk that the caller's [`crate::QuirkPolicy`] refuses.
+    #[error("quirk refused by policy: {0}")]
+    QuirkRefused(Quirk),
+    /// The certificate is not an endorsement-key certificate (e.g. a signing / AK certificate).
+    #[error("not an EK certificate: {0}")]
+    NotEkCertificate(String),
+    /// Path building ended at a certificate whose issuer is not installed (neither as root nor as
+    /// intermediate).
+    #[error("untrusted root: no installed root or intermediate issued `{subject}` at depth {depth} (its issuer is `{issuer}`)")]
+    UntrustedRoot {
+        /// Depth of the certificate whose issuer is missing.
+        depth: usize,
+        /// Its subject.
+        subject: String,
+        /// Its issuer name (the certificate that would be needed).
+        issuer: String,
+    },
+    /// Every installed certificate named like the issuer failed to verify the signature.
+    #[error(
+        "bad signature at depth {depth}: `{subject}` is not signed by any installed `{issuer}`"
+    )]
+    BadSignature {
+        /// Depth of the certificate whose signature failed.
+        depth: usize,
+        /// Its subject.
+        subject: String,
+        /// Its issuer name.
+        issuer: String,
+    },
+    /// A certificate on the only candidate path has expired at the verification time.
+    #[error("certificate at depth {depth} (`{subject}`) expired at {not_after}")]
+    Expired {
+        /// Depth.
+        depth: usize,
+        /// Subject.
+        subject: String,
+        /// Its notAfter.
+        not_after: UnixTime,
+    },
+    /// A certificate on the only candidate path is not yet valid at the verification time.
+    #[error("certificate at depth {depth} (`{subject}`) is not valid before {not_before}")]
+    NotYetValid {
+        /// Depth.
+        depth: usize,
+        /// Subject.
+        subject: String,
+        /// Its notBefore.
+        not_before: UnixTime,
+    },
+    /// A certificate that signed another one has no CA rights (basicConstraints / keyUsage).
+    #[error("`{subject}` at depth {depth} signed a certificate but is not a CA: {why}")]
+    NotCa {
+        /// Depth of the would-be CA.
+        depth: usize,
+        /// Its subject.
+        subject: String,
+        /// What is missing.
+        why: &'static str,
+    },
+    /// Every issuer candidate is already on the path: a loop of cross-signed CAs.
+    #[error("chain loop at depth {depth}: every issuer of `{subject}` is already on the path")]
+    ChainLoop {
+        /// Depth of the certificate whose issuers are all on the path.
+        depth: usize,
+        /// Its subject.
+        subject: String,
+    },
+    /// Path building ran out of its budget (signature checks or depth).
+    #[error("path-building budget exceeded: {0}")]
+    BudgetExceeded(&'static str),
+    /// The certificate's public key is not the EK public key the host presented.
+    #[error("key mismatch: the certificate's key is {cert}, the presented EK is {ek}")]
+    KeyMismatch {
+        /// Certificate key (type and fingerprint prefix).
+        cert: String,
+        /// Presented EK key.
+        ek: String,
+    },
+    /// The presented EK public key could not be read.
+    #[error("EK public key: {0}")]
+    EkPublic(String),
+}
+
+/// A vendor deviation from DER / RFC 5280 / the TCG EK Credential Profile that this crate accepts,
+/// recorded on the certificate that shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Quirk {
+    /// TCG PC Client stored-certificate NV header (`10 01 00 LL LL 10 02`) before the DER.
+    NvHeader,
+    /// Trailing NV padding after the DER: `count` bytes all equal to `byte` (0xFF, 0x00, ...).
+    TrailingPadding {
+        /// The padding byte.
+        byte: u8,
+        /// How many.
+        count: usize,
+    },
+    /// SubjectPublicKeyInfo algorithm id-RSAES-OAEP (1.2.840.113549.1.1.7): read as an RSA key.
+    OaepSpki,
+    /// Signed with SHA-1.
+    Sha1Signature,
+    /// A multi-valued RDN whose SET OF is not in DER order (Nuvoton).
+    UnsortedRdnSet,
+    /// A DEFAULT value encoded explicitly (`critical FALSE`, `cA FALSE`; Intel PTT).
+    ExplicitDefault,
+    /// GeneralizedTime for a date before 2050 (AMD, Aliyun CAs).
+    GeneralizedTimeBefore2050,
+    /// Serial number longer than the 20 octets RFC 5280 allows (ChromeOS vEK).
+    LongSerial,
+    /// No authorityKeyIdentifier.
+    NoAuthorityKeyId,
+    /// No keyUsage extension on the EK certificate (TPM 1.2 era).
+    NoKeyUsage,
+    /// No tcg-kp-EKCertificate extended key usage.
+    NoEkEku,
+    /// An ECC EK with keyUsage keyEncipherment instead of keyAgreement (Intel PTT).
+    EccKeyEncipherment,
+    /// TCG SAN attribute values as PrintableString instead of UTF8String (Nuvoton).
+    PrintableStringTcgAttributes,
+    /// The trust anchor the chain ends at is not self-signed (e.g. "IFX TPM EK Root CA").
+    NonSelfSignedAnchor,
+}
+
+impl fmt::Display for Quirk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NvHeader => f.write_str("TCG stored-certificate NV header before the DER"),
+            Self::TrailingPadding { byte, count } => {
+                write!(f, "{count} trailing NV padding byte(s) 0x{byte:02x}")
+            }
+            Self::OaepSpki => f.write_str("RSAES-OAEP SubjectPublicKeyInfo OID"),
+            Self::Sha1Signature => f.write_str("SHA-1 signature"),
+            Self::UnsortedRdnSet => f.write_str("multi-valued RDN with a SET OF not in DER order"),
+            Self::ExplicitDefault => f.write_str("explicitly encoded DEFAULT value"),
+            Self::GeneralizedTimeBefore2050 => f.write_str("GeneralizedTime before 2050"),
+            Self::LongSerial => f.write_str("serial number longer than 20 octets"),
+            Self::NoAuthorityKeyId => f.write_str("no authorityKeyIdentifier"),
+            Self::NoKeyUsage => f.write_str("no keyUsage"),
+            Self::NoEkEku => f.write_str("no tcg-kp-EKCertificate EKU"),
+            Self::EccKeyEncipherment => f.write_str("ECC key with keyUsage keyEncipherment"),
+            Self::PrintableStringTcgAttributes => {
+                f.write_str("TCG SAN attributes as PrintableString")
+            }
+            Self::NonSelfSignedAnchor => f.write_str("trust anchor is not self-signed"),
+        }
+    }
+}
+
+impl serde::Serialize for Quirk {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}

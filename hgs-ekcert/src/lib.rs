@@ -1,0 +1,57 @@
+//! TPM endorsement-key (EK) certificates: parsing, and validation against the TPM vendor roots and
+//! intermediates an administrator installed (as HGS does with `TrustedTPM_RootCA` /
+//! `TrustedTPM_IntermediateCA`), vendor quirks and all. No I/O, no clock: time is a parameter.
+//!
+//! | file | concern |
+//! |---|---|
+//! | `der.rs` | tolerant DER walker (exact bytes kept, nothing re-encoded) |
+//! | `container.rs` | PEM, TCG NV stored-certificate header, NV padding |
+//! | `cert.rs` | the certificate reader: TBS bytes, names, validity, key, extensions |
+//! | `name.rs` | Names: raw and normalised comparison (unsorted SET OF tolerated) |
+//! | `tcg.rs` | TCG EK Credential Profile fields, vendor IDs, "is this an EK certificate" |
+//! | `signature.rs` | signature algorithms, verification over the exact TBS via `hgs_tpm` |
+//! | `trust_store.rs` | anchors and intermediates |
+//! | `path.rs` | chain building with a budget |
+//! | `ekpub.rs` | the presented EK public (TPM2B_PUBLIC / TPMT_PUBLIC / SPKI) vs the certificate key |
+//! | `verify.rs` | the entry point and its result |
+//! | `error.rs` | one variant per reason, and the quirks |
+//!
+//! ```
+//! use hgs_ekcert::{verify, Options, TrustStore, UnixTime};
+//! let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/ekcert");
+//! let read = |p: &str| std::fs::read(format!("{corpus}/{p}")).unwrap();
+//! let mut store = TrustStore::new();
+//! store.add_anchor(&read("roots/STM/GlobalSign_Trusted_Platform_Module_Root_CA_f27bf02c.der")).unwrap();
+//! store.add_intermediate(&read("roots/STM/STM_TPM_EK_Root_CA_f8e37a86.der")).unwrap();
+//! store.add_intermediate(&read("roots/STM/STM_TPM_EK_Intermediate_CA_05_870fc181.der")).unwrap();
+//! let at = UnixTime::parse_rfc3339("2026-11-22T00:00:00Z").unwrap();
+//! // The raw NV blob: DER followed by 0xFF padding to 1600 bytes.
+//! let ok = verify(&read("leaves/stm-rsa2048-ekca05-ffpadded.der"), &store, None, &Options::at(at)).unwrap();
+//! assert_eq!(ok.manufacturer.as_deref(), Some("STM"));
+//! assert_eq!(ok.chain.len(), 4);
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod cert;
+pub mod container;
+mod der;
+pub mod ekpub;
+pub mod error;
+pub mod name;
+pub mod path;
+pub mod signature;
+pub mod tcg;
+pub mod time;
+pub mod trust_store;
+pub mod verify;
+
+pub use cert::{Certificate, Curve, KeyInfo, KeyType, KeyUsage};
+pub use container::certificates_in;
+pub use ekpub::{check_key_match, EkPublic};
+pub use error::{Error, Quirk, Result};
+pub use name::Name;
+pub use path::Budget;
+pub use tcg::{check_ek_profile, TpmInfo, TpmSpec};
+pub use time::UnixTime;
+pub use trust_store::TrustStore;
+pub use verify::{verify, verify_certificate, ChainLink, Options, QuirkPolicy, Role, Verified};
