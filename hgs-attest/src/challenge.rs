@@ -49,7 +49,8 @@ pub struct ChallengeMessage {
     pub encrypted_secret: Vec<u8>,
     /// PCRs to quote.
     pub pcrs: Vec<u32>,
-    /// Banks to quote.
+    /// Banks to quote (empty: every bank the TPM has).
+    #[serde(default)]
     pub banks: Vec<HashAlg>,
 }
 

@@ -459,7 +459,7 @@ impl Attestor {
                 (Some(v), _) => run.pass(
                     &name,
                     format!(
-                        "signed by the AK, fresh nonce, PCRs {:?}, digest {} equals the replay",
+                        "signed by the AK, nonce = challenge, PCRs {:?}, digest {} equals the replay",
                         c.pcrs,
                         hex(&v.pcr_digest)
                     ),
@@ -638,11 +638,14 @@ impl Run {
     }
 
     fn fail(&mut self, name: &str, failure: Failure) {
+        let text = failure.to_string();
+        let detail = text
+            .strip_prefix(name)
+            .and_then(|t| t.strip_prefix(": "))
+            .map_or_else(|| text.clone(), str::to_string);
         self.checks.push(Check {
             name: name.into(),
-            outcome: CheckOutcome::Failed {
-                detail: failure.to_string(),
-            },
+            outcome: CheckOutcome::Failed { detail },
         });
         self.failures.push(failure);
     }

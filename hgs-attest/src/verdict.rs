@@ -288,7 +288,7 @@ pub struct Check {
     pub outcome: CheckOutcome,
 }
 
-/// The result of [`crate::evaluate`].
+/// The result of [`crate::evaluate()`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verdict {
     /// Overall status.

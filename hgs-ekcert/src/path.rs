@@ -96,11 +96,10 @@ impl Search<'_> {
         match c.extensions.basic_constraints {
             Some(bc) if !bc.ca => return Err("basicConstraints cA is false"),
             None if !anchor => return Err("no basicConstraints"),
-            Some(bc) => {
-                if bc.path_len.is_some_and(|n| (below as u64) > n) {
-                    return Err("pathLenConstraint exceeded");
-                }
+            Some(bc) if bc.path_len.is_some_and(|n| (below as u64) > n) => {
+                return Err("pathLenConstraint exceeded");
             }
+            Some(_) => {}
             None => {}
         }
         if c.extensions

@@ -8,7 +8,7 @@
 //!   matcher (inferred model, replaceable through [`baseline::BaselineMatcher`]).
 //! - [`cipolicy`]: CI policy registration (from the policy file or from a reference log) and matching.
 //! - [`rules`]: the `Hgs_*` policies, their states and defaults, evaluated from boot claims.
-//! - [`resolve`]: version resolution (v2 first, then v1; all artifacts of one version).
+//! - [`resolve`](mod@resolve): version resolution (v2 first, then v1; all artifacts of one version).
 //! - [`store`]: every registration as one versioned serde document.
 //!
 //! ```

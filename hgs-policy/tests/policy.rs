@@ -160,7 +160,7 @@ fn duplicate_ekpub_or_name_is_refused() {
         None,
         trusted(),
         opts(PolicyVersion::V2, false),
-        &[h.clone()],
+        std::slice::from_ref(&h),
     )
     .unwrap_err();
     assert_eq!(
