@@ -397,21 +397,15 @@ impl<'a> Reader<'a> {
         let b = r.as_bool();
         let u = r.as_uint();
         match (r.id, b, u) {
-            (id::BOOTDEBUGGING, Some(v), _) => {
-                latch(&mut c.boot_debugging, v, e, Latch::Weakening)
-            }
+            (id::BOOTDEBUGGING, Some(v), _) => latch(&mut c.boot_debugging, v, e, Latch::Weakening),
             (id::OSKERNELDEBUG, Some(v), _) => {
                 latch(&mut c.kernel_debugging, v, e, Latch::Weakening)
             }
             (id::HYPERVISOR_DEBUG, Some(v), _) => {
                 latch(&mut c.hypervisor_debugging, v, e, Latch::Weakening)
             }
-            (id::TESTSIGNING, Some(v), _) => {
-                latch(&mut c.test_signing, v, e, Latch::Weakening)
-            }
-            (id::FLIGHTSIGNING, Some(v), _) => {
-                latch(&mut c.flight_signing, v, e, Latch::Weakening)
-            }
+            (id::TESTSIGNING, Some(v), _) => latch(&mut c.test_signing, v, e, Latch::Weakening),
+            (id::FLIGHTSIGNING, Some(v), _) => latch(&mut c.flight_signing, v, e, Latch::Weakening),
             (id::SAFEMODE, Some(v), _) => latch(&mut c.safe_mode, v, e, Latch::Weakening),
             (id::WINPE, Some(v), _) => latch(&mut c.winpe, v, e, Latch::Weakening),
             (id::CODEINTEGRITY, Some(v), _) => {
@@ -426,9 +420,7 @@ impl<'a> Reader<'a> {
                     pcr: e.pcr,
                 },
             )),
-            (id::HYPERVISOR_LAUNCH_TYPE, _, Some(v)) => {
-                set(&mut c.hypervisor_launch_type, v, e)
-            }
+            (id::HYPERVISOR_LAUNCH_TYPE, _, Some(v)) => set(&mut c.hypervisor_launch_type, v, e),
             (id::VSM_LAUNCH_TYPE, _, Some(v)) => {
                 set(&mut c.vsm_launch_type, v, e);
                 latch(&mut c.vbs_running, v != 0, e, Latch::Strengthening);
@@ -463,9 +455,7 @@ impl<'a> Reader<'a> {
             (id::DUMP_ENCRYPTION_KEY_DIGEST, _, _) => {
                 set(&mut c.dump_encryption_key_digest, r.data.to_vec(), e)
             }
-            (id::BITLOCKER_UNLOCK, _, Some(v)) => {
-                set(&mut c.bitlocker_unlock, v as u32, e)
-            }
+            (id::BITLOCKER_UNLOCK, _, Some(v)) => set(&mut c.bitlocker_unlock, v as u32, e),
             (id::VSM_IDK_INFO, _, _) => {
                 if let Ok(k) = VsmIdk::parse(r.data, e.index) {
                     set(&mut c.vsm_idk, k, e);
@@ -501,10 +491,13 @@ impl<'a> Reader<'a> {
     /// Text is decoded only where the kept module still lacks it.
     fn push_module(&mut self, m: ModuleRecords<'a>) {
         let text = |b: Option<&[u8]>| b.map(crate::uefi::utf16_trimmed);
+        let next = self.c.loaded_modules.len();
         let known = if m.authenticode_hash.is_empty() {
             None
         } else {
-            self.modules.get(m.authenticode_hash).copied()
+            // One lookup: the index of the module with this digest, or `next` (inserted).
+            let i = *self.modules.entry(m.authenticode_hash).or_insert(next);
+            (i != next).then_some(i)
         };
         if let Some(i) = known {
             let k = &mut self.c.loaded_modules[i];
@@ -522,10 +515,6 @@ impl<'a> Reader<'a> {
             }
             k.validated = k.validated.or(m.validated);
         } else {
-            if !m.authenticode_hash.is_empty() {
-                self.modules
-                    .insert(m.authenticode_hash, self.c.loaded_modules.len());
-            }
             self.c.loaded_modules.push(LoadedModule {
                 file_path: text(m.file_path).unwrap_or_default(),
                 authenticode_hash: m.authenticode_hash.to_vec(),

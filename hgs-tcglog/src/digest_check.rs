@@ -69,8 +69,9 @@ fn covers(event: &Event<'_>, alg: HashAlg, logged: &[u8]) -> bool {
         || match event.event_type {
             EventType::EfiVariableDriverConfig
             | EventType::EfiVariableBoot
-            | EventType::EfiVariableBoot2 => UefiVariable::parse(d, event.index)
-                .is_ok_and(|v| eq_hash(alg, &[v.data], logged)),
+            | EventType::EfiVariableBoot2 => {
+                UefiVariable::parse(d, event.index).is_ok_and(|v| eq_hash(alg, &[v.data], logged))
+            }
             EventType::EfiVariableAuthority => {
                 !d.is_empty() && eq_hash(alg, &[&d[..d.len() - 1]], logged)
             }

@@ -402,11 +402,17 @@ pub(crate) fn u64_at(b: &[u8], at: usize) -> Option<u64> {
 pub(crate) fn utf16(b: &[u8]) -> String {
     let units = b.chunks_exact(2);
     // Fast path: names and paths in logs are ASCII; each unit is then one UTF-8 byte.
-    if units.clone().all(|c| c[1] == 0 && c[0] < 0x80) {
-        let ascii: Vec<u8> = units.map(|c| c[0]).collect();
-        return String::from_utf8(ascii).unwrap_or_default();
-    }
     let mut out = String::with_capacity(b.len() / 2);
+    for c in units.clone() {
+        if c[1] != 0 || c[0] >= 0x80 {
+            out.clear();
+            break;
+        }
+        out.push(char::from(c[0]));
+    }
+    if out.len() == b.len() / 2 {
+        return out;
+    }
     out.extend(
         char::decode_utf16(units.map(|c| u16::from_le_bytes([c[0], c[1]])))
             .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)),

@@ -238,7 +238,10 @@ fn the_bank_specific_path_checks_that_bank_only_and_requires_its_digest() {
     b.event_with_digests(
         12,
         6,
-        &[(HashAlg::Sha1, vec![0x11; 20]), (HashAlg::Sha256, sha256.clone())],
+        &[
+            (HashAlg::Sha1, vec![0x11; 20]),
+            (HashAlg::Sha256, sha256.clone()),
+        ],
         &data,
     );
     // Event 2: SHA-256 only (as Windows logs its own events), covering the data.
@@ -247,7 +250,11 @@ fn the_bank_specific_path_checks_that_bank_only_and_requires_its_digest() {
     let log = EventLog::parse(&log).unwrap();
 
     let all = BootClaims::from_log(&log).unwrap();
-    assert_eq!(all.untrusted_events, vec![1], "every carried digest must cover the data");
+    assert_eq!(
+        all.untrusted_events,
+        vec![1],
+        "every carried digest must cover the data"
+    );
     assert_eq!(all.kernel_debugging.unwrap().event_index, 2);
 
     let s256 = BootClaims::from_log_with_bank(&log, HashAlg::Sha256).unwrap();

@@ -33,7 +33,10 @@ fn logs() -> Vec<(String, Vec<u8>)> {
         }
         let bytes = std::fs::read(&path).unwrap();
         if EventLog::parse(&bytes).is_ok() {
-            out.push((path.file_name().unwrap().to_string_lossy().into_owned(), bytes));
+            out.push((
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                bytes,
+            ));
         }
     }
     out.sort();
@@ -84,7 +87,11 @@ fn bank_specific_claims_equal_the_pinned_ones_or_name_the_events_lacking_the_ban
         for bank in log.banks() {
             let one = BootClaims::from_log_with_bank(&log, bank).unwrap();
             if one.untrusted_events.is_empty() {
-                assert_eq!(Some(&claims_json(&one)), want.get(&name), "{name} in {bank}");
+                assert_eq!(
+                    Some(&claims_json(&one)),
+                    want.get(&name),
+                    "{name} in {bank}"
+                );
                 compared += 1;
             } else {
                 // Nothing in the corpus is tampered: an event is untrusted in one bank only
@@ -115,7 +122,10 @@ fn tampered_claim_events_are_rejected_on_both_paths() {
     let before = BootClaims::from_log(&log).unwrap();
     let sb = before.secure_boot.clone().unwrap();
     let counter = before.boot_counter.clone().unwrap();
-    for (target, what) in [(sb.event_index, "SecureBoot"), (counter.event_index, "BOOTCOUNTER")] {
+    for (target, what) in [
+        (sb.event_index, "SecureBoot"),
+        (counter.event_index, "BOOTCOUNTER"),
+    ] {
         let e = log.read_all().unwrap()[target as usize];
         let mut bad = bytes.clone();
         // The last data byte: the SecureBoot value itself, or the end of a SIPA record.
@@ -133,9 +143,15 @@ fn tampered_claim_events_are_rejected_on_both_paths() {
                 c.untrusted_events
             );
             if what == "SecureBoot" {
-                assert!(c.secure_boot.as_ref().is_none_or(|s| s.event_index != target));
+                assert!(c
+                    .secure_boot
+                    .as_ref()
+                    .is_none_or(|s| s.event_index != target));
             } else {
-                assert!(c.boot_counter.as_ref().is_none_or(|s| s.event_index != target));
+                assert!(c
+                    .boot_counter
+                    .as_ref()
+                    .is_none_or(|s| s.event_index != target));
             }
         }
     }
