@@ -14,11 +14,14 @@
 //! is VBS_HVCI_POLICY ≠ 0; `vbs_running` is VSM_LAUNCH_TYPE ≠ 0; `iommu_required` is
 //! VBS_IOMMU_REQUIRED, or a non-zero HYPERVISOR_IOMMU_POLICY.
 
+use std::collections::HashMap;
+
+use crate::alg::HashAlg;
 use crate::error::Result;
 use crate::event::Event;
 use crate::event_type::EventType;
 use crate::parse::EventLog;
-use crate::sipa::{self, id, SiPolicy, VsmIdk};
+use crate::sipa::{self, id, Record, SiPolicy, VsmIdk};
 use crate::uefi::{Guid, UefiVariable};
 
 /// A claimed value and the event it came from.
@@ -172,184 +175,149 @@ fn set<T>(slot: &mut Option<Claim<T>>, value: T, e: &Event<'_>) {
     });
 }
 
+/// Which digests of an event claims compare with its data.
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    /// Every digest the event carries (the caller has not said which bank it trusts).
+    EveryBank,
+    /// Only this bank's digest, which the event must carry.
+    Bank(HashAlg),
+}
+
+impl Check {
+    fn untrusted(self, e: &Event<'_>) -> bool {
+        match self {
+            Check::EveryBank => crate::digest_check::check_event(e).is_some(),
+            Check::Bank(alg) => crate::digest_check::check_event_in_bank(e, alg).is_some(),
+        }
+    }
+}
+
+/// A loaded module being read from its SIPA records: text fields stay undecoded UTF-16 slices of
+/// the event data until the module is kept (a module Windows logs twice is decoded once).
+#[derive(Default)]
+struct ModuleRecords<'a> {
+    file_path: Option<&'a [u8]>,
+    authenticode_hash: &'a [u8],
+    hash_alg: Option<u32>,
+    image_size: Option<u64>,
+    image_base: Option<u64>,
+    issuer: Option<&'a [u8]>,
+    publisher: Option<&'a [u8]>,
+    validated: Option<bool>,
+    pcr: u32,
+    event_index: u32,
+}
+
+/// State of one pass over a log.
+struct Reader<'a> {
+    c: BootClaims,
+    transfer: Vec<(u64, Claim<()>)>,
+    /// Authenticode digest → index in `c.loaded_modules`.
+    modules: HashMap<&'a [u8], usize>,
+}
+
 impl BootClaims {
-    /// Derives the claims of one log (one boot or resume session).
+    /// Derives the claims of one log (one boot or resume session), comparing each event claims
+    /// read with **every** digest it carries. Use this when you do not know which bank your
+    /// quote covers; an event carrying no digest of a known bank is then taken as is. When you do
+    /// know (you replayed and quoted bank `alg`), [`BootClaims::from_log_with_bank`] is both
+    /// stricter (the event must carry that bank's digest) and cheaper (one hash per event).
     pub fn from_log(log: &EventLog<'_>) -> Result<BootClaims> {
-        let mut c = BootClaims::default();
+        BootClaims::read(log, Check::EveryBank)
+    }
+
+    /// Derives the claims of one log, taking a claim only from an event whose digest **in bank
+    /// `alg`** is the hash of its data — pass the bank your quote covers and you replayed. An
+    /// event that carries no `alg` digest was not measured into that bank, so it counts as
+    /// untrusted (listed in [`BootClaims::untrusted_events`], ignored). Digests of other banks are
+    /// neither hashed nor trusted. On logs where every event claims read carries `alg`, the result
+    /// equals [`BootClaims::from_log`]'s (tested on the whole corpus).
+    ///
+    /// [`BootClaims::default_bank`] picks the strongest bank of a log.
+    pub fn from_log_with_bank(log: &EventLog<'_>, alg: HashAlg) -> Result<BootClaims> {
+        BootClaims::read(log, Check::Bank(alg))
+    }
+
+    /// The strongest bank a log's header lists (SHA-512, then SHA-384, SHA-256, SM3-256, SHA-1),
+    /// for [`BootClaims::from_log_with_bank`] when the caller has no quote to decide; `None` when
+    /// the log lists no bank this crate knows.
+    pub fn default_bank(log: &EventLog<'_>) -> Option<HashAlg> {
+        let rank = |a: &HashAlg| match a {
+            HashAlg::Sha1 => 0,
+            HashAlg::Sm3_256 => 1,
+            HashAlg::Sha256 => 2,
+            HashAlg::Sha384 => 3,
+            HashAlg::Sha512 => 4,
+        };
+        log.algorithm_table().known_banks().max_by_key(rank)
+    }
+
+    /// One pass over the events. Only the events a claim can come from are hashed: PCR 7
+    /// EV_EFI_ACTIONs and the "SecureBoot" EV_EFI_VARIABLE_DRIVER_CONFIG (not db/dbx/KEK/PK,
+    /// which no claim reads), and Windows' PCR 12–14 separators and, before their PCR's "WBCL"
+    /// separator, SIPA records. SIPA records are walked in place (no per-event allocation).
+    fn read(log: &EventLog<'_>, check: Check) -> Result<BootClaims> {
+        let mut r = Reader {
+            c: BootClaims::default(),
+            transfer: Vec::new(),
+            modules: HashMap::new(),
+        };
         let mut wbcl_closed = [false; 3];
-        let mut transfer: Vec<(u64, Claim<()>)> = Vec::new();
         for e in log.events() {
             let e = e?;
-            // Only the events claims read are hashed: PCR 7 Secure Boot variables and actions, and
-            // Windows' PCR 12-14 records. Every one of those must have a digest covering its data.
-            let used = match e.pcr {
-                7 => matches!(
-                    e.event_type,
-                    EventType::EfiVariableDriverConfig | EventType::EfiAction
-                ),
-                12..=14 => matches!(e.event_type, EventType::EventTag | EventType::Separator),
-                _ => false,
-            };
-            if !used {
-                continue;
-            }
-            if crate::digest_check::check_event(&e).is_some() {
-                c.untrusted_events.push(e.index);
-                continue;
-            }
-            if e.pcr == 7 {
-                c.pcr7(&e);
-            }
-            if (12..=14).contains(&e.pcr)
-                && e.event_type == EventType::Separator
-                && e.data == b"WBCL"
-            {
-                wbcl_closed[(e.pcr - 12) as usize] = true;
-                continue;
-            }
-            if !(12..=14).contains(&e.pcr)
-                || e.event_type != EventType::EventTag
-                || wbcl_closed[(e.pcr - 12) as usize]
-            {
-                continue;
-            }
-            let mut module: Option<LoadedModule> = None;
-            let mut records = Vec::new();
-            // A malformed SIPA payload (covered by its digest, so really measured) is skipped, not fatal.
-            if sipa::walk(e.data, e.index, |r| records.push(*r)).is_err() {
-                c.untrusted_events.push(e.index);
-                continue;
-            }
-            for r in &records {
-                if r.id == id::LOADEDMODULE_AGGREGATION {
-                    if let Some(m) = module.take() {
-                        c.push_module(m);
+            match (e.pcr, e.event_type) {
+                (7, EventType::EfiAction) => {
+                    if check.untrusted(&e) {
+                        r.c.untrusted_events.push(e.index);
+                    } else {
+                        r.c.pcr7_action(&e);
                     }
-                    module = Some(LoadedModule {
-                        pcr: e.pcr,
-                        event_index: e.index,
-                        ..LoadedModule::default()
-                    });
-                    continue;
                 }
-                if let (Some(m), 7) = (module.as_mut(), r.category()) {
-                    match r.id {
-                        id::FILEPATH => m.file_path = r.as_utf16(),
-                        id::AUTHENTICODEHASH => m.authenticode_hash = r.data.to_vec(),
-                        id::HASHALGORITHMID => m.hash_alg = r.as_uint().map(|v| v as u32),
-                        id::IMAGESIZE => m.image_size = r.as_uint(),
-                        id::IMAGEBASE => m.image_base = r.as_uint(),
-                        id::AUTHORITYISSUER => m.issuer = Some(r.as_utf16()),
-                        id::AUTHORITYPUBLISHER => m.publisher = Some(r.as_utf16()),
-                        id::IMAGEVALIDATED => m.validated = r.as_bool(),
-                        _ => {}
+                (7, EventType::EfiVariableDriverConfig) => {
+                    // The name decides whether a claim can come from this event; only then is
+                    // the event hashed, and the claim taken only if its digest covers the data.
+                    let Ok(v) = UefiVariable::parse(e.data, e.index) else {
+                        continue;
+                    };
+                    if v.guid != Guid::EFI_GLOBAL_VARIABLE || v.name != "SecureBoot" {
+                        continue;
                     }
-                    continue;
+                    if check.untrusted(&e) {
+                        r.c.untrusted_events.push(e.index);
+                    } else {
+                        set(&mut r.c.secure_boot, v.data.first() == Some(&1), &e);
+                    }
                 }
-                let b = r.as_bool();
-                let u = r.as_uint();
-                match (r.id, b, u) {
-                    (id::BOOTDEBUGGING, Some(v), _) => {
-                        latch(&mut c.boot_debugging, v, &e, Latch::Weakening)
+                (12..=14, EventType::Separator) => {
+                    if check.untrusted(&e) {
+                        r.c.untrusted_events.push(e.index);
+                    } else if e.data == b"WBCL" {
+                        wbcl_closed[(e.pcr - 12) as usize] = true;
                     }
-                    (id::OSKERNELDEBUG, Some(v), _) => {
-                        latch(&mut c.kernel_debugging, v, &e, Latch::Weakening)
-                    }
-                    (id::HYPERVISOR_DEBUG, Some(v), _) => {
-                        latch(&mut c.hypervisor_debugging, v, &e, Latch::Weakening)
-                    }
-                    (id::TESTSIGNING, Some(v), _) => {
-                        latch(&mut c.test_signing, v, &e, Latch::Weakening)
-                    }
-                    (id::FLIGHTSIGNING, Some(v), _) => {
-                        latch(&mut c.flight_signing, v, &e, Latch::Weakening)
-                    }
-                    (id::SAFEMODE, Some(v), _) => latch(&mut c.safe_mode, v, &e, Latch::Weakening),
-                    (id::WINPE, Some(v), _) => latch(&mut c.winpe, v, &e, Latch::Weakening),
-                    (id::CODEINTEGRITY, Some(v), _) => {
-                        latch(&mut c.code_integrity, v, &e, Latch::Strengthening)
-                    }
-                    (id::BOOTCOUNTER, _, Some(v)) => set(&mut c.boot_counter, v, &e),
-                    (id::TRANSFER_CONTROL, _, Some(v)) => transfer.push((
-                        v,
-                        Claim {
-                            value: (),
-                            event_index: e.index,
-                            pcr: e.pcr,
-                        },
-                    )),
-                    (id::HYPERVISOR_LAUNCH_TYPE, _, Some(v)) => {
-                        set(&mut c.hypervisor_launch_type, v, &e)
-                    }
-                    (id::VSM_LAUNCH_TYPE, _, Some(v)) => {
-                        set(&mut c.vsm_launch_type, v, &e);
-                        latch(&mut c.vbs_running, v != 0, &e, Latch::Strengthening);
-                    }
-                    (id::VBS_HVCI_POLICY, _, Some(v)) => {
-                        latch(&mut c.hvci_enforced, v != 0, &e, Latch::Strengthening)
-                    }
-                    (id::VBS_IOMMU_REQUIRED, Some(v), _) => {
-                        latch(&mut c.iommu_required, v, &e, Latch::Strengthening)
-                    }
-                    (id::HYPERVISOR_IOMMU_POLICY, _, Some(v)) if v != 0 => {
-                        latch(&mut c.iommu_required, true, &e, Latch::Strengthening)
-                    }
-                    (id::VBS_SECUREBOOT_REQUIRED, Some(v), _) => {
-                        latch(&mut c.vbs_secure_boot_required, v, &e, Latch::Strengthening)
-                    }
-                    (id::HYPERVISOR_BOOT_DMA_PROTECTION, Some(v), _) => {
-                        latch(&mut c.dma_protection, v, &e, Latch::Strengthening)
-                    }
-                    (id::PAGEFILE_ENCRYPTION_ENABLED, Some(v), _) => {
-                        latch(&mut c.pagefile_encrypted, v, &e, Latch::Strengthening)
-                    }
-                    (id::HIBERNATION_DISABLED, Some(v), _) => {
-                        latch(&mut c.hibernation_disabled, v, &e, Latch::Strengthening)
-                    }
-                    (id::DUMPS_DISABLED, Some(v), _) => {
-                        latch(&mut c.dumps_disabled, v, &e, Latch::Strengthening)
-                    }
-                    (id::DUMP_ENCRYPTION_ENABLED, Some(v), _) => {
-                        latch(&mut c.dump_encryption, v, &e, Latch::Strengthening)
-                    }
-                    (id::DUMP_ENCRYPTION_KEY_DIGEST, _, _) => {
-                        set(&mut c.dump_encryption_key_digest, r.data.to_vec(), &e)
-                    }
-                    (id::BITLOCKER_UNLOCK, _, Some(v)) => {
-                        set(&mut c.bitlocker_unlock, v as u32, &e)
-                    }
-                    (id::VSM_IDK_INFO, _, _) => {
-                        if let Ok(k) = VsmIdk::parse(r.data, e.index) {
-                            set(&mut c.vsm_idk, k, &e);
-                        }
-                    }
-                    (id::SI_POLICY, _, _) => {
-                        if let Ok(p) = SiPolicy::parse(r.data, e.index) {
-                            let claim = SiPolicyClaim {
-                                name: p.name,
-                                version: p.version,
-                                hash_alg: p.hash_alg,
-                                digest: p.digest,
-                                pcr: e.pcr,
-                                event_index: e.index,
-                            };
-                            // Windows measures the same policy more than once; keep distinct ones.
-                            if !c
-                                .si_policies
-                                .iter()
-                                .any(|s| s.digest == claim.digest && s.name == claim.name)
-                            {
-                                c.si_policies.push(claim);
-                            }
-                        }
-                    }
-                    _ => {}
                 }
-            }
-            if let Some(m) = module.take() {
-                c.push_module(m);
+                (12..=14, EventType::EventTag) => {
+                    if wbcl_closed[(e.pcr - 12) as usize] {
+                        continue;
+                    }
+                    if check.untrusted(&e) {
+                        r.c.untrusted_events.push(e.index);
+                        continue;
+                    }
+                    // A malformed SIPA payload (covered by its digest, so really measured) is
+                    // skipped, not fatal: validate the framing first, then read the records.
+                    if sipa::walk(e.data, e.index, |_| {}).is_err() {
+                        r.c.untrusted_events.push(e.index);
+                        continue;
+                    }
+                    r.sipa_event(&e);
+                }
+                _ => {}
             }
         }
+        let Reader {
+            mut c, transfer, ..
+        } = r;
         // Full boot: some TRANSFER_CONTROL = 1 (OS loader) and none = 2 (resume).
         if let Some((_, at)) = transfer.iter().find(|(v, _)| *v == 2) {
             c.full_boot = Some(Claim {
@@ -367,51 +335,199 @@ impl BootClaims {
         Ok(c)
     }
 
-    /// Windows records a module on PCR 12 (short form: Authenticode digest and image base) and on
-    /// PCR 13 (full form: path, size, signer, ...). Records with the same Authenticode digest are
-    /// merged, keyed by that digest as go-attestation does; the first event stays the reference.
-    fn push_module(&mut self, m: LoadedModule) {
-        if let Some(k) = self
-            .loaded_modules
-            .iter_mut()
-            .find(|k| !m.authenticode_hash.is_empty() && k.authenticode_hash == m.authenticode_hash)
-        {
-            if k.file_path.is_empty() {
-                k.file_path = m.file_path;
-            }
-            k.hash_alg = k.hash_alg.or(m.hash_alg);
-            k.image_size = k.image_size.or(m.image_size);
-            k.image_base = k.image_base.or(m.image_base);
-            k.issuer = k.issuer.take().or(m.issuer);
-            k.publisher = k.publisher.take().or(m.publisher);
-            k.validated = k.validated.or(m.validated);
-        } else {
-            self.loaded_modules.push(m);
-        }
-    }
-
-    fn pcr7(&mut self, e: &Event<'_>) {
-        match e.event_type {
-            EventType::EfiVariableDriverConfig => {
-                if let Ok(v) = UefiVariable::parse(e.data, e.index) {
-                    if v.guid == Guid::EFI_GLOBAL_VARIABLE && v.name == "SecureBoot" {
-                        set(&mut self.secure_boot, v.data.first() == Some(&1), e);
-                    }
-                }
-            }
-            EventType::EfiAction if e.data == b"UEFI Debug Mode" => {
-                set(&mut self.uefi_debug_mode, true, e)
-            }
-            EventType::EfiAction if e.data == b"DMA Protection Disabled" => {
-                set(&mut self.dma_protection, false, e)
-            }
-            _ => {}
+    fn pcr7_action(&mut self, e: &Event<'_>) {
+        if e.data == b"UEFI Debug Mode" {
+            set(&mut self.uefi_debug_mode, true, e)
+        } else if e.data == b"DMA Protection Disabled" {
+            set(&mut self.dma_protection, false, e)
         }
     }
 
     /// Claims of each log of a sequence (Windows writes one log per boot and per resume).
     pub fn from_logs(logs: &[EventLog<'_>]) -> Result<Vec<BootClaims>> {
         logs.iter().map(BootClaims::from_log).collect()
+    }
+
+    /// [`BootClaims::from_log_with_bank`] for each log of a sequence.
+    pub fn from_logs_with_bank(logs: &[EventLog<'_>], alg: HashAlg) -> Result<Vec<BootClaims>> {
+        logs.iter()
+            .map(|l| BootClaims::from_log_with_bank(l, alg))
+            .collect()
+    }
+}
+
+impl<'a> Reader<'a> {
+    /// Reads the SIPA records of one trusted EV_EVENT_TAG (framing already validated).
+    fn sipa_event(&mut self, e: &Event<'a>) {
+        let mut module: Option<ModuleRecords<'a>> = None;
+        // The framing was validated just before, so this walk cannot fail.
+        let _ = sipa::walk(e.data, e.index, |r| self.record(r, e, &mut module));
+        if let Some(m) = module.take() {
+            self.push_module(m);
+        }
+    }
+
+    fn record(&mut self, r: &Record<'a>, e: &Event<'a>, module: &mut Option<ModuleRecords<'a>>) {
+        if r.id == id::LOADEDMODULE_AGGREGATION {
+            if let Some(m) = module.take() {
+                self.push_module(m);
+            }
+            *module = Some(ModuleRecords {
+                pcr: e.pcr,
+                event_index: e.index,
+                ..ModuleRecords::default()
+            });
+            return;
+        }
+        if let (Some(m), 7) = (module.as_mut(), r.category()) {
+            match r.id {
+                id::FILEPATH => m.file_path = Some(r.data),
+                id::AUTHENTICODEHASH => m.authenticode_hash = r.data,
+                id::HASHALGORITHMID => m.hash_alg = r.as_uint().map(|v| v as u32),
+                id::IMAGESIZE => m.image_size = r.as_uint(),
+                id::IMAGEBASE => m.image_base = r.as_uint(),
+                id::AUTHORITYISSUER => m.issuer = Some(r.data),
+                id::AUTHORITYPUBLISHER => m.publisher = Some(r.data),
+                id::IMAGEVALIDATED => m.validated = r.as_bool(),
+                _ => {}
+            }
+            return;
+        }
+        let c = &mut self.c;
+        let b = r.as_bool();
+        let u = r.as_uint();
+        match (r.id, b, u) {
+            (id::BOOTDEBUGGING, Some(v), _) => latch(&mut c.boot_debugging, v, e, Latch::Weakening),
+            (id::OSKERNELDEBUG, Some(v), _) => {
+                latch(&mut c.kernel_debugging, v, e, Latch::Weakening)
+            }
+            (id::HYPERVISOR_DEBUG, Some(v), _) => {
+                latch(&mut c.hypervisor_debugging, v, e, Latch::Weakening)
+            }
+            (id::TESTSIGNING, Some(v), _) => latch(&mut c.test_signing, v, e, Latch::Weakening),
+            (id::FLIGHTSIGNING, Some(v), _) => latch(&mut c.flight_signing, v, e, Latch::Weakening),
+            (id::SAFEMODE, Some(v), _) => latch(&mut c.safe_mode, v, e, Latch::Weakening),
+            (id::WINPE, Some(v), _) => latch(&mut c.winpe, v, e, Latch::Weakening),
+            (id::CODEINTEGRITY, Some(v), _) => {
+                latch(&mut c.code_integrity, v, e, Latch::Strengthening)
+            }
+            (id::BOOTCOUNTER, _, Some(v)) => set(&mut c.boot_counter, v, e),
+            (id::TRANSFER_CONTROL, _, Some(v)) => self.transfer.push((
+                v,
+                Claim {
+                    value: (),
+                    event_index: e.index,
+                    pcr: e.pcr,
+                },
+            )),
+            (id::HYPERVISOR_LAUNCH_TYPE, _, Some(v)) => set(&mut c.hypervisor_launch_type, v, e),
+            (id::VSM_LAUNCH_TYPE, _, Some(v)) => {
+                set(&mut c.vsm_launch_type, v, e);
+                latch(&mut c.vbs_running, v != 0, e, Latch::Strengthening);
+            }
+            (id::VBS_HVCI_POLICY, _, Some(v)) => {
+                latch(&mut c.hvci_enforced, v != 0, e, Latch::Strengthening)
+            }
+            (id::VBS_IOMMU_REQUIRED, Some(v), _) => {
+                latch(&mut c.iommu_required, v, e, Latch::Strengthening)
+            }
+            (id::HYPERVISOR_IOMMU_POLICY, _, Some(v)) if v != 0 => {
+                latch(&mut c.iommu_required, true, e, Latch::Strengthening)
+            }
+            (id::VBS_SECUREBOOT_REQUIRED, Some(v), _) => {
+                latch(&mut c.vbs_secure_boot_required, v, e, Latch::Strengthening)
+            }
+            (id::HYPERVISOR_BOOT_DMA_PROTECTION, Some(v), _) => {
+                latch(&mut c.dma_protection, v, e, Latch::Strengthening)
+            }
+            (id::PAGEFILE_ENCRYPTION_ENABLED, Some(v), _) => {
+                latch(&mut c.pagefile_encrypted, v, e, Latch::Strengthening)
+            }
+            (id::HIBERNATION_DISABLED, Some(v), _) => {
+                latch(&mut c.hibernation_disabled, v, e, Latch::Strengthening)
+            }
+            (id::DUMPS_DISABLED, Some(v), _) => {
+                latch(&mut c.dumps_disabled, v, e, Latch::Strengthening)
+            }
+            (id::DUMP_ENCRYPTION_ENABLED, Some(v), _) => {
+                latch(&mut c.dump_encryption, v, e, Latch::Strengthening)
+            }
+            (id::DUMP_ENCRYPTION_KEY_DIGEST, _, _) => {
+                set(&mut c.dump_encryption_key_digest, r.data.to_vec(), e)
+            }
+            (id::BITLOCKER_UNLOCK, _, Some(v)) => set(&mut c.bitlocker_unlock, v as u32, e),
+            (id::VSM_IDK_INFO, _, _) => {
+                if let Ok(k) = VsmIdk::parse(r.data, e.index) {
+                    set(&mut c.vsm_idk, k, e);
+                }
+            }
+            (id::SI_POLICY, _, _) => {
+                if let Ok(p) = SiPolicy::parse(r.data, e.index) {
+                    let claim = SiPolicyClaim {
+                        name: p.name,
+                        version: p.version,
+                        hash_alg: p.hash_alg,
+                        digest: p.digest,
+                        pcr: e.pcr,
+                        event_index: e.index,
+                    };
+                    // Windows measures the same policy more than once; keep distinct ones.
+                    if !c
+                        .si_policies
+                        .iter()
+                        .any(|s| s.digest == claim.digest && s.name == claim.name)
+                    {
+                        c.si_policies.push(claim);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Windows records a module on PCR 12 (short form: Authenticode digest and image base) and on
+    /// PCR 13 (full form: path, size, signer, ...). Records with the same Authenticode digest are
+    /// merged, keyed by that digest as go-attestation does; the first event stays the reference.
+    /// Text is decoded only where the kept module still lacks it.
+    fn push_module(&mut self, m: ModuleRecords<'a>) {
+        let text = |b: Option<&[u8]>| b.map(crate::uefi::utf16_trimmed);
+        let next = self.c.loaded_modules.len();
+        let known = if m.authenticode_hash.is_empty() {
+            None
+        } else {
+            // One lookup: the index of the module with this digest, or `next` (inserted).
+            let i = *self.modules.entry(m.authenticode_hash).or_insert(next);
+            (i != next).then_some(i)
+        };
+        if let Some(i) = known {
+            let k = &mut self.c.loaded_modules[i];
+            if k.file_path.is_empty() {
+                k.file_path = text(m.file_path).unwrap_or_default();
+            }
+            k.hash_alg = k.hash_alg.or(m.hash_alg);
+            k.image_size = k.image_size.or(m.image_size);
+            k.image_base = k.image_base.or(m.image_base);
+            if k.issuer.is_none() {
+                k.issuer = text(m.issuer);
+            }
+            if k.publisher.is_none() {
+                k.publisher = text(m.publisher);
+            }
+            k.validated = k.validated.or(m.validated);
+        } else {
+            self.c.loaded_modules.push(LoadedModule {
+                file_path: text(m.file_path).unwrap_or_default(),
+                authenticode_hash: m.authenticode_hash.to_vec(),
+                hash_alg: m.hash_alg,
+                image_size: m.image_size,
+                image_base: m.image_base,
+                issuer: text(m.issuer),
+                publisher: text(m.publisher),
+                validated: m.validated,
+                pcr: m.pcr,
+                event_index: m.event_index,
+            });
+        }
     }
 }
 

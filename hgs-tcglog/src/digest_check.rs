@@ -61,36 +61,63 @@ fn eq_hash(alg: HashAlg, parts: &[&[u8]], want: &[u8]) -> bool {
     &out[..alg.digest_len()] == want
 }
 
-/// Checks one event; `None` when it passes or is not checkable.
+/// Whether `logged` (the event's digest in bank `alg`) is the hash of the event's data, as the
+/// spec defines it for the event's type (with the variants the table above accepts).
+fn covers(event: &Event<'_>, alg: HashAlg, logged: &[u8]) -> bool {
+    let d = event.data;
+    eq_hash(alg, &[d], logged)
+        || match event.event_type {
+            EventType::EfiVariableDriverConfig
+            | EventType::EfiVariableBoot
+            | EventType::EfiVariableBoot2 => {
+                UefiVariable::parse(d, event.index).is_ok_and(|v| eq_hash(alg, &[v.data], logged))
+            }
+            EventType::EfiVariableAuthority => {
+                !d.is_empty() && eq_hash(alg, &[&d[..d.len() - 1]], logged)
+            }
+            _ => false,
+        }
+}
+
+fn mismatch(event: &Event<'_>, alg: HashAlg, logged: &[u8]) -> DigestMismatch {
+    DigestMismatch {
+        event_index: event.index,
+        pcr: event.pcr,
+        event_type: event.event_type.as_u32(),
+        alg,
+        logged: logged.to_vec(),
+        computed: alg.hash(event.data),
+    }
+}
+
+/// Checks one event in every bank it carries a digest for; `None` when it passes or is not
+/// checkable. (An event that carries no digest of a known bank passes vacuously: use
+/// [`check_event_in_bank`] when you know which bank your quote covers.)
 pub fn check_event(event: &Event<'_>) -> Option<DigestMismatch> {
     if !digest_covers_data(event) {
         return None;
     }
     for (alg, logged) in event.digests() {
-        let d = event.data;
-        let ok = eq_hash(alg, &[d], logged)
-            || match event.event_type {
-                EventType::EfiVariableDriverConfig
-                | EventType::EfiVariableBoot
-                | EventType::EfiVariableBoot2 => UefiVariable::parse(d, event.index)
-                    .is_ok_and(|v| eq_hash(alg, &[v.data], logged)),
-                EventType::EfiVariableAuthority => {
-                    !d.is_empty() && eq_hash(alg, &[&d[..d.len() - 1]], logged)
-                }
-                _ => false,
-            };
-        if !ok {
-            return Some(DigestMismatch {
-                event_index: event.index,
-                pcr: event.pcr,
-                event_type: event.event_type.as_u32(),
-                alg,
-                logged: logged.to_vec(),
-                computed: alg.hash(d),
-            });
+        if !covers(event, alg, logged) {
+            return Some(mismatch(event, alg, logged));
         }
     }
     None
+}
+
+/// Checks one event against its digest in bank `alg` only — the bank a quote covers, so the one
+/// whose digest the TPM really extended; digests of other banks are not hashed. `None` when it
+/// passes or is not checkable. An event with checkable data but no `alg` digest fails (`logged`
+/// empty): that bank never measured its data.
+pub fn check_event_in_bank(event: &Event<'_>, alg: HashAlg) -> Option<DigestMismatch> {
+    if !digest_covers_data(event) {
+        return None;
+    }
+    match event.digest(alg) {
+        Some(logged) if covers(event, alg, logged) => None,
+        Some(logged) => Some(mismatch(event, alg, logged)),
+        None => Some(mismatch(event, alg, &[])),
+    }
 }
 
 /// Checks every event of the log; returns every mismatch (empty = all data-bearing events covered).

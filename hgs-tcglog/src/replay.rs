@@ -50,16 +50,22 @@ pub struct PcrMismatch {
 }
 
 impl PcrBanks {
-    /// Reset values for `banks`.
+    /// Reset values for `banks` (a bank listed twice is held once).
     pub fn new(banks: &[HashAlg]) -> Self {
+        let mut distinct: Vec<HashAlg> = Vec::with_capacity(banks.len().min(HashAlg::ALL.len()));
+        for b in banks {
+            if !distinct.contains(b) {
+                distinct.push(*b);
+            }
+        }
         let mut reset = [[0u8; MAX_DIGEST]; PCR_COUNT];
         for v in reset.iter_mut().take(23).skip(17) {
             *v = [0xff; MAX_DIGEST];
         }
         PcrBanks {
-            banks: banks.to_vec(),
-            values: vec![reset; banks.len()],
-            incomplete: vec![0; banks.len()],
+            values: vec![reset; distinct.len()],
+            incomplete: vec![0; distinct.len()],
+            banks: distinct,
             touched: 0,
         }
     }
@@ -111,10 +117,21 @@ impl PcrBanks {
         }
         let pcr = event.pcr as usize;
         self.touched |= 1 << pcr;
-        for (s, alg) in self.banks.iter().enumerate() {
-            match event.digest(*alg) {
-                Some(d) => alg.extend(&mut self.values[s][pcr][..alg.digest_len()], d),
-                None => self.incomplete[s] |= 1 << pcr,
+        // One pass over the event's digests (not one search per bank); a bank that gets no
+        // digest is marked incomplete for this PCR.
+        let mut extended = 0u32;
+        for (id, d) in event.raw_digests().raw_iter() {
+            if let Some(s) = self.banks.iter().position(|b| b.tpm_alg_id() == id) {
+                if extended & (1 << s) == 0 {
+                    extended |= 1 << s;
+                    let alg = self.banks[s];
+                    alg.extend(&mut self.values[s][pcr][..alg.digest_len()], d);
+                }
+            }
+        }
+        for (s, inc) in self.incomplete.iter_mut().enumerate() {
+            if extended & (1 << s) == 0 {
+                *inc |= 1 << pcr;
             }
         }
     }

@@ -163,9 +163,7 @@ impl<'a> Record<'a> {
 
     /// The data as UTF-16LE text (trailing NULs removed).
     pub fn as_utf16(&self) -> String {
-        crate::uefi::utf16(self.data)
-            .trim_end_matches('\0')
-            .to_string()
+        crate::uefi::utf16_trimmed(self.data)
     }
 }
 
@@ -287,7 +285,7 @@ impl SiPolicy {
             .ok_or(bad(16 + name_len, "digest runs past the payload"))?;
         Ok(SiPolicy {
             version,
-            name: crate::uefi::utf16(name).trim_end_matches('\0').to_string(),
+            name: crate::uefi::utf16_trimmed(name),
             hash_alg,
             digest: digest.to_vec(),
         })

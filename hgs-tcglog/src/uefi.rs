@@ -305,7 +305,7 @@ impl Gpt {
                 first_lba: u64_at(e, 32).unwrap_or(0),
                 last_lba: u64_at(e, 40).unwrap_or(0),
                 attributes: u64_at(e, 48).unwrap_or(0),
-                name: utf16(&e[56..128]).trim_end_matches('\0').to_string(),
+                name: utf16_trimmed(&e[56..128]),
             })
             .collect();
         Ok(Gpt {
@@ -369,7 +369,7 @@ pub fn decode<'a>(event: &Event<'a>) -> Result<Decoded<'a>> {
         EventType::EfiGptEvent => Decoded::Gpt(Gpt::parse(d, event.index)?),
         EventType::SCrtmVersion => Decoded::SCrtmVersion(
             if d.len() % 2 == 0 && d.len() >= 2 && d.chunks(2).all(|c| c[1] == 0) {
-                utf16(d).trim_end_matches('\0').to_string()
+                utf16_trimmed(d)
             } else {
                 String::from_utf8_lossy(d)
                     .trim_end_matches('\0')
@@ -398,11 +398,34 @@ pub(crate) fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// UTF-16LE to String (lossy).
+/// UTF-16LE to String (lossy; a trailing odd byte is ignored).
 pub(crate) fn utf16(b: &[u8]) -> String {
-    let units: Vec<u16> = b
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    String::from_utf16_lossy(&units)
+    let units = b.chunks_exact(2);
+    // Fast path: names and paths in logs are ASCII; each unit is then one UTF-8 byte.
+    let mut out = String::with_capacity(b.len() / 2);
+    for c in units.clone() {
+        if c[1] != 0 || c[0] >= 0x80 {
+            out.clear();
+            break;
+        }
+        out.push(char::from(c[0]));
+    }
+    if out.len() == b.len() / 2 {
+        return out;
+    }
+    out.extend(
+        char::decode_utf16(units.map(|c| u16::from_le_bytes([c[0], c[1]])))
+            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)),
+    );
+    out
+}
+
+/// [`utf16`] without trailing NULs (only NUL units decode to `'\0'`, so trimming them before
+/// decoding gives the same text as trimming after).
+pub(crate) fn utf16_trimmed(b: &[u8]) -> String {
+    let mut end = b.len() & !1;
+    while end >= 2 && b[end - 2] == 0 && b[end - 1] == 0 {
+        end -= 2;
+    }
+    utf16(&b[..end])
 }

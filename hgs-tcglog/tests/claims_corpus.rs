@@ -222,3 +222,51 @@ fn an_event_whose_digest_does_not_cover_its_data_is_ignored_and_reported() {
     assert!(c.kernel_debugging.is_none());
     assert_eq!(c.untrusted_events, vec![1]);
 }
+
+#[cfg(feature = "builder")]
+#[test]
+fn the_bank_specific_path_checks_that_bank_only_and_requires_its_digest() {
+    use hgs_tcglog::builder::LogBuilder;
+    use hgs_tcglog::sipa::{encode_container, encode_records, id};
+    let data = encode_container(
+        id::TRUSTBOUNDARY,
+        &encode_records(&[(id::OSKERNELDEBUG, vec![1])]),
+    );
+    let sha256 = HashAlg::Sha256.hash(&data);
+    let mut b = LogBuilder::agile(&[HashAlg::Sha1, HashAlg::Sha256]);
+    // Event 1: SHA-256 covers the data, the SHA-1 digest does not.
+    b.event_with_digests(
+        12,
+        6,
+        &[
+            (HashAlg::Sha1, vec![0x11; 20]),
+            (HashAlg::Sha256, sha256.clone()),
+        ],
+        &data,
+    );
+    // Event 2: SHA-256 only (as Windows logs its own events), covering the data.
+    b.event_with_digests(13, 6, &[(HashAlg::Sha256, sha256)], &data);
+    let log = b.build();
+    let log = EventLog::parse(&log).unwrap();
+
+    let all = BootClaims::from_log(&log).unwrap();
+    assert_eq!(
+        all.untrusted_events,
+        vec![1],
+        "every carried digest must cover the data"
+    );
+    assert_eq!(all.kernel_debugging.unwrap().event_index, 2);
+
+    let s256 = BootClaims::from_log_with_bank(&log, HashAlg::Sha256).unwrap();
+    assert!(s256.untrusted_events.is_empty());
+    assert_eq!(s256.kernel_debugging.unwrap().event_index, 1);
+
+    let s1 = BootClaims::from_log_with_bank(&log, HashAlg::Sha1).unwrap();
+    assert_eq!(
+        s1.untrusted_events,
+        vec![1, 2],
+        "wrong SHA-1 digest, and no SHA-1 digest at all"
+    );
+    assert!(s1.kernel_debugging.is_none());
+    assert_eq!(BootClaims::default_bank(&log), Some(HashAlg::Sha256));
+}
