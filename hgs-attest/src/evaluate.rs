@@ -147,9 +147,14 @@ impl Attestor {
         // 3. Quotes, bound to the replay.
         let quotes_ok = ak_ok && self.check_quotes(&mut run, c, e, replayed.as_ref());
 
-        // 4. Event digests.
+        // 4. Event digests, in the banks the quotes cover (only those are bound to the TPM).
+        let quoted_banks: Vec<hgs_tcglog::HashAlg> = c
+            .banks
+            .iter()
+            .filter_map(|b| hgs_tcglog::HashAlg::from_tpm_alg_id(b.tpm_alg_id()))
+            .collect();
         if let Some(log) = &log {
-            check_event_digests(&mut run, log);
+            check_event_digests(&mut run, log, &quoted_banks);
         }
 
         // 5. Identity.
@@ -186,7 +191,12 @@ impl Attestor {
         // 6. Content: only if the log is bound to the TPM.
         match (&log, quotes_ok && replayed.is_some()) {
             (Some(log), true) => {
-                let claims = match BootClaims::from_log(log) {
+                // Claims only from events whose data the quoted bank's digest covers.
+                let claims = match quoted_banks
+                    .first()
+                    .map(|b| BootClaims::from_log_with_bank(log, *b))
+                    .unwrap_or_else(|| BootClaims::from_log(log))
+                {
                     Ok(c) => c,
                     Err(err) => {
                         run.fail(
@@ -561,11 +571,29 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn check_event_digests(run: &mut Run, log: &EventLog<'_>) {
-    match hgs_tcglog::digest_check::verify_digests(log) {
+fn check_event_digests(run: &mut Run, log: &EventLog<'_>, banks: &[hgs_tcglog::HashAlg]) {
+    let mut bad = Vec::new();
+    let mut error = None;
+    for e in log.events() {
+        match e {
+            Ok(e) => bad.extend(
+                banks
+                    .iter()
+                    .filter_map(|b| hgs_tcglog::digest_check::check_event_in_bank(&e, *b)),
+            ),
+            Err(err) => {
+                error = Some(err);
+                break;
+            }
+        }
+    }
+    match error.map_or(Ok(bad), Err) {
         Ok(bad) if bad.is_empty() => run.pass(
             "event_digests",
-            "every data-covering event's data hashes to its digests".into(),
+            format!(
+                "every data-covering event's data hashes to its {} digest",
+                banks.iter().map(|b| b.name()).collect::<Vec<_>>().join("/")
+            ),
         ),
         Ok(bad) => {
             for m in bad.into_iter().take(MAX_REPORTED_DIGEST_MISMATCHES) {
