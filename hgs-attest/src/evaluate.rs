@@ -153,9 +153,10 @@ impl Attestor {
             .iter()
             .filter_map(|b| hgs_tcglog::HashAlg::from_tpm_alg_id(b.tpm_alg_id()))
             .collect();
-        if let Some(log) = &log {
-            check_event_digests(&mut run, log, &quoted_banks);
-        }
+        let bank_checks = log
+            .as_ref()
+            .map(|log| check_event_digests(&mut run, log, &quoted_banks))
+            .unwrap_or_default();
 
         // 5. Identity.
         let hosts: Vec<&TpmHost> = host
@@ -192,9 +193,9 @@ impl Attestor {
         match (&log, quotes_ok && replayed.is_some()) {
             (Some(log), true) => {
                 // Claims only from events whose data the quoted bank's digest covers.
-                let claims = match quoted_banks
+                let claims = match bank_checks
                     .first()
-                    .map(|b| BootClaims::from_log_with_bank(log, *b))
+                    .map(|check| BootClaims::from_bank_check(log, check))
                     .unwrap_or_else(|| BootClaims::from_log(log))
                 {
                     Ok(c) => c,
@@ -571,51 +572,49 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn check_event_digests(run: &mut Run, log: &EventLog<'_>, banks: &[hgs_tcglog::HashAlg]) {
-    let mut bad = Vec::new();
-    let mut error = None;
-    for e in log.events() {
-        match e {
-            Ok(e) => bad.extend(
-                banks
-                    .iter()
-                    .filter_map(|b| hgs_tcglog::digest_check::check_event_in_bank(&e, *b)),
-            ),
+fn check_event_digests<'a>(
+    run: &mut Run,
+    log: &EventLog<'a>,
+    banks: &[hgs_tcglog::HashAlg],
+) -> Vec<hgs_tcglog::digest_check::BankCheck<'a>> {
+    let mut checks = Vec::new();
+    for bank in banks {
+        match hgs_tcglog::digest_check::check_bank(log, *bank) {
+            Ok(c) => checks.push(c),
             Err(err) => {
-                error = Some(err);
-                break;
+                run.fail(
+                    "event_digests",
+                    Failure::LogMalformed {
+                        reason: err.to_string(),
+                    },
+                );
+                return Vec::new();
             }
         }
     }
-    match error.map_or(Ok(bad), Err) {
-        Ok(bad) if bad.is_empty() => run.pass(
+    let bad: Vec<_> = checks.iter().flat_map(|c| c.mismatches()).collect();
+    if bad.is_empty() {
+        run.pass(
             "event_digests",
             format!(
                 "every data-covering event's data hashes to its {} digest",
                 banks.iter().map(|b| b.name()).collect::<Vec<_>>().join("/")
             ),
-        ),
-        Ok(bad) => {
-            for m in bad.into_iter().take(MAX_REPORTED_DIGEST_MISMATCHES) {
-                run.fail(
-                    "event_digests",
-                    Failure::EventDigestMismatch {
-                        event_index: m.event_index,
-                        pcr: m.pcr,
-                        bank: m.alg.name().into(),
-                        logged: hex(&m.logged),
-                        computed: hex(&m.computed),
-                    },
-                );
-            }
-        }
-        Err(err) => run.fail(
-            "event_digests",
-            Failure::LogMalformed {
-                reason: err.to_string(),
-            },
-        ),
+        );
     }
+    for m in bad.into_iter().take(MAX_REPORTED_DIGEST_MISMATCHES) {
+        run.fail(
+            "event_digests",
+            Failure::EventDigestMismatch {
+                event_index: m.event_index,
+                pcr: m.pcr,
+                bank: m.alg.name().into(),
+                logged: hex(&m.logged),
+                computed: hex(&m.computed),
+            },
+        );
+    }
+    checks
 }
 
 fn names(list: &[(hgs_policy::PolicyVersion, String)]) -> String {

@@ -177,18 +177,21 @@ fn set<T>(slot: &mut Option<Claim<T>>, value: T, e: &Event<'_>) {
 
 /// Which digests of an event claims compare with its data.
 #[derive(Debug, Clone, Copy)]
-enum Check {
+enum Check<'c> {
     /// Every digest the event carries (the caller has not said which bank it trusts).
     EveryBank,
     /// Only this bank's digest, which the event must carry.
     Bank(HashAlg),
+    /// Already checked in one bank over this very log: look the event up, hash nothing.
+    Checked(&'c crate::digest_check::BankCheck<'c>),
 }
 
-impl Check {
+impl Check<'_> {
     fn untrusted(self, e: &Event<'_>) -> bool {
         match self {
             Check::EveryBank => crate::digest_check::check_event(e).is_some(),
             Check::Bank(alg) => crate::digest_check::check_event_in_bank(e, alg).is_some(),
+            Check::Checked(c) => c.failed(e.index),
         }
     }
 }
@@ -239,6 +242,21 @@ impl BootClaims {
         BootClaims::read(log, Check::Bank(alg))
     }
 
+    /// [`BootClaims::from_log_with_bank`] for a log whose events were already checked in one
+    /// bank by [`crate::digest_check::check_bank`]: the same claims, with no second hashing pass.
+    /// A check made over other log bytes is not trusted: the events are then hashed as
+    /// `from_log_with_bank(log, check.bank())` would.
+    pub fn from_bank_check(
+        log: &EventLog<'_>,
+        check: &crate::digest_check::BankCheck<'_>,
+    ) -> Result<BootClaims> {
+        if check.covers_log(log) {
+            BootClaims::read(log, Check::Checked(check))
+        } else {
+            BootClaims::read(log, Check::Bank(check.bank()))
+        }
+    }
+
     /// The strongest bank a log's header lists (SHA-512, then SHA-384, SHA-256, SM3-256, SHA-1),
     /// for [`BootClaims::from_log_with_bank`] when the caller has no quote to decide; `None` when
     /// the log lists no bank this crate knows.
@@ -257,7 +275,7 @@ impl BootClaims {
     /// EV_EFI_ACTIONs and the "SecureBoot" EV_EFI_VARIABLE_DRIVER_CONFIG (not db/dbx/KEK/PK,
     /// which no claim reads), and Windows' PCR 12–14 separators and, before their PCR's "WBCL"
     /// separator, SIPA records. SIPA records are walked in place (no per-event allocation).
-    fn read(log: &EventLog<'_>, check: Check) -> Result<BootClaims> {
+    fn read(log: &EventLog<'_>, check: Check<'_>) -> Result<BootClaims> {
         let mut r = Reader {
             c: BootClaims::default(),
             transfer: Vec::new(),

@@ -270,3 +270,52 @@ fn the_bank_specific_path_checks_that_bank_only_and_requires_its_digest() {
     assert!(s1.kernel_debugging.is_none());
     assert_eq!(BootClaims::default_bank(&log), Some(HashAlg::Sha256));
 }
+
+/// Claims from a prior one-bank digest check equal claims that hash again, on every corpus log;
+/// a check made over other bytes (an edited copy) is not trusted for this log.
+#[test]
+fn claims_from_a_bank_check_equal_claims_that_hash_again() {
+    use hgs_tcglog::digest_check::check_bank;
+    let mut compared = 0;
+    for entry in std::fs::read_dir(corpus()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("bin") {
+            continue;
+        }
+        let name = path.display().to_string();
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok(log) = EventLog::parse(&bytes) else {
+            continue;
+        };
+        let bank = BootClaims::default_bank(&log).unwrap_or(HashAlg::Sha1);
+        let Ok(check) = check_bank(&log, bank) else {
+            continue;
+        };
+        compared += 1;
+        assert_eq!(
+            BootClaims::from_bank_check(&log, &check).unwrap(),
+            BootClaims::from_log_with_bank(&log, bank).unwrap(),
+            "{name}"
+        );
+    }
+    assert!(compared >= 40, "only {compared} corpus logs compared");
+    // A check of a pristine copy does not vouch for an edited log.
+    let bytes = std::fs::read(corpus().join("imm_win_x1carbon_2009.bin")).unwrap();
+    let pristine = EventLog::parse(&bytes).unwrap();
+    let check = check_bank(&pristine, HashAlg::Sha256).unwrap();
+    assert!(check.mismatches().is_empty());
+    let sb = pristine
+        .events()
+        .map(Result::unwrap)
+        .find(|e| e.pcr == 7 && e.event_type == hgs_tcglog::EventType::EfiVariableDriverConfig)
+        .unwrap();
+    let mut edited = bytes.clone();
+    let at = sb.offset
+        + (sb.data.as_ptr() as usize - bytes[sb.offset..].as_ptr() as usize)
+        + sb.data.len()
+        - 1;
+    edited[at] ^= 1;
+    let log = EventLog::parse(&edited).unwrap();
+    let claims = BootClaims::from_bank_check(&log, &check).unwrap();
+    assert!(claims.untrusted_events.contains(&sb.index));
+}
