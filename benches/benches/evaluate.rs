@@ -118,6 +118,20 @@ fn bench(c: &mut Criterion) {
         let log = EventLog::parse(log_bytes).unwrap();
         b.iter(|| black_box(hgs_tcglog::digest_check::verify_digests(black_box(&log)).unwrap()))
     });
+    g.bench_function("evaluate/part/digest_check_quoted_bank", |b| {
+        let log = EventLog::parse(log_bytes).unwrap();
+        b.iter(|| {
+            black_box(
+                hgs_tcglog::digest_check::check_bank(black_box(&log), hgs_tcglog::HashAlg::Sha1)
+                    .unwrap(),
+            )
+        })
+    });
+    g.bench_function("evaluate/part/claims_from_bank_check", |b| {
+        let log = EventLog::parse(log_bytes).unwrap();
+        let check = hgs_tcglog::digest_check::check_bank(&log, hgs_tcglog::HashAlg::Sha1).unwrap();
+        b.iter(|| black_box(BootClaims::from_bank_check(black_box(&log), &check).unwrap()))
+    });
     g.bench_function("evaluate/part/claims", |b| {
         let log = EventLog::parse(log_bytes).unwrap();
         b.iter(|| black_box(BootClaims::from_log(black_box(&log)).unwrap()))
