@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::time::UnixTime;
 
-/// Result with this crate's [`Error`].
+/// Result with this crate's [`enum@Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Why an EK certificate was not accepted (or could not be read).
