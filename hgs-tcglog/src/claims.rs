@@ -14,15 +14,16 @@
 //! is VBS_HVCI_POLICY ≠ 0; `vbs_running` is VSM_LAUNCH_TYPE ≠ 0; `iommu_required` is
 //! VBS_IOMMU_REQUIRED, or a non-zero HYPERVISOR_IOMMU_POLICY.
 
-use std::collections::HashMap;
-
 use crate::alg::HashAlg;
 use crate::error::Result;
 use crate::event::Event;
 use crate::event_type::EventType;
+use crate::modules::{self, LoadedModules, RawModule};
 use crate::parse::EventLog;
 use crate::sipa::{self, id, Record, SiPolicy, VsmIdk};
 use crate::uefi::{Guid, UefiVariable};
+
+pub use crate::modules::LoadedModule;
 
 /// A claimed value and the event it came from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -47,32 +48,6 @@ pub struct SiPolicyClaim {
     /// Digest.
     #[serde(with = "crate::owned::hex_bytes")]
     pub digest: Vec<u8>,
-    /// PCR.
-    pub pcr: u32,
-    /// Event index.
-    pub event_index: u32,
-}
-
-/// One boot module Windows loaded (a LOADEDMODULE_AGGREGATION).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct LoadedModule {
-    /// File path.
-    pub file_path: String,
-    /// Authenticode digest.
-    #[serde(with = "crate::owned::hex_bytes")]
-    pub authenticode_hash: Vec<u8>,
-    /// CAPI hash algorithm id (CALG_*).
-    pub hash_alg: Option<u32>,
-    /// Image size.
-    pub image_size: Option<u64>,
-    /// Image base.
-    pub image_base: Option<u64>,
-    /// Signing authority issuer.
-    pub issuer: Option<String>,
-    /// Signing authority publisher.
-    pub publisher: Option<String>,
-    /// Whether Windows validated the image.
-    pub validated: Option<bool>,
     /// PCR.
     pub pcr: u32,
     /// Event index.
@@ -137,7 +112,7 @@ pub struct BootClaims {
     /// Code integrity policies measured.
     pub si_policies: Vec<SiPolicyClaim>,
     /// Boot modules loaded.
-    pub loaded_modules: Vec<LoadedModule>,
+    pub loaded_modules: LoadedModules,
     /// Events whose digest does not cover their data (ignored).
     pub untrusted_events: Vec<u32>,
 }
@@ -196,28 +171,14 @@ impl Check<'_> {
     }
 }
 
-/// A loaded module being read from its SIPA records: text fields stay undecoded UTF-16 slices of
-/// the event data until the module is kept (a module Windows logs twice is decoded once).
-#[derive(Default)]
-struct ModuleRecords<'a> {
-    file_path: Option<&'a [u8]>,
-    authenticode_hash: &'a [u8],
-    hash_alg: Option<u32>,
-    image_size: Option<u64>,
-    image_base: Option<u64>,
-    issuer: Option<&'a [u8]>,
-    publisher: Option<&'a [u8]>,
-    validated: Option<bool>,
-    pcr: u32,
-    event_index: u32,
-}
-
 /// State of one pass over a log.
 struct Reader<'a> {
     c: BootClaims,
     transfer: Vec<(u64, Claim<()>)>,
-    /// Authenticode digest → index in `c.loaded_modules`.
-    modules: HashMap<&'a [u8], usize>,
+    /// Every module record, in log order, undecoded: merged and decoded once at the end.
+    modules: Vec<RawModule<'a>>,
+    /// The SIPA records of the event being read (reused: no per-event allocation).
+    records: Vec<Record<'a>>,
 }
 
 impl BootClaims {
@@ -274,12 +235,14 @@ impl BootClaims {
     /// One pass over the events. Only the events a claim can come from are hashed: PCR 7
     /// EV_EFI_ACTIONs and the "SecureBoot" EV_EFI_VARIABLE_DRIVER_CONFIG (not db/dbx/KEK/PK,
     /// which no claim reads), and Windows' PCR 12–14 separators and, before their PCR's "WBCL"
-    /// separator, SIPA records. SIPA records are walked in place (no per-event allocation).
+    /// separator, SIPA records. SIPA records are walked in place into one buffer reused across
+    /// events (no per-event allocation).
     fn read(log: &EventLog<'_>, check: Check<'_>) -> Result<BootClaims> {
         let mut r = Reader {
             c: BootClaims::default(),
             transfer: Vec::new(),
-            modules: HashMap::new(),
+            modules: Vec::new(),
+            records: Vec::new(),
         };
         let mut wbcl_closed = [false; 3];
         for e in log.events() {
@@ -323,19 +286,27 @@ impl BootClaims {
                         continue;
                     }
                     // A malformed SIPA payload (covered by its digest, so really measured) is
-                    // skipped, not fatal: validate the framing first, then read the records.
-                    if sipa::walk(e.data, e.index, |_| {}).is_err() {
+                    // skipped, not fatal: its records are gathered first (into a buffer reused
+                    // across events) and read only once the whole framing has been walked.
+                    let mut records = core::mem::take(&mut r.records);
+                    records.clear();
+                    if sipa::walk(e.data, e.index, |rec| records.push(*rec)).is_err() {
                         r.c.untrusted_events.push(e.index);
-                        continue;
+                    } else {
+                        r.sipa_event(&e, &records);
                     }
-                    r.sipa_event(&e);
+                    r.records = records;
                 }
                 _ => {}
             }
         }
         let Reader {
-            mut c, transfer, ..
+            mut c,
+            transfer,
+            modules,
+            ..
         } = r;
+        c.loaded_modules = modules::merge(modules);
         // Full boot: some TRANSFER_CONTROL = 1 (OS loader) and none = 2 (resume).
         if let Some((_, at)) = transfer.iter().find(|(v, _)| *v == 2) {
             c.full_boot = Some(Claim {
@@ -375,25 +346,26 @@ impl BootClaims {
 }
 
 impl<'a> Reader<'a> {
-    /// Reads the SIPA records of one trusted EV_EVENT_TAG (framing already validated).
-    fn sipa_event(&mut self, e: &Event<'a>) {
-        let mut module: Option<ModuleRecords<'a>> = None;
-        // The framing was validated just before, so this walk cannot fail.
-        let _ = sipa::walk(e.data, e.index, |r| self.record(r, e, &mut module));
+    /// Reads the SIPA records of one trusted EV_EVENT_TAG (all of them, in walk order).
+    fn sipa_event(&mut self, e: &Event<'a>, records: &[Record<'a>]) {
+        let mut module: Option<RawModule<'a>> = None;
+        for r in records {
+            self.record(r, e, &mut module);
+        }
         if let Some(m) = module.take() {
-            self.push_module(m);
+            self.modules.push(m);
         }
     }
 
-    fn record(&mut self, r: &Record<'a>, e: &Event<'a>, module: &mut Option<ModuleRecords<'a>>) {
+    fn record(&mut self, r: &Record<'a>, e: &Event<'a>, module: &mut Option<RawModule<'a>>) {
         if r.id == id::LOADEDMODULE_AGGREGATION {
             if let Some(m) = module.take() {
-                self.push_module(m);
+                self.modules.push(m);
             }
-            *module = Some(ModuleRecords {
+            *module = Some(RawModule {
                 pcr: e.pcr,
                 event_index: e.index,
-                ..ModuleRecords::default()
+                ..RawModule::default()
             });
             return;
         }
@@ -500,51 +472,6 @@ impl<'a> Reader<'a> {
                 }
             }
             _ => {}
-        }
-    }
-
-    /// Windows records a module on PCR 12 (short form: Authenticode digest and image base) and on
-    /// PCR 13 (full form: path, size, signer, ...). Records with the same Authenticode digest are
-    /// merged, keyed by that digest as go-attestation does; the first event stays the reference.
-    /// Text is decoded only where the kept module still lacks it.
-    fn push_module(&mut self, m: ModuleRecords<'a>) {
-        let text = |b: Option<&[u8]>| b.map(crate::uefi::utf16_trimmed);
-        let next = self.c.loaded_modules.len();
-        let known = if m.authenticode_hash.is_empty() {
-            None
-        } else {
-            // One lookup: the index of the module with this digest, or `next` (inserted).
-            let i = *self.modules.entry(m.authenticode_hash).or_insert(next);
-            (i != next).then_some(i)
-        };
-        if let Some(i) = known {
-            let k = &mut self.c.loaded_modules[i];
-            if k.file_path.is_empty() {
-                k.file_path = text(m.file_path).unwrap_or_default();
-            }
-            k.hash_alg = k.hash_alg.or(m.hash_alg);
-            k.image_size = k.image_size.or(m.image_size);
-            k.image_base = k.image_base.or(m.image_base);
-            if k.issuer.is_none() {
-                k.issuer = text(m.issuer);
-            }
-            if k.publisher.is_none() {
-                k.publisher = text(m.publisher);
-            }
-            k.validated = k.validated.or(m.validated);
-        } else {
-            self.c.loaded_modules.push(LoadedModule {
-                file_path: text(m.file_path).unwrap_or_default(),
-                authenticode_hash: m.authenticode_hash.to_vec(),
-                hash_alg: m.hash_alg,
-                image_size: m.image_size,
-                image_base: m.image_base,
-                issuer: text(m.issuer),
-                publisher: text(m.publisher),
-                validated: m.validated,
-                pcr: m.pcr,
-                event_index: m.event_index,
-            });
         }
     }
 }

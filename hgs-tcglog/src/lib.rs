@@ -42,6 +42,7 @@ pub mod digest_check;
 mod error;
 pub mod event;
 pub mod event_type;
+pub mod modules;
 pub mod owned;
 pub mod parse;
 pub mod replay;
@@ -56,6 +57,7 @@ pub use claims::{BootClaims, Claim, SiPolicyClaim};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use event_type::EventType;
+pub use modules::{LoadedModule, LoadedModules, ModuleRef};
 pub use parse::{EventLog, LogFormat};
 pub use replay::{PcrBanks, PcrMismatch, Replayer};
 

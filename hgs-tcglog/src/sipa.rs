@@ -210,13 +210,13 @@ fn walk_level<'a>(
     while off < data.len() {
         let head = data
             .get(off..off + 8)
-            .ok_or(bad(base + off, "record header runs past its container"))?;
+            .ok_or_else(|| bad(base + off, "record header runs past its container"))?;
         let id = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
         let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
         let body = data
             .get(off + 8..)
             .and_then(|r| r.get(..size))
-            .ok_or(bad(base + off, "record size overflows its container"))?;
+            .ok_or_else(|| bad(base + off, "record size overflows its container"))?;
         *count += 1;
         if *count > MAX_RECORDS {
             return Err(bad(base + off, "too many records"));

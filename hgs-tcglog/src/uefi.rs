@@ -400,32 +400,96 @@ pub(crate) fn u64_at(b: &[u8], at: usize) -> Option<u64> {
 
 /// UTF-16LE to String (lossy; a trailing odd byte is ignored).
 pub(crate) fn utf16(b: &[u8]) -> String {
+    let mut out = Vec::with_capacity(b.len() / 2);
+    push_utf16(&mut out, b);
+    // `push_utf16` writes only whole UTF-8 sequences: the lossy path is never taken.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Appends the UTF-16LE text `b` to `out` as UTF-8 (a trailing odd byte is ignored; unpaired
+/// surrogates become U+FFFD). Writes only whole UTF-8 sequences.
+pub(crate) fn push_utf16(out: &mut Vec<u8>, b: &[u8]) {
     let units = b.chunks_exact(2);
-    // Fast path: names and paths in logs are ASCII; each unit is then one UTF-8 byte.
-    let mut out = String::with_capacity(b.len() / 2);
-    for c in units.clone() {
-        if c[1] != 0 || c[0] >= 0x80 {
-            out.clear();
-            break;
-        }
-        out.push(char::from(c[0]));
+    // Fast path: names and paths in logs are ASCII; each unit is then one UTF-8 byte. The check
+    // folds four units per 64-bit word without an early exit and the copy has an exact length:
+    // straight loops.
+    let mut words = b.chunks_exact(8);
+    let mut non_ascii = words.by_ref().fold(0u64, |acc, w| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        acc | (u64::from_le_bytes(x) & 0xFF80_FF80_FF80_FF80)
+    }) != 0;
+    for c in words.remainder().chunks_exact(2) {
+        non_ascii |= c[1] != 0 || c[0] >= 0x80;
     }
-    if out.len() == b.len() / 2 {
-        return out;
+    if !non_ascii {
+        out.extend(units.map(|c| c[0]));
+        return;
     }
-    out.extend(
-        char::decode_utf16(units.map(|c| u16::from_le_bytes([c[0], c[1]])))
-            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)),
-    );
-    out
+    let mut buf = [0u8; 4];
+    for c in char::decode_utf16(units.map(|c| u16::from_le_bytes([c[0], c[1]]))) {
+        let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    }
+}
+
+/// [`push_utf16`] without trailing NULs.
+pub(crate) fn push_utf16_trimmed(out: &mut Vec<u8>, b: &[u8]) {
+    push_utf16(out, trim_nul_units(b));
+}
+
+/// `b` without its trailing NUL units (and without an odd trailing byte).
+fn trim_nul_units(b: &[u8]) -> &[u8] {
+    let mut end = b.len() & !1;
+    while end >= 2 && b[end - 2] == 0 && b[end - 1] == 0 {
+        end -= 2;
+    }
+    &b[..end]
 }
 
 /// [`utf16`] without trailing NULs (only NUL units decode to `'\0'`, so trimming them before
 /// decoding gives the same text as trimming after).
 pub(crate) fn utf16_trimmed(b: &[u8]) -> String {
-    let mut end = b.len() & !1;
-    while end >= 2 && b[end - 2] == 0 && b[end - 1] == 0 {
-        end -= 2;
+    utf16(trim_nul_units(b))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The ASCII fast path (checked four units per word) and the general path decode exactly
+        /// as the standard library's lossy UTF-16 decoder, for any bytes and any odd tail.
+        #[test]
+        fn utf16_decodes_as_the_standard_library_does(
+            b in proptest::collection::vec(
+                prop_oneof![4 => 0x20u8..0x7f, 2 => Just(0u8), 1 => any::<u8>()],
+                0..64,
+            )
+        ) {
+            let units: Vec<u16> = b
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            prop_assert_eq!(utf16(&b), String::from_utf16_lossy(&units));
+            let trimmed = String::from_utf16_lossy(&units);
+            prop_assert_eq!(utf16_trimmed(&b), trimmed.trim_end_matches('\0'));
+        }
     }
-    utf16(&b[..end])
+
+    #[test]
+    fn non_ascii_in_any_unit_of_a_word_takes_the_general_path() {
+        for at in 0..8 {
+            let mut b: Vec<u8> = "abcdefgh"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect();
+            b[at * 2..at * 2 + 2].copy_from_slice(&0x00e9u16.to_le_bytes());
+            let mut want: Vec<char> = "abcdefgh".chars().collect();
+            want[at] = 'é';
+            assert_eq!(utf16(&b), want.into_iter().collect::<String>());
+        }
+    }
 }

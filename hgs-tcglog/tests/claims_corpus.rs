@@ -48,18 +48,18 @@ fn gcp_shielded_vm_claims_match_go_attestation_expectations() {
         vioscsi.file_path,
         "\\Windows\\System32\\drivers\\vioscsi.sys"
     );
-    let h = hgs_tcglog::hex(&vioscsi.authenticode_hash);
+    let h = hgs_tcglog::hex(vioscsi.authenticode_hash);
     assert!(h.starts_with("0fdce7d7") && h.ends_with("4547"), "{h}");
     assert_eq!(vioscsi.image_base, Some(81_416_192));
     assert_eq!(vioscsi.image_size, Some(86_016));
     assert_eq!(vioscsi.hash_alg.map(|a| a & 0xff), Some(0x0c));
     assert_eq!(vioscsi.validated, Some(true));
     assert_eq!(
-        vioscsi.issuer.as_deref(),
+        vioscsi.issuer,
         Some("Microsoft Windows Third Party Component CA 2014")
     );
     assert_eq!(
-        vioscsi.publisher.as_deref(),
+        vioscsi.publisher,
         Some("Microsoft Windows Hardware Compatibility Publisher")
     );
     for (suffix, prefix, end) in [
@@ -71,7 +71,7 @@ fn gcp_shielded_vm_claims_match_go_attestation_expectations() {
             .iter()
             .find(|m| m.file_path.ends_with(suffix))
             .unwrap();
-        let h = hgs_tcglog::hex(&m.authenticode_hash);
+        let h = hgs_tcglog::hex(m.authenticode_hash);
         assert!(h.starts_with(prefix) && h.ends_with(end), "{suffix}: {h}");
     }
 }
