@@ -61,6 +61,32 @@ impl<'a> Digests<'a> {
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
+    /// Calls `f` with each (TPM_ALG_ID, digest) in order, reading the algorithm table in place
+    /// (the iterator copies it; replay's per-event path cannot afford that copy).
+    #[inline]
+    pub(crate) fn for_each_raw(&self, mut f: impl FnMut(u16, &'a [u8])) {
+        if self.legacy {
+            if self.count == 1 {
+                f(0x0004, self.raw);
+            }
+            return;
+        }
+        let mut rest = self.raw;
+        for _ in 0..self.count {
+            let (Some(&lo), Some(&hi)) = (rest.first(), rest.get(1)) else {
+                return;
+            };
+            let alg = u16::from_le_bytes([lo, hi]);
+            let Some(size) = self.table.size_of(alg) else {
+                return;
+            };
+            let (Some(d), Some(after)) = (rest.get(2..2 + size), rest.get(2 + size..)) else {
+                return;
+            };
+            f(alg, d);
+            rest = after;
+        }
+    }
 
     /// `(TPM_ALG_ID, digest)` for every digest, including unknown algorithms.
     pub fn raw_iter(&self) -> RawDigestIter<'a> {

@@ -12,6 +12,7 @@ macro_rules! event_types {
 
         impl EventType {
             /// From the raw u32.
+            #[inline]
             pub fn from_u32(v: u32) -> Self {
                 match v {
                     $( $value => Self::$name, )*

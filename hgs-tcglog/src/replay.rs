@@ -21,14 +21,50 @@ use crate::parse::EventLog;
 /// Number of PCRs of a PC-client TPM.
 pub const PCR_COUNT: usize = 24;
 
+/// Distinct banks a [`PcrBanks`] can hold: one per known algorithm.
+const BANK_SLOTS: usize = HashAlg::ALL.len();
+
+/// Extends queued before they are performed (see [`replay_banks`]).
+const BATCH: usize = 32;
+
+/// Queued extends: (bank slot, PCR, digest), on the stack.
+struct Batch<'e> {
+    ops: [(usize, usize, &'e [u8]); BATCH],
+    len: usize,
+}
+
+impl Default for Batch<'_> {
+    fn default() -> Self {
+        Batch {
+            ops: [(0, 0, &[]); BATCH],
+            len: 0,
+        }
+    }
+}
+
+impl<'e> Batch<'e> {
+    /// Queues one extend; the caller flushes before an event could overflow the batch (an event
+    /// queues at most one extend per bank).
+    fn push(&mut self, slot: usize, pcr: usize, digest: &'e [u8]) {
+        debug_assert!(self.len < BATCH, "replay batch overflow");
+        if let Some(op) = self.ops.get_mut(self.len) {
+            *op = (slot, pcr, digest);
+            self.len += 1;
+        }
+    }
+}
+
 const STARTUP_LOCALITY: &[u8; 16] = b"StartupLocality\0";
 
 /// Per-bank PCR values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PcrBanks {
-    banks: Vec<HashAlg>,
+    /// The distinct banks held, in order: the first `bank_count` entries (fixed storage: a
+    /// replay allocates only its PCR values).
+    banks: [HashAlg; BANK_SLOTS],
+    bank_count: usize,
     values: Vec<[[u8; MAX_DIGEST]; PCR_COUNT]>,
-    incomplete: Vec<u32>,
+    incomplete: [u32; BANK_SLOTS],
     touched: u32,
 }
 
@@ -52,31 +88,38 @@ pub struct PcrMismatch {
 impl PcrBanks {
     /// Reset values for `banks` (a bank listed twice is held once).
     pub fn new(banks: &[HashAlg]) -> Self {
-        let mut distinct: Vec<HashAlg> = Vec::with_capacity(banks.len().min(HashAlg::ALL.len()));
+        let mut distinct = [HashAlg::Sha1; BANK_SLOTS];
+        let mut n = 0;
         for b in banks {
-            if !distinct.contains(b) {
-                distinct.push(*b);
+            if !distinct[..n].contains(b) {
+                // Five known algorithms: at most five distinct banks.
+                distinct[n] = *b;
+                n += 1;
             }
         }
-        let mut reset = [[0u8; MAX_DIGEST]; PCR_COUNT];
-        for v in reset.iter_mut().take(23).skip(17) {
-            *v = [0xff; MAX_DIGEST];
+        // Zeroed storage (no template to copy), then PCRs 17–22 of each bank to all-ones.
+        let mut values = vec![[[0u8; MAX_DIGEST]; PCR_COUNT]; n];
+        for bank in &mut values {
+            for v in bank.iter_mut().take(23).skip(17) {
+                *v = [0xff; MAX_DIGEST];
+            }
         }
         PcrBanks {
-            values: vec![reset; distinct.len()],
-            incomplete: vec![0; distinct.len()],
+            values,
+            incomplete: [0; BANK_SLOTS],
             banks: distinct,
+            bank_count: n,
             touched: 0,
         }
     }
 
     /// The banks held.
     pub fn banks(&self) -> &[HashAlg] {
-        &self.banks
+        &self.banks[..self.bank_count]
     }
 
     fn slot(&self, alg: HashAlg) -> Option<usize> {
-        self.banks.iter().position(|b| *b == alg)
+        self.banks().iter().position(|b| *b == alg)
     }
 
     /// The value of `pcr` in bank `alg`; `None` if the bank is absent or `pcr` > 23.
@@ -99,6 +142,15 @@ impl PcrBanks {
 
     /// Folds one event in. Never allocates.
     pub fn extend(&mut self, event: &Event<'_>) {
+        let mut batch = Batch::default();
+        self.collect(event, &mut batch);
+        self.flush(&mut batch);
+    }
+
+    /// Applies an event's effects on the replay state and queues its extends in `batch` (applied
+    /// by [`PcrBanks::flush`], in order). The state an event reads (whether PCR 0 has events) is
+    /// updated here, so collecting then flushing equals extending event by event.
+    fn collect<'e>(&mut self, event: &Event<'e>, batch: &mut Batch<'e>) {
         if event.event_type == EventType::NoAction {
             if event.pcr == 0
                 && event.data.len() == 17
@@ -120,24 +172,33 @@ impl PcrBanks {
         // One pass over the event's digests (not one search per bank); a bank that gets no
         // digest is marked incomplete for this PCR.
         let mut extended = 0u32;
-        for (id, d) in event.raw_digests().raw_iter() {
-            if let Some(s) = self.banks.iter().position(|b| b.tpm_alg_id() == id) {
+        let banks = &self.banks[..self.bank_count];
+        event.raw_digests().for_each_raw(|id, d| {
+            if let Some(s) = banks.iter().position(|b| b.tpm_alg_id() == id) {
                 if extended & (1 << s) == 0 {
                     extended |= 1 << s;
-                    let alg = self.banks[s];
-                    alg.extend(&mut self.values[s][pcr][..alg.digest_len()], d);
+                    batch.push(s, pcr, d);
                 }
             }
-        }
-        for (s, inc) in self.incomplete.iter_mut().enumerate() {
+        });
+        for (s, inc) in self.incomplete[..self.bank_count].iter_mut().enumerate() {
             if extended & (1 << s) == 0 {
                 *inc |= 1 << pcr;
             }
         }
     }
 
+    /// Performs the queued extends, in order.
+    fn flush(&mut self, batch: &mut Batch<'_>) {
+        for &(s, pcr, d) in &batch.ops[..batch.len] {
+            let alg = self.banks[s];
+            alg.extend(&mut self.values[s][pcr][..alg.digest_len()], d);
+        }
+        batch.len = 0;
+    }
+
     fn set_pcr0_initial(&mut self, locality: u8) {
-        for (s, alg) in self.banks.iter().enumerate() {
+        for (s, alg) in self.banks[..self.bank_count].iter().enumerate() {
             let n = alg.digest_len();
             self.values[s][0] = [0; MAX_DIGEST];
             self.values[s][0][n - 1] = locality;
@@ -181,18 +242,34 @@ impl PcrBanks {
 
 /// Replays a whole log into the banks it carries.
 pub fn replay(log: &EventLog<'_>) -> Result<PcrBanks> {
-    replay_banks(log, &log.banks())
+    let mut banks = [HashAlg::Sha1; BANK_SLOTS];
+    let mut n = 0;
+    for b in log.algorithm_table().known_banks() {
+        if n < BANK_SLOTS {
+            banks[n] = b;
+            n += 1;
+        }
+    }
+    replay_banks(log, &banks[..n])
 }
 
 /// Replays a whole log into the given banks.
 pub fn replay_banks(log: &EventLog<'_>, banks: &[HashAlg]) -> Result<PcrBanks> {
     let mut state = PcrBanks::new(banks);
+    // Extends are queued and performed a batch at a time: back to back, the compression calls of
+    // different PCRs (independent chains) overlap in the CPU instead of each waiting behind the
+    // parsing of the next event. The results are those of extending event by event.
+    let mut batch = Batch::default();
     for e in log.events() {
         let e = e?;
         if e.index == 0 && log.spec_id().is_some() {
             continue; // the crypto-agile header is an EV_NO_ACTION anyway
         }
-        state.extend(&e);
+        state.collect(&e, &mut batch);
+        if batch.len + BANK_SLOTS > BATCH {
+            state.flush(&mut batch);
+        }
     }
+    state.flush(&mut batch);
     Ok(state)
 }

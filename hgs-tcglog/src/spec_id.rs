@@ -15,7 +15,7 @@ pub const MAX_ALGORITHMS: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlgorithmTable {
     entries: [(u16, u16); MAX_ALGORITHMS],
-    len: usize,
+    len: u8,
 }
 
 impl AlgorithmTable {
@@ -36,7 +36,7 @@ impl AlgorithmTable {
 
     /// `(TPM_ALG_ID, digest size)` pairs in header order.
     pub fn entries(&self) -> &[(u16, u16)] {
-        &self.entries[..self.len]
+        &self.entries[..usize::from(self.len)]
     }
 
     /// Declared size of `alg`, if listed.
@@ -73,16 +73,28 @@ pub struct SpecId<'a> {
 impl<'a> SpecId<'a> {
     /// Parses the header's event data. `offset` is where the data starts in the log (for errors).
     pub fn parse(data: &'a [u8], offset: usize) -> Result<Self> {
+        use nom::bytes::complete::{tag, take};
+        use nom::number::complete::{le_u16, le_u32, u8 as byte};
+        use nom::Parser;
+        type In<'i> = &'i [u8];
+
         let bad = |reason| Error::BadSpecId { offset, reason };
-        if data.get(..16) != Some(&SPEC_ID_SIGNATURE[..]) {
-            return Err(bad("signature is not \"Spec ID Event03\""));
-        }
-        let fixed = data
-            .get(16..28)
-            .ok_or(bad("truncated before the algorithm count"))?;
-        let platform_class = u32::from_le_bytes([fixed[0], fixed[1], fixed[2], fixed[3]]);
-        let (minor, major, errata, uintn_size) = (fixed[4], fixed[5], fixed[6], fixed[7]);
-        let count = u32::from_le_bytes([fixed[8], fixed[9], fixed[10], fixed[11]]) as usize;
+        let (rest, _) = tag::<_, In<'_>, ()>(&SPEC_ID_SIGNATURE[..])
+            .parse(data)
+            .map_err(|_| bad("signature is not \"Spec ID Event03\""))?;
+        // platformClass, specVersionMinor, specVersionMajor, specErrata, uintnSize,
+        // numberOfAlgorithms.
+        let (mut rest, (platform_class, minor, major, errata, uintn_size, count)) = (
+            le_u32::<In<'_>, ()>,
+            byte::<In<'_>, ()>,
+            byte::<In<'_>, ()>,
+            byte::<In<'_>, ()>,
+            byte::<In<'_>, ()>,
+            le_u32::<In<'_>, ()>,
+        )
+            .parse(rest)
+            .map_err(|_| bad("truncated before the algorithm count"))?;
+        let count = count as usize;
         if count == 0 {
             return Err(bad("no algorithms"));
         }
@@ -90,13 +102,12 @@ impl<'a> SpecId<'a> {
             return Err(bad("more algorithms than any TPM has banks"));
         }
         let mut entries = [(0u16, 0u16); MAX_ALGORITHMS];
-        for (i, e) in entries.iter_mut().enumerate().take(count) {
-            let at = 28 + 4 * i;
-            let b = data
-                .get(at..at + 4)
-                .ok_or(bad("truncated in the algorithm table"))?;
-            let alg = u16::from_le_bytes([b[0], b[1]]);
-            let size = u16::from_le_bytes([b[2], b[3]]);
+        for e in entries.iter_mut().take(count) {
+            // TCG_EfiSpecIdEventAlgorithmSize: algorithmId, digestSize.
+            let (after, (alg, size)) = (le_u16::<In<'_>, ()>, le_u16::<In<'_>, ()>)
+                .parse(rest)
+                .map_err(|_| bad("truncated in the algorithm table"))?;
+            rest = after;
             if let Some(known) = HashAlg::from_tpm_alg_id(alg) {
                 if usize::from(size) != known.digest_len() {
                     return Err(bad("declared digest size disagrees with the algorithm"));
@@ -110,24 +121,94 @@ impl<'a> SpecId<'a> {
         if (0..count).any(|i| (0..i).any(|j| entries[i].0 == entries[j].0)) {
             return Err(bad("an algorithm is listed twice"));
         }
-        let vat = 28 + 4 * count;
-        let vsize = usize::from(
-            *data
-                .get(vat)
-                .ok_or(bad("truncated before vendorInfoSize"))?,
-        );
-        let vendor_info = data
-            .get(vat + 1..vat + 1 + vsize)
-            .ok_or(bad("vendorInfo runs past the event"))?;
+        let (rest, vsize) =
+            byte::<In<'_>, ()>(rest).map_err(|_| bad("truncated before vendorInfoSize"))?;
+        let (_, vendor_info) = take::<_, In<'_>, ()>(vsize)
+            .parse(rest)
+            .map_err(|_| bad("vendorInfo runs past the event"))?;
         Ok(SpecId {
             platform_class,
             version: (major, minor, errata),
             uintn_size,
             algorithms: AlgorithmTable {
                 entries,
-                len: count,
+                // count <= MAX_ALGORITHMS (checked above).
+                len: count as u8,
             },
             vendor_info,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// Spec ID Event03 data with `count` and the given (alg, size) entries, no vendor info.
+    fn spec(count: u32, entries: &[(u16, u16)]) -> Vec<u8> {
+        let mut d = SPEC_ID_SIGNATURE.to_vec();
+        d.extend_from_slice(&0u32.to_le_bytes()); // platform class
+        d.extend_from_slice(&[0, 2, 0, 2]); // minor, major, errata, uintn
+        d.extend_from_slice(&count.to_le_bytes());
+        for (a, s) in entries {
+            d.extend_from_slice(&a.to_le_bytes());
+            d.extend_from_slice(&s.to_le_bytes());
+        }
+        d.push(0); // vendorInfoSize
+        d
+    }
+
+    fn reason(d: &[u8]) -> &'static str {
+        match SpecId::parse(d, 32) {
+            Err(Error::BadSpecId { offset: 32, reason }) => reason,
+            other => panic!("expected BadSpecId, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_fields_and_table_are_read() {
+        let data = spec(2, &[(0x0004, 20), (0x000b, 32)]);
+        let s = SpecId::parse(&data, 32).unwrap();
+        assert_eq!(s.version, (2, 0, 0));
+        assert_eq!(s.uintn_size, 2);
+        assert_eq!(s.algorithms.entries(), &[(0x0004, 20), (0x000b, 32)]);
+        assert!(s.vendor_info.is_empty());
+    }
+
+    #[test]
+    fn each_bad_header_has_its_own_reason() {
+        assert_eq!(reason(&spec(0, &[])), "no algorithms");
+        let nine = [(0x0004, 20); 9];
+        assert_eq!(
+            reason(&spec(9, &nine)),
+            "more algorithms than any TPM has banks"
+        );
+        assert_eq!(
+            reason(&spec(u32::MAX, &[(0x0004, 20)])),
+            "more algorithms than any TPM has banks"
+        );
+        assert_eq!(
+            reason(&spec(1, &[(0x000b, 20)])),
+            "declared digest size disagrees with the algorithm"
+        );
+        assert_eq!(
+            reason(&spec(2, &[(0x0004, 20), (0x0004, 20)])),
+            "an algorithm is listed twice"
+        );
+        let mut short = spec(1, &[(0x0004, 20)]);
+        short.truncate(short.len() - 3);
+        assert_eq!(reason(&short), "truncated in the algorithm table");
+        let mut vendor = spec(1, &[(0x0004, 20)]);
+        *vendor.last_mut().unwrap() = 5;
+        assert_eq!(reason(&vendor), "vendorInfo runs past the event");
+        assert_eq!(
+            reason(&spec(1, &[(0x0004, 20)])[..20]),
+            "truncated before the algorithm count"
+        );
+        assert_eq!(
+            reason(b"Spec ID Event02\0"),
+            "signature is not \"Spec ID Event03\""
+        );
     }
 }

@@ -99,6 +99,37 @@ fn replay_reproduces_every_ok_pcr_and_not_the_mismatched_ones() {
 }
 
 #[test]
+fn whole_log_replay_equals_streaming_one_event_at_a_time_on_every_corpus_log() {
+    // `replay` queues extends and performs them in batches; `PcrBanks::extend` is the streaming
+    // fold a caller drives event by event. Both must give every bank, PCR and flag alike.
+    let mut checked = 0;
+    for entry in std::fs::read_dir(corpus()).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("bin") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok(log) = EventLog::parse(&bytes) else {
+            continue;
+        };
+        let Ok(batched) = replay::replay(&log) else {
+            continue;
+        };
+        let mut streamed = hgs_tcglog::PcrBanks::new(&log.banks());
+        for e in log.events() {
+            let e = e.unwrap();
+            if e.index == 0 && log.spec_id().is_some() {
+                continue;
+            }
+            streamed.extend(&e);
+        }
+        assert_eq!(batched, streamed, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} corpus logs replayed");
+}
+
+#[test]
 fn startup_locality_three_sets_pcr0_initial_value() {
     // The locality-3 logs replay PCR 0 only with 00..03 as initial value.
     let bytes = std::fs::read(corpus().join("imm_win_DESKTOP-MIMU51J-EPP-ESET.bin")).unwrap();
