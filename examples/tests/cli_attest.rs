@@ -305,3 +305,221 @@ fn cli_v1_host_with_v2_artifacts_fails_then_all_v1_passes() {
     assert!(text.starts_with("Passed (policy v1)"), "{text}");
     assert!(text.contains("CI policy: ci1"), "{text}");
 }
+
+const AUDIT: &str = "aaronlocker__SiPolicy-Audit__3b070fcd.p7b";
+
+/// A host of the reference class booted with `boot` on its own software TPM; the admin installed
+/// the TPM's roots, registered it (v2), the class's baseline captured on a healthy reference host
+/// (`running_enforced`) and `registered_ci` as CI policy. One attestation round through files:
+/// the verdict's exit code and text.
+fn tampered_host_verdict(tag: &str, boot: &WindowsBoot, registered_ci: &str) -> (i32, String) {
+    let r = start(tag);
+    // Host side, without capture: a tampered host is not where the baseline comes from.
+    std::fs::write(r.dir.join("boot.log"), boot.build()).unwrap();
+    r.ok(&["swtpm", "replay-log", "boot.log"]);
+    r.ok(&[
+        "platform-identifier",
+        "--name",
+        "host1",
+        "--out",
+        "host.json",
+    ]);
+    r.ok(&["agent", "ak", "--out", "ak.pub", "--state", "agent"]);
+    // The reference host of the class.
+    std::fs::write(r.dir.join("reference.log"), running_enforced().build()).unwrap();
+    r.ok(&[
+        "baseline",
+        "capture",
+        "--out",
+        "ref.tcglog",
+        "--log",
+        "reference.log",
+    ]);
+    // Admin side.
+    r.ok(&["roots", "add", LOCALCA]);
+    r.ok(&["host", "add", "--path", "host.json"]);
+    r.ok(&[
+        "tpm-policy",
+        "add",
+        "--path",
+        "ref.tcglog",
+        "--name",
+        "class",
+    ]);
+    let policy = corpus("cipolicy").join(registered_ci).display().to_string();
+    r.ok(&["ci-policy", "add", "--path", &policy, "--name", "ci"]);
+    let e = round(&r, tag);
+    let out = r.hgs(&["attest", "--evidence", &e]);
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn cli_tampered_boots_each_fail_with_exit_code_and_reason() {
+    if !swtpm_available() {
+        return;
+    }
+    let running = |file: &str| {
+        let bytes = std::fs::read(corpus("cipolicy").join(file)).unwrap();
+        let p = hgs_cipolicy::CiPolicy::parse(&bytes).unwrap();
+        Some((
+            "SiPolicy.p7b".to_string(),
+            0x000B,
+            p.measured_digest(hgs_cipolicy::DigestAlg::Sha256),
+        ))
+    };
+    // (tag, boot, registered CI policy, exit code, verdict start, reasons the text must name)
+    type Case = (
+        &'static str,
+        WindowsBoot,
+        &'static str,
+        i32,
+        &'static str,
+        Vec<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "secureboot-off",
+            WindowsBoot {
+                secure_boot: false,
+                ..running_enforced()
+            },
+            ENFORCED,
+            1,
+            "InsecureHostConfiguration",
+            vec!["Hgs_SecureBootEnabled", "no TPM baseline matches"],
+        ),
+        (
+            "kernel-debugger",
+            WindowsBoot {
+                kernel_debugging: true,
+                ..running_enforced()
+            },
+            ENFORCED,
+            1,
+            "InsecureHostConfiguration",
+            vec!["Hgs_UefiDebugDisabled"],
+        ),
+        (
+            "resume",
+            WindowsBoot {
+                resume: true,
+                ..running_enforced()
+            },
+            ENFORCED,
+            1,
+            "InsecureHostConfiguration",
+            vec!["Hgs_FullBoot"],
+        ),
+        (
+            "ci-unregistered",
+            running_enforced(),
+            AUDIT,
+            1,
+            "InsecureHostConfiguration",
+            vec!["the measured code integrity policy is not registered"],
+        ),
+        (
+            "audit-mode",
+            WindowsBoot {
+                si_policy: running(AUDIT),
+                ..running_enforced()
+            },
+            AUDIT,
+            0,
+            "Passed (policy v2)",
+            vec!["flagged: the CI policy is in audit mode"],
+        ),
+    ];
+    for (tag, boot, ci, code, start, reasons) in cases {
+        let (got, text) = tampered_host_verdict(tag, &boot, ci);
+        assert_eq!(got, code, "{tag}: {text}");
+        assert!(text.starts_with(start), "{tag}: {text}");
+        for reason in reasons {
+            assert!(text.contains(reason), "{tag}: no {reason:?} in {text}");
+        }
+    }
+}
+
+#[test]
+fn cli_evidence_for_another_challenge_or_with_edited_event_data_is_refused() {
+    if !swtpm_available() {
+        return;
+    }
+    let r = start("evidence");
+    host_side(&r, &running_enforced());
+    r.ok(&["roots", "add", LOCALCA]);
+    r.ok(&["host", "add", "--path", "host.json"]);
+    r.ok(&[
+        "tpm-policy",
+        "add",
+        "--path",
+        "ref.tcglog",
+        "--name",
+        "class",
+    ]);
+    let policy = corpus("cipolicy").join(ENFORCED).display().to_string();
+    r.ok(&["ci-policy", "add", "--path", &policy, "--name", "ci"]);
+
+    // Evidence answering challenge A, submitted as the answer to challenge B: B's nonce is not
+    // in the quote.
+    let e = round(&r, "a");
+    r.ok(&[
+        "challenge",
+        "--host",
+        "host1",
+        "--ak",
+        "ak.pub",
+        "--out",
+        "c-b.json",
+    ]);
+    let b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.dir.join("c-b.json")).unwrap()).unwrap();
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.dir.join(&e)).unwrap()).unwrap();
+    doc["challenge_id"] = b["id"].clone();
+    std::fs::write(
+        r.dir.join("e-swapped.json"),
+        serde_json::to_vec(&doc).unwrap(),
+    )
+    .unwrap();
+    let out = r.hgs(&["attest", "--evidence", "e-swapped.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("TpmError"), "{text}");
+    assert!(text.contains("nonce"), "{text}");
+
+    // One byte of a SIPA event's data changed, its digest left alone: the replay still matches
+    // the TPM, but the event is refused by its digest (and its claims are not used).
+    let e = round(&r, "edited");
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.dir.join(&e)).unwrap()).unwrap();
+    let mut log = hgs_cli::hex::unhex(doc["event_log"].as_str().unwrap()).unwrap();
+    let parsed = hgs_tcglog::EventLog::parse(&log).unwrap();
+    let ev = parsed
+        .events()
+        .map(Result::unwrap)
+        .find(|ev| ev.pcr == 13 && ev.event_type == hgs_tcglog::EventType::EventTag)
+        .unwrap();
+    // The last byte of its data (inside the last SIPA record: the framing stays valid).
+    let (index, at) = (
+        ev.index,
+        ev.data.as_ptr() as usize - log.as_ptr() as usize + ev.data.len() - 1,
+    );
+    log[at] ^= 0x01;
+    doc["event_log"] = hgs_cli::hex::hex(&log).into();
+    std::fs::write(r.dir.join(&e), serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = r.hgs(&["attest", "--evidence", &e]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("InsecureHostConfiguration [TcgLogVerification]"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("event {index} (PCR 13): its data hashes to")),
+        "{text}"
+    );
+}
