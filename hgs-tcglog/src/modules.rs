@@ -257,8 +257,9 @@ pub(crate) struct RawModule<'a> {
 /// PCR 13 (full form: path, size, signer, ...). Records with the same Authenticode digest are
 /// merged, keyed by that digest as go-attestation does: the first record stays the reference and
 /// each field it lacks comes from the earliest later record that has it. Records without a digest
-/// are never merged. Grouping is a sort by (digest, position) — O(n log n) whatever the digests,
-/// no hashing — and text is decoded once, for kept modules only, straight into the shared buffer.
+/// are never merged. Grouping is a sort (by digest prefix and position, then by whole digest within
+/// a shared prefix) — O(n log n) whatever the digests, no hashing — and text is decoded once, for
+/// kept modules only, into the shared buffer.
 pub(crate) fn merge(mut records: Vec<RawModule<'_>>) -> LoadedModules {
     // Group equal digests: sort positions by an 8-byte prefix of the digest read as an integer
     // (digests almost always differ there), then by position; only a run sharing one prefix is
