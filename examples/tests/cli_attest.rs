@@ -444,7 +444,7 @@ fn cli_tampered_boots_each_fail_with_exit_code_and_reason() {
 }
 
 #[test]
-fn cli_evidence_for_another_challenge_or_with_edited_event_data_is_refused() {
+fn cli_evidence_for_another_challenge_a_narrowed_quote_or_edited_event_data_is_refused() {
     if !swtpm_available() {
         return;
     }
@@ -490,6 +490,57 @@ fn cli_evidence_for_another_challenge_or_with_edited_event_data_is_refused() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("TpmError"), "{text}");
     assert!(text.contains("nonce"), "{text}");
+
+    // A host that answers a narrower challenge than the verifier issued (its copy of the
+    // challenge edited): a quote omitting PCR 13, then a quote in another bank. The verifier
+    // judges against the challenge it kept.
+    for (tag, edit, reason) in [
+        (
+            "subset",
+            serde_json::json!({ "pcrs": [0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 14] }),
+            "quote omits PCRs [13] of bank 0x000b",
+        ),
+        (
+            "other-bank",
+            serde_json::json!({ "banks": ["sha1"] }),
+            "quote covers banks [4], not the required bank 0x000b",
+        ),
+    ] {
+        let c = format!("c-{tag}.json");
+        let e = format!("e-{tag}.json");
+        r.ok(&[
+            "challenge",
+            "--host",
+            "host1",
+            "--ak",
+            "ak.pub",
+            "--out",
+            &c,
+        ]);
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(r.dir.join(&c)).unwrap()).unwrap();
+        for (k, v) in edit.as_object().unwrap() {
+            doc[k] = v.clone();
+        }
+        std::fs::write(r.dir.join(&c), serde_json::to_vec(&doc).unwrap()).unwrap();
+        r.ok(&[
+            "agent",
+            "attest",
+            "--challenge",
+            &c,
+            "--out",
+            &e,
+            "--log",
+            "boot.log",
+            "--state",
+            "agent",
+        ]);
+        let out = r.hgs(&["attest", "--evidence", &e]);
+        assert_eq!(out.status.code(), Some(1), "{tag}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("TpmError"), "{tag}: {text}");
+        assert!(text.contains(reason), "{tag}: {text}");
+    }
 
     // One byte of a SIPA event's data changed, its digest left alone: the replay still matches
     // the TPM, but the event is refused by its digest (and its claims are not used).
