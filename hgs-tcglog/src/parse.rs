@@ -158,6 +158,7 @@ pub struct Events<'a> {
 impl<'a> Iterator for Events<'a> {
     type Item = Result<Event<'a>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done || self.offset >= self.log.bytes.len() {
             return None;
@@ -195,6 +196,7 @@ fn truncated(index: u32, offset: usize, what: &'static str, needed: usize) -> Er
 }
 
 /// Reads one legacy record at `offset`: the event and the offset of the next record.
+#[inline]
 fn read_legacy(bytes: &[u8], offset: usize, index: u32) -> Result<(Event<'_>, usize)> {
     let rec = bytes.get(offset..).unwrap_or(&[]);
     if rec.len() < LEGACY_HEADER {
@@ -241,6 +243,7 @@ fn take_data(rec: &[u8], at: usize, size: u32, index: u32, offset: usize) -> Res
 }
 
 /// Reads one TCG_PCR_EVENT2 at `offset`: the event and the offset of the next record.
+#[inline]
 fn read_agile<'a>(
     bytes: &'a [u8],
     offset: usize,
