@@ -103,6 +103,12 @@ fn start(tag: &str) -> Run {
 
 /// Host side: boot (extend the log), identify, capture the baseline, make an AK.
 fn host_side(r: &Run, boot: &WindowsBoot) {
+    boot_host(r, boot);
+    capture(r, "boot.log");
+}
+
+/// Boots the TPM with `boot` (its log in boot.log), writes host.json and an AK.
+fn boot_host(r: &Run, boot: &WindowsBoot) {
     std::fs::write(r.dir.join("boot.log"), boot.build()).unwrap();
     r.ok(&["swtpm", "replay-log", "boot.log"]);
     r.ok(&[
@@ -112,46 +118,76 @@ fn host_side(r: &Run, boot: &WindowsBoot) {
         "--out",
         "host.json",
     ]);
-    r.ok(&[
-        "baseline",
-        "capture",
-        "--out",
-        "ref.tcglog",
-        "--log",
-        "boot.log",
-    ]);
     r.ok(&["agent", "ak", "--out", "ak.pub", "--state", "agent"]);
 }
 
-fn round(r: &Run, tag: &str) -> String {
-    let c = format!("c-{tag}.json");
-    let e = format!("e-{tag}.json");
+/// The TPM baseline (ref.tcglog) captured from `log`.
+fn capture(r: &Run, log: &str) {
+    r.ok(&["baseline", "capture", "--out", "ref.tcglog", "--log", log]);
+}
+
+/// Admin side under v2: the swtpm CA as root, host1, ref.tcglog as "class", `ci_file` as "ci".
+fn register_v2(r: &Run, ci_file: &str) {
+    r.ok(&["roots", "add", LOCALCA]);
+    r.ok(&["host", "add", "--path", "host.json"]);
     r.ok(&[
-        "challenge",
-        "--host",
-        "host1",
-        "--ak",
-        "ak.pub",
-        "--out",
-        &c,
+        "tpm-policy",
+        "add",
+        "--path",
+        "ref.tcglog",
+        "--name",
+        "class",
     ]);
+    let policy = corpus("cipolicy").join(ci_file).display().to_string();
+    r.ok(&["ci-policy", "add", "--path", &policy, "--name", "ci"]);
+}
+
+/// One attestation round through files: the verifier's challenge c-TAG.json, the host's evidence
+/// e-TAG.json (returned).
+fn round(r: &Run, tag: &str) -> String {
+    let (c, e) = (format!("c-{tag}.json"), format!("e-{tag}.json"));
+    challenge(r, &c);
+    answer(r, &c, &e);
+    e
+}
+
+/// The verifier challenges host1's AK into `c`.
+fn challenge(r: &Run, c: &str) {
+    r.ok(&["challenge", "--host", "host1", "--ak", "ak.pub", "--out", c]);
+}
+
+/// The host answers challenge `c` with evidence `e`.
+fn answer(r: &Run, c: &str, e: &str) {
     r.ok(&[
         "agent",
         "attest",
         "--challenge",
-        &c,
+        c,
         "--out",
-        &e,
+        e,
         "--log",
         "boot.log",
         "--state",
         "agent",
     ]);
-    e
 }
 
+fn read_json(r: &Run, name: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(r.dir.join(name)).unwrap()).unwrap()
+}
+
+fn write_json(r: &Run, name: &str, v: &serde_json::Value) {
+    std::fs::write(r.dir.join(name), serde_json::to_vec(v).unwrap()).unwrap();
+}
+
+/// A healthy boot running the enforced corpus CI policy.
 fn running_enforced() -> WindowsBoot {
-    let file = std::fs::read(corpus("cipolicy").join(ENFORCED)).unwrap();
+    running(ENFORCED)
+}
+
+/// A healthy boot running the corpus CI policy `file` (its measured SHA-256 digest in SI_POLICY).
+fn running(file: &str) -> WindowsBoot {
+    let file = std::fs::read(corpus("cipolicy").join(file)).unwrap();
     let p = hgs_cipolicy::CiPolicy::parse(&file).unwrap();
     WindowsBoot {
         si_policy: Some((
@@ -216,15 +252,14 @@ fn cli_flow_passes_under_v2_then_tampering_fails_with_exit_code_and_reason() {
 
     // A log event removed from the evidence: exit 1, the PCR named.
     let e = round(&r, "removed");
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(r.dir.join(&e)).unwrap()).unwrap();
+    let mut doc = read_json(&r, &e);
     let log = hgs_cli::hex::unhex(doc["event_log"].as_str().unwrap()).unwrap();
     let parsed = hgs_tcglog::EventLog::parse(&log).unwrap();
     let events: Vec<_> = parsed.events().map(Result::unwrap).collect();
     let i = events.iter().position(|ev| ev.pcr == 13).unwrap();
     let cut = [&log[..events[i].offset], &log[events[i + 1].offset..]].concat();
     doc["event_log"] = hgs_cli::hex::hex(&cut).into();
-    std::fs::write(r.dir.join(&e), serde_json::to_vec(&doc).unwrap()).unwrap();
+    write_json(&r, &e, &doc);
     let out = r.hgs(&["attest", "--evidence", &e]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -315,39 +350,10 @@ const AUDIT: &str = "aaronlocker__SiPolicy-Audit__3b070fcd.p7b";
 fn tampered_host_verdict(tag: &str, boot: &WindowsBoot, registered_ci: &str) -> (i32, String) {
     let r = start(tag);
     // Host side, without capture: a tampered host is not where the baseline comes from.
-    std::fs::write(r.dir.join("boot.log"), boot.build()).unwrap();
-    r.ok(&["swtpm", "replay-log", "boot.log"]);
-    r.ok(&[
-        "platform-identifier",
-        "--name",
-        "host1",
-        "--out",
-        "host.json",
-    ]);
-    r.ok(&["agent", "ak", "--out", "ak.pub", "--state", "agent"]);
-    // The reference host of the class.
+    boot_host(&r, boot);
     std::fs::write(r.dir.join("reference.log"), running_enforced().build()).unwrap();
-    r.ok(&[
-        "baseline",
-        "capture",
-        "--out",
-        "ref.tcglog",
-        "--log",
-        "reference.log",
-    ]);
-    // Admin side.
-    r.ok(&["roots", "add", LOCALCA]);
-    r.ok(&["host", "add", "--path", "host.json"]);
-    r.ok(&[
-        "tpm-policy",
-        "add",
-        "--path",
-        "ref.tcglog",
-        "--name",
-        "class",
-    ]);
-    let policy = corpus("cipolicy").join(registered_ci).display().to_string();
-    r.ok(&["ci-policy", "add", "--path", &policy, "--name", "ci"]);
+    capture(&r, "reference.log");
+    register_v2(&r, registered_ci);
     let e = round(&r, tag);
     let out = r.hgs(&["attest", "--evidence", &e]);
     (
@@ -361,15 +367,6 @@ fn cli_tampered_boots_each_fail_with_exit_code_and_reason() {
     if !swtpm_available() {
         return;
     }
-    let running = |file: &str| {
-        let bytes = std::fs::read(corpus("cipolicy").join(file)).unwrap();
-        let p = hgs_cipolicy::CiPolicy::parse(&bytes).unwrap();
-        Some((
-            "SiPolicy.p7b".to_string(),
-            0x000B,
-            p.measured_digest(hgs_cipolicy::DigestAlg::Sha256),
-        ))
-    };
     // (tag, boot, registered CI policy, exit code, verdict start, reasons the text must name)
     type Case = (
         &'static str,
@@ -423,10 +420,7 @@ fn cli_tampered_boots_each_fail_with_exit_code_and_reason() {
         ),
         (
             "audit-mode",
-            WindowsBoot {
-                si_policy: running(AUDIT),
-                ..running_enforced()
-            },
+            running(AUDIT),
             AUDIT,
             0,
             "Passed (policy v2)",
@@ -450,41 +444,15 @@ fn cli_evidence_for_another_challenge_a_narrowed_quote_or_edited_event_data_is_r
     }
     let r = start("evidence");
     host_side(&r, &running_enforced());
-    r.ok(&["roots", "add", LOCALCA]);
-    r.ok(&["host", "add", "--path", "host.json"]);
-    r.ok(&[
-        "tpm-policy",
-        "add",
-        "--path",
-        "ref.tcglog",
-        "--name",
-        "class",
-    ]);
-    let policy = corpus("cipolicy").join(ENFORCED).display().to_string();
-    r.ok(&["ci-policy", "add", "--path", &policy, "--name", "ci"]);
+    register_v2(&r, ENFORCED);
 
     // Evidence answering challenge A, submitted as the answer to challenge B: B's nonce is not
     // in the quote.
     let e = round(&r, "a");
-    r.ok(&[
-        "challenge",
-        "--host",
-        "host1",
-        "--ak",
-        "ak.pub",
-        "--out",
-        "c-b.json",
-    ]);
-    let b: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(r.dir.join("c-b.json")).unwrap()).unwrap();
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(r.dir.join(&e)).unwrap()).unwrap();
-    doc["challenge_id"] = b["id"].clone();
-    std::fs::write(
-        r.dir.join("e-swapped.json"),
-        serde_json::to_vec(&doc).unwrap(),
-    )
-    .unwrap();
+    challenge(&r, "c-b.json");
+    let mut doc = read_json(&r, &e);
+    doc["challenge_id"] = read_json(&r, "c-b.json")["id"].clone();
+    write_json(&r, "e-swapped.json", &doc);
     let out = r.hgs(&["attest", "--evidence", "e-swapped.json"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -506,35 +474,14 @@ fn cli_evidence_for_another_challenge_a_narrowed_quote_or_edited_event_data_is_r
             "quote covers banks [4], not the required bank 0x000b",
         ),
     ] {
-        let c = format!("c-{tag}.json");
-        let e = format!("e-{tag}.json");
-        r.ok(&[
-            "challenge",
-            "--host",
-            "host1",
-            "--ak",
-            "ak.pub",
-            "--out",
-            &c,
-        ]);
-        let mut doc: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(r.dir.join(&c)).unwrap()).unwrap();
+        let (c, e) = (format!("c-{tag}.json"), format!("e-{tag}.json"));
+        challenge(&r, &c);
+        let mut doc = read_json(&r, &c);
         for (k, v) in edit.as_object().unwrap() {
             doc[k] = v.clone();
         }
-        std::fs::write(r.dir.join(&c), serde_json::to_vec(&doc).unwrap()).unwrap();
-        r.ok(&[
-            "agent",
-            "attest",
-            "--challenge",
-            &c,
-            "--out",
-            &e,
-            "--log",
-            "boot.log",
-            "--state",
-            "agent",
-        ]);
+        write_json(&r, &c, &doc);
+        answer(&r, &c, &e);
         let out = r.hgs(&["attest", "--evidence", &e]);
         assert_eq!(out.status.code(), Some(1), "{tag}");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -545,8 +492,7 @@ fn cli_evidence_for_another_challenge_a_narrowed_quote_or_edited_event_data_is_r
     // One byte of a SIPA event's data changed, its digest left alone: the replay still matches
     // the TPM, but the event is refused by its digest (and its claims are not used).
     let e = round(&r, "edited");
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(r.dir.join(&e)).unwrap()).unwrap();
+    let mut doc = read_json(&r, &e);
     let mut log = hgs_cli::hex::unhex(doc["event_log"].as_str().unwrap()).unwrap();
     let parsed = hgs_tcglog::EventLog::parse(&log).unwrap();
     let ev = parsed
@@ -561,7 +507,7 @@ fn cli_evidence_for_another_challenge_a_narrowed_quote_or_edited_event_data_is_r
     );
     log[at] ^= 0x01;
     doc["event_log"] = hgs_cli::hex::hex(&log).into();
-    std::fs::write(r.dir.join(&e), serde_json::to_vec(&doc).unwrap()).unwrap();
+    write_json(&r, &e, &doc);
     let out = r.hgs(&["attest", "--evidence", &e]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);

@@ -18,7 +18,7 @@ use crate::alg::HashAlg;
 use crate::error::Result;
 use crate::event::Event;
 use crate::event_type::EventType;
-use crate::modules::{self, LoadedModules, RawModule};
+use crate::modules::{self, LoadedModules, RawModule, Text};
 use crate::parse::EventLog;
 use crate::sipa::{self, id, Record, SiPolicy, VsmIdk};
 use crate::uefi::{Guid, UefiVariable};
@@ -371,13 +371,13 @@ impl<'a> Reader<'a> {
         }
         if let (Some(m), 7) = (module.as_mut(), r.category()) {
             match r.id {
-                id::FILEPATH => m.file_path = Some(r.data),
+                id::FILEPATH => m.file_path = Some(Text::Utf16(r.data)),
                 id::AUTHENTICODEHASH => m.authenticode_hash = r.data,
                 id::HASHALGORITHMID => m.hash_alg = r.as_uint().map(|v| v as u32),
                 id::IMAGESIZE => m.image_size = r.as_uint(),
                 id::IMAGEBASE => m.image_base = r.as_uint(),
-                id::AUTHORITYISSUER => m.issuer = Some(r.data),
-                id::AUTHORITYPUBLISHER => m.publisher = Some(r.data),
+                id::AUTHORITYISSUER => m.issuer = Some(Text::Utf16(r.data)),
+                id::AUTHORITYPUBLISHER => m.publisher = Some(Text::Utf16(r.data)),
                 id::IMAGEVALIDATED => m.validated = r.as_bool(),
                 _ => {}
             }

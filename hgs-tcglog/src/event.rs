@@ -73,18 +73,10 @@ impl<'a> Digests<'a> {
         }
         let mut rest = self.raw;
         for _ in 0..self.count {
-            let (Some(&lo), Some(&hi)) = (rest.first(), rest.get(1)) else {
-                return;
-            };
-            let alg = u16::from_le_bytes([lo, hi]);
-            let Some(size) = self.table.size_of(alg) else {
-                return;
-            };
-            let (Some(d), Some(after)) = (rest.get(2..2 + size), rest.get(2 + size..)) else {
+            let Some((alg, d)) = next_agile_digest(&mut rest, &self.table) else {
                 return;
             };
             f(alg, d);
-            rest = after;
         }
     }
 
@@ -120,11 +112,7 @@ impl<'a> Iterator for RawDigestIter<'a> {
             self.rest = &[];
             return Some((0x0004, d));
         }
-        let alg = u16::from_le_bytes([*self.rest.first()?, *self.rest.get(1)?]);
-        let size = self.table.size_of(alg)?;
-        let d = self.rest.get(2..2 + size)?;
-        self.rest = self.rest.get(2 + size..)?;
-        Some((alg, d))
+        next_agile_digest(&mut self.rest, &self.table)
     }
 }
 
@@ -172,4 +160,14 @@ impl<'a> Event<'a> {
     pub fn is_extended(&self) -> bool {
         self.event_type != EventType::NoAction && self.pcr < 24
     }
+}
+
+/// Reads one TPMT_HA (`alg`, digest of the size the table declares) off the front of `rest`.
+#[inline]
+fn next_agile_digest<'a>(rest: &mut &'a [u8], table: &AlgorithmTable) -> Option<(u16, &'a [u8])> {
+    let alg = u16::from_le_bytes([*rest.first()?, *rest.get(1)?]);
+    let size = table.size_of(alg)?;
+    let d = rest.get(2..2 + size)?;
+    *rest = rest.get(2 + size..)?;
+    Some((alg, d))
 }

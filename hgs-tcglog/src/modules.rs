@@ -37,6 +37,24 @@ pub struct LoadedModule {
     pub event_index: u32,
 }
 
+impl LoadedModule {
+    /// This module as a borrowed [`ModuleRef`].
+    pub fn module_ref(&self) -> ModuleRef<'_> {
+        ModuleRef {
+            file_path: &self.file_path,
+            authenticode_hash: &self.authenticode_hash,
+            hash_alg: self.hash_alg,
+            image_size: self.image_size,
+            image_base: self.image_base,
+            issuer: self.issuer.as_deref(),
+            publisher: self.publisher.as_deref(),
+            validated: self.validated,
+            pcr: self.pcr,
+            event_index: self.event_index,
+        }
+    }
+}
+
 /// One module of a [`LoadedModules`], borrowed from it. Serializes exactly as [`LoadedModule`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ModuleRef<'a> {
@@ -132,39 +150,9 @@ impl LoadedModules {
         self.entries.iter().map(|e| self.module(e))
     }
 
-    /// Adds a module at the end.
-    pub fn push(&mut self, m: &ModuleRef<'_>) {
-        let text = |t: &mut String, s: &str| {
-            let start = t.len();
-            t.push_str(s);
-            Span {
-                start,
-                end: t.len(),
-            }
-        };
-        let start = self.hashes.len();
-        self.hashes.extend_from_slice(m.authenticode_hash);
-        let entry = Entry {
-            file_path: text(&mut self.text, m.file_path),
-            authenticode_hash: Span {
-                start,
-                end: self.hashes.len(),
-            },
-            issuer: m.issuer.map(|s| text(&mut self.text, s)),
-            publisher: m.publisher.map(|s| text(&mut self.text, s)),
-            hash_alg: m.hash_alg,
-            image_size: m.image_size,
-            image_base: m.image_base,
-            validated: m.validated,
-            pcr: m.pcr,
-            event_index: m.event_index,
-        };
-        self.entries.push(entry);
-    }
-
     fn module(&self, e: &Entry) -> ModuleRef<'_> {
-        // Spans are made by `push`/`merge` at char boundaries of `text`; `get` keeps a bad one
-        // from panicking all the same.
+        // Spans are made by `build` at char boundaries of `text`; `get` keeps a bad one from
+        // panicking all the same.
         let text = |s: Span| self.text.get(s.start..s.end).unwrap_or_default();
         ModuleRef {
             file_path: text(e.file_path),
@@ -200,11 +188,8 @@ impl Eq for LoadedModules {}
 
 impl<'a> FromIterator<ModuleRef<'a>> for LoadedModules {
     fn from_iter<I: IntoIterator<Item = ModuleRef<'a>>>(iter: I) -> Self {
-        let mut out = LoadedModules::default();
-        for m in iter {
-            out.push(&m);
-        }
-        out
+        let records: Vec<RawModule<'a>> = iter.into_iter().map(RawModule::from).collect();
+        build(&records)
     }
 }
 
@@ -217,35 +202,76 @@ impl serde::Serialize for LoadedModules {
 impl<'de> serde::Deserialize<'de> for LoadedModules {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let owned = Vec::<LoadedModule>::deserialize(d)?;
-        Ok(owned
-            .iter()
-            .map(|m| ModuleRef {
-                file_path: &m.file_path,
-                authenticode_hash: &m.authenticode_hash,
-                hash_alg: m.hash_alg,
-                image_size: m.image_size,
-                image_base: m.image_base,
-                issuer: m.issuer.as_deref(),
-                publisher: m.publisher.as_deref(),
-                validated: m.validated,
-                pcr: m.pcr,
-                event_index: m.event_index,
-            })
-            .collect())
+        Ok(owned.iter().map(LoadedModule::module_ref).collect())
     }
 }
 
-/// A module as read from its SIPA records: text fields stay undecoded UTF-16 slices of the event
-/// data until the module is kept (a module Windows logs twice is decoded once).
+/// A module's text field before it is stored: UTF-16LE straight from a SIPA record (decoded
+/// only if the module is kept), or text already decoded.
+#[derive(Clone, Copy)]
+pub(crate) enum Text<'a> {
+    /// UTF-16LE bytes (trailing NUL units are dropped when decoded).
+    Utf16(&'a [u8]),
+    /// Decoded text.
+    Utf8(&'a str),
+}
+
+impl Text<'_> {
+    /// Whether it decodes to the empty string.
+    fn is_empty(self) -> bool {
+        match self {
+            Text::Utf16(b) => b.chunks_exact(2).all(|u| u == [0, 0]),
+            Text::Utf8(s) => s.is_empty(),
+        }
+    }
+
+    /// UTF-8 bytes it decodes to, for reserving (exact for ASCII).
+    fn len_hint(self) -> usize {
+        match self {
+            Text::Utf16(b) => b.len() / 2,
+            Text::Utf8(s) => s.len(),
+        }
+    }
+
+    /// Appends the decoded text to `out`; only whole UTF-8 sequences are written.
+    fn append_to(self, out: &mut Vec<u8>) {
+        match self {
+            Text::Utf16(b) => push_utf16_trimmed(out, b),
+            Text::Utf8(s) => out.extend_from_slice(s.as_bytes()),
+        }
+    }
+}
+
+impl<'a> From<ModuleRef<'a>> for RawModule<'a> {
+    fn from(m: ModuleRef<'a>) -> Self {
+        RawModule {
+            file_path: Some(Text::Utf8(m.file_path)),
+            authenticode_hash: m.authenticode_hash,
+            hash_alg: m.hash_alg,
+            image_size: m.image_size,
+            image_base: m.image_base,
+            issuer: m.issuer.map(Text::Utf8),
+            publisher: m.publisher.map(Text::Utf8),
+            validated: m.validated,
+            pcr: m.pcr,
+            event_index: m.event_index,
+            merged: false,
+        }
+    }
+}
+
+/// A module as read from its SIPA records (or given as a [`ModuleRef`]): text fields stay
+/// undecoded UTF-16 slices of the event data until the module is kept (a module Windows logs
+/// twice is decoded once).
 #[derive(Default, Clone, Copy)]
 pub(crate) struct RawModule<'a> {
-    pub(crate) file_path: Option<&'a [u8]>,
+    pub(crate) file_path: Option<Text<'a>>,
     pub(crate) authenticode_hash: &'a [u8],
     pub(crate) hash_alg: Option<u32>,
     pub(crate) image_size: Option<u64>,
     pub(crate) image_base: Option<u64>,
-    pub(crate) issuer: Option<&'a [u8]>,
-    pub(crate) publisher: Option<&'a [u8]>,
+    pub(crate) issuer: Option<Text<'a>>,
+    pub(crate) publisher: Option<Text<'a>>,
     pub(crate) validated: Option<bool>,
     pub(crate) pcr: u32,
     pub(crate) event_index: u32,
@@ -296,58 +322,57 @@ pub(crate) fn merge(mut records: Vec<RawModule<'_>>) -> LoadedModules {
         }
         i = j;
     }
-    // Exact capacities: UTF-16 text decodes to at most 3 UTF-8 bytes per unit, ASCII (the usual
-    // case) to one; reserve one per unit and let the rare non-ASCII text grow the buffer.
+    build(&records)
+}
+
+/// Stores the records not merged away, in order: all text in one buffer, all digests in another.
+fn build(records: &[RawModule<'_>]) -> LoadedModules {
     let kept = || records.iter().filter(|m| !m.merged);
-    let units = |b: Option<&[u8]>| b.map_or(0, |b| b.len() / 2);
+    let hint = |t: Option<Text<'_>>| t.map_or(0, Text::len_hint);
     // The text is built as UTF-8 bytes and checked once at the end (a `String` cannot take
     // bytes without a check, and a check per field costs more than one over the whole buffer).
-    let mut text_bytes: Vec<u8> = Vec::with_capacity(
+    let mut text: Vec<u8> = Vec::with_capacity(
         kept()
-            .map(|m| units(m.file_path) + units(m.issuer) + units(m.publisher))
+            .map(|m| hint(m.file_path) + hint(m.issuer) + hint(m.publisher))
             .sum(),
     );
-    let mut out = LoadedModules {
-        text: String::new(),
-        hashes: Vec::with_capacity(kept().map(|m| m.authenticode_hash.len()).sum()),
-        entries: Vec::with_capacity(kept().count()),
+    let mut hashes = Vec::with_capacity(kept().map(|m| m.authenticode_hash.len()).sum());
+    let mut entries = Vec::with_capacity(kept().count());
+    let mut span = |t: Text<'_>| {
+        let start = text.len();
+        t.append_to(&mut text);
+        Span {
+            start,
+            end: text.len(),
+        }
     };
     for m in kept() {
-        let text = |t: &mut Vec<u8>, raw: &[u8]| {
-            let start = t.len();
-            push_utf16_trimmed(t, raw);
-            Span {
-                start,
-                end: t.len(),
-            }
-        };
-        let start = out.hashes.len();
-        out.hashes.extend_from_slice(m.authenticode_hash);
-        let entry = Entry {
-            file_path: m
-                .file_path
-                .map(|raw| text(&mut text_bytes, raw))
-                .unwrap_or_default(),
+        let start = hashes.len();
+        hashes.extend_from_slice(m.authenticode_hash);
+        entries.push(Entry {
+            file_path: m.file_path.map(&mut span).unwrap_or_default(),
             authenticode_hash: Span {
                 start,
-                end: out.hashes.len(),
+                end: hashes.len(),
             },
-            issuer: m.issuer.map(|raw| text(&mut text_bytes, raw)),
-            publisher: m.publisher.map(|raw| text(&mut text_bytes, raw)),
+            issuer: m.issuer.map(&mut span),
+            publisher: m.publisher.map(&mut span),
             hash_alg: m.hash_alg,
             image_size: m.image_size,
             image_base: m.image_base,
             validated: m.validated,
             pcr: m.pcr,
             event_index: m.event_index,
-        };
-        out.entries.push(entry);
+        });
     }
-    // `push_utf16` writes only whole UTF-8 sequences, so this cannot fail; were it to, the
-    // lossy form keeps every span on a char boundary of valid text anyway.
-    out.text = String::from_utf8(text_bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    out
+    LoadedModules {
+        // Only whole UTF-8 sequences were written, so this cannot fail; were it to, the lossy
+        // form keeps every span on a char boundary of valid text anyway.
+        text: String::from_utf8(text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        hashes,
+        entries,
+    }
 }
 
 /// Merges the records of one run of equal digest prefixes, sorted by (digest, position): each
@@ -366,7 +391,7 @@ fn merge_run(records: &mut [RawModule<'_>], run: &[(u64, usize)]) {
             for &(_, later) in &run[i + 1..j] {
                 let m = records[later];
                 let k = &mut records[first];
-                if k.file_path.is_none_or(utf16_trimmed_is_empty) {
+                if k.file_path.is_none_or(Text::is_empty) {
                     k.file_path = m.file_path;
                 }
                 k.hash_alg = k.hash_alg.or(m.hash_alg);
@@ -380,12 +405,6 @@ fn merge_run(records: &mut [RawModule<'_>], run: &[(u64, usize)]) {
         }
         i = j;
     }
-}
-
-/// Whether `b` decodes to the empty string under UTF-16 trimming (only NUL units, or less than
-/// one unit).
-fn utf16_trimmed_is_empty(b: &[u8]) -> bool {
-    b.chunks_exact(2).all(|u| u == [0, 0])
 }
 
 #[cfg(test)]
@@ -405,14 +424,14 @@ mod tests {
             RawModule {
                 authenticode_hash: b"AAAA",
                 image_base: Some(1),
-                file_path: Some(&p12),
+                file_path: Some(Text::Utf16(&p12)),
                 pcr: 12,
                 event_index: 3,
                 ..RawModule::default()
             },
             RawModule {
                 authenticode_hash: b"BBBB",
-                file_path: Some(&other),
+                file_path: Some(Text::Utf16(&other)),
                 pcr: 12,
                 event_index: 4,
                 ..RawModule::default()
@@ -421,8 +440,8 @@ mod tests {
                 authenticode_hash: b"AAAA",
                 image_base: Some(2),
                 image_size: Some(10),
-                file_path: Some(&p13),
-                issuer: Some(&issuer),
+                file_path: Some(Text::Utf16(&p13)),
+                issuer: Some(Text::Utf16(&issuer)),
                 pcr: 13,
                 event_index: 9,
                 ..RawModule::default()

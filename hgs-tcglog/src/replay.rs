@@ -27,26 +27,27 @@ const BANK_SLOTS: usize = HashAlg::ALL.len();
 /// Extends queued before they are performed (see [`replay_banks`]).
 const BATCH: usize = 32;
 
-/// Queued extends: (bank slot, PCR, digest), on the stack.
-struct Batch<'e> {
-    ops: [(usize, usize, &'e [u8]); BATCH],
+/// Up to `N` queued extends: (bank slot, PCR, digest), on the stack. Replay queues [`BATCH`];
+/// one streamed event queues at most one per bank.
+struct Batch<'e, const N: usize> {
+    ops: [(usize, usize, &'e [u8]); N],
     len: usize,
 }
 
-impl Default for Batch<'_> {
+impl<const N: usize> Default for Batch<'_, N> {
     fn default() -> Self {
         Batch {
-            ops: [(0, 0, &[]); BATCH],
+            ops: [(0, 0, &[]); N],
             len: 0,
         }
     }
 }
 
-impl<'e> Batch<'e> {
+impl<'e, const N: usize> Batch<'e, N> {
     /// Queues one extend; the caller flushes before an event could overflow the batch (an event
     /// queues at most one extend per bank).
     fn push(&mut self, slot: usize, pcr: usize, digest: &'e [u8]) {
-        debug_assert!(self.len < BATCH, "replay batch overflow");
+        debug_assert!(self.len < N, "replay batch overflow");
         if let Some(op) = self.ops.get_mut(self.len) {
             *op = (slot, pcr, digest);
             self.len += 1;
@@ -142,7 +143,7 @@ impl PcrBanks {
 
     /// Folds one event in. Never allocates.
     pub fn extend(&mut self, event: &Event<'_>) {
-        let mut batch = Batch::default();
+        let mut batch = Batch::<BANK_SLOTS>::default();
         self.collect(event, &mut batch);
         self.flush(&mut batch);
     }
@@ -150,7 +151,7 @@ impl PcrBanks {
     /// Applies an event's effects on the replay state and queues its extends in `batch` (applied
     /// by [`PcrBanks::flush`], in order). The state an event reads (whether PCR 0 has events) is
     /// updated here, so collecting then flushing equals extending event by event.
-    fn collect<'e>(&mut self, event: &Event<'e>, batch: &mut Batch<'e>) {
+    fn collect<'e, const N: usize>(&mut self, event: &Event<'e>, batch: &mut Batch<'e, N>) {
         if event.event_type == EventType::NoAction {
             if event.pcr == 0
                 && event.data.len() == 17
@@ -189,7 +190,7 @@ impl PcrBanks {
     }
 
     /// Performs the queued extends, in order.
-    fn flush(&mut self, batch: &mut Batch<'_>) {
+    fn flush<const N: usize>(&mut self, batch: &mut Batch<'_, N>) {
         for &(s, pcr, d) in &batch.ops[..batch.len] {
             let alg = self.banks[s];
             alg.extend(&mut self.values[s][pcr][..alg.digest_len()], d);
@@ -259,7 +260,7 @@ pub fn replay_banks(log: &EventLog<'_>, banks: &[HashAlg]) -> Result<PcrBanks> {
     // Extends are queued and performed a batch at a time: back to back, the compression calls of
     // different PCRs (independent chains) overlap in the CPU instead of each waiting behind the
     // parsing of the next event. The results are those of extending event by event.
-    let mut batch = Batch::default();
+    let mut batch = Batch::<BATCH>::default();
     for e in log.events() {
         let e = e?;
         if e.index == 0 && log.spec_id().is_some() {
