@@ -141,7 +141,7 @@ fn bench_log(c: &mut Criterion, group: &str, name: &str, bytes: &[u8]) {
             if name.contains("win") {
                 // What a verifier does: replay the bank its quote covers and take claims from
                 // events whose digest in that bank covers their data.
-                let bank = BootClaims::default_bank(&log).unwrap();
+                let bank = hgs_tcglog::ReferenceLog::new(log).unwrap().bank();
                 g.bench_with_input(
                     BenchmarkId::new("replay_and_claims_one_bank/events", name),
                     bytes,
@@ -150,7 +150,9 @@ fn bench_log(c: &mut Criterion, group: &str, name: &str, bytes: &[u8]) {
                             let log = EventLog::parse(black_box(bytes)).unwrap();
                             (
                                 replay_banks(&log, &[bank]).unwrap(),
-                                BootClaims::from_log_with_bank(&log, bank).unwrap(),
+                                BootClaims::from_reference(
+                                    &hgs_tcglog::ReferenceLog::new(log).unwrap(),
+                                ),
                             )
                         })
                     },
@@ -161,7 +163,12 @@ fn bench_log(c: &mut Criterion, group: &str, name: &str, bytes: &[u8]) {
                     |b, bytes| {
                         b.iter(|| {
                             let log = EventLog::parse(black_box(bytes)).unwrap();
-                            (replay(&log).unwrap(), BootClaims::from_log(&log).unwrap())
+                            (
+                                replay(&log).unwrap(),
+                                BootClaims::from_reference(
+                                    &hgs_tcglog::ReferenceLog::new(log).unwrap(),
+                                ),
+                            )
                         })
                     },
                 );
@@ -286,7 +293,7 @@ fn summary(_: &mut Criterion) {
         let log = EventLog::parse(bytes).unwrap();
         let ops = extends(&log);
         let floor_ns: f64 = ops.iter().map(|(a, _, _)| extend_ns[a]).sum();
-        let bank = BootClaims::default_bank(&log).unwrap();
+        let bank = hgs_tcglog::ReferenceLog::new(log).unwrap().bank();
         let iters = 200;
         let (mut r, mut c, mut c1) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
@@ -296,13 +303,16 @@ fn summary(_: &mut Criterion) {
             if win {
                 c.push(per_call(iters / 4, &mut || {
                     let log = EventLog::parse(black_box(bytes)).unwrap();
-                    black_box((replay(&log).unwrap(), BootClaims::from_log(&log).unwrap()));
+                    black_box((
+                        replay(&log).unwrap(),
+                        BootClaims::from_reference(&hgs_tcglog::ReferenceLog::new(log).unwrap()),
+                    ));
                 }));
                 c1.push(per_call(iters / 4, &mut || {
                     let log = EventLog::parse(black_box(bytes)).unwrap();
                     black_box((
                         replay_banks(&log, &[bank]).unwrap(),
-                        BootClaims::from_log_with_bank(&log, bank).unwrap(),
+                        BootClaims::from_reference(&hgs_tcglog::ReferenceLog::new(log).unwrap()),
                     ));
                 }));
             }

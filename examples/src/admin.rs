@@ -15,7 +15,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use hgs_attest::{new_challenge, Attestor, Challenge, ChallengeMessage, Evidence};
+use hgs_attest::{
+    new_challenge, Attestor, BankPolicy, Challenge, ChallengeMessage, ChallengeRequest, Evidence,
+    PcrSet,
+};
 use hgs_cli::registry::{self, CHALLENGES};
 use hgs_cli::store::verbs::StoreArg;
 use hgs_policy::baseline::{BaselineProfile, TpmBaseline};
@@ -200,6 +203,9 @@ pub struct ChallengeArgs {
     /// Banks to quote (default sha256).
     #[arg(long, value_delimiter = ',', default_value = "sha256")]
     pub banks: Vec<String>,
+    /// Allow the SHA-1 bank (for SHA-1-only TPMs; refused by default).
+    #[arg(long)]
+    pub allow_sha1: bool,
     /// Store.
     #[command(flatten)]
     pub store: StoreArg,
@@ -214,6 +220,9 @@ pub struct AttestArgs {
     /// Print the verdict as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Trust SHA-1 quotes when the log declares no stronger bank (SHA-1-only TPMs).
+    #[arg(long)]
+    pub allow_sha1: bool,
     /// Store.
     #[command(flatten)]
     pub store: StoreArg,
@@ -513,6 +522,22 @@ pub fn run_policy(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn bank_policy(allow_sha1: bool) -> BankPolicy {
+    if allow_sha1 {
+        BankPolicy::AllowSha1
+    } else {
+        BankPolicy::Sha256OrStronger
+    }
+}
+
+/// Now, in UNIX seconds (the verifier's clock, passed to the library).
+pub fn now_unix() -> anyhow::Result<u64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?
+        .as_secs())
+}
+
 /// Runs `hgs challenge`.
 pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
     let ak = read_file(&args.ak)?;
@@ -531,11 +556,7 @@ pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("unknown bank {b:?}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let pcrs = if args.pcrs.is_empty() {
-        hgs_attest::DEFAULT_PCRS.to_vec()
-    } else {
-        args.pcrs.clone()
-    };
+    let bank_policy = bank_policy(args.allow_sha1);
     let mut id = [0u8; 16];
     rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut id)?;
     let id = hex(&id);
@@ -545,7 +566,23 @@ pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
             .hosts
             .get(&args.host)
             .with_context(|| format!("no host named {} is registered", args.host))?;
-        let (challenge, mut msg) = new_challenge(host, &ak, &pcrs, &banks, &mut rand_core::OsRng)
+        let baselines: Vec<_> = ps.baselines.values().cloned().collect();
+        let required = Attestor::new()
+            .with_settings(ps.settings.clone())
+            .required_pcrs(&baselines);
+        let pcrs = if args.pcrs.is_empty() {
+            hgs_attest::DEFAULT_PCRS.union(required)
+        } else {
+            PcrSet::from_indices(&args.pcrs)?
+        };
+        let request = ChallengeRequest {
+            pcrs,
+            banks: &banks,
+            required_pcrs: required,
+            bank_policy,
+            issued_at: now_unix()?,
+        };
+        let (challenge, mut msg) = new_challenge(host, &ak, &request, &mut rand_core::OsRng)
             .with_context(|| format!("{}", args.ak.display()))?;
         data.insert(CHALLENGES, &id, None, &challenge, false)?;
         msg.id = Some(id.clone());
@@ -555,7 +592,7 @@ pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&args.out, json)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     println!(
-        "challenge {id} for {} written to {} (PCRs {:?}, banks {:?})",
+        "challenge {id} for {} written to {} (PCRs {}, banks {:?})",
         args.host,
         args.out.display(),
         msg.pcrs,
@@ -597,15 +634,19 @@ pub fn run_attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     let hosts: Vec<_> = ps.hosts.values().cloned().collect();
     let baselines: Vec<_> = ps.baselines.values().cloned().collect();
     let policies: Vec<_> = ps.ci_policies.values().cloned().collect();
-    let verdict = Attestor::new().with_settings(ps.settings.clone()).evaluate(
-        &hgs_attest::Host {
-            challenge: &challenge,
-            evidence: &evidence,
-            registered: &hosts,
-        },
-        &baselines,
-        &policies,
-    );
+    let verdict = Attestor::new()
+        .with_settings(ps.settings.clone())
+        .with_bank_policy(bank_policy(args.allow_sha1))
+        .evaluate(
+            &hgs_attest::Host {
+                challenge: &challenge,
+                evidence: &evidence,
+                registered: &hosts,
+                now: now_unix()?,
+            },
+            &baselines,
+            &policies,
+        );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {

@@ -20,7 +20,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use hgs_attest::policy::baseline::{BaselineProfile, TpmBaseline};
 use hgs_attest::policy::PolicyVersion;
-use hgs_attest::{evaluate, Challenge, Evidence, Failure, Host, QuoteEvidence, Verdict};
+use hgs_attest::{Challenge, Evidence, Failure, Host, QuoteEvidence, Verdict};
 use hgs_tpm::{Attest, Attested, HashAlg, Public};
 
 use crate::util::read_file;
@@ -97,8 +97,9 @@ fn offline_demo(dir: &std::path::Path) -> anyhow::Result<()> {
         ek_fingerprint: "(no EK came with this evidence)".into(),
         ak_name: Public::parse(&ak)?.name()?,
         nonce: Vec::new(),
-        pcrs,
+        pcrs: hgs_attest::PcrSet::from_indices(&pcrs)?,
         banks: vec![HashAlg::Sha1],
+        issued_at: 0,
     };
     let evidence = Evidence {
         format: hgs_attest::EVIDENCE_FORMAT.into(),
@@ -130,16 +131,27 @@ fn offline_demo(dir: &std::path::Path) -> anyhow::Result<()> {
     }
     println!("      {} PCR 7 events recorded", baseline.events.len());
 
-    step("3", "evaluate: every check, with the evidence behind it");
+    step(
+        "3",
+        "evaluate with freshness explicitly NOT checked (no verifier nonce) and SHA-1 allowed",
+    );
     let host = Host {
         challenge: &challenge,
         evidence: &evidence,
         registered: &[],
+        now: 0,
     };
-    let v = evaluate(&host, std::slice::from_ref(&baseline), &[]);
+    // This published quote was made without any verifier's nonce and over SHA-1: the default
+    // attestor refuses both. Saying so is the honest way to judge it at all.
+    let attestor = hgs_attest::Attestor::new()
+        .with_freshness(hgs_attest::FreshnessPolicy::NotChecked)
+        .with_bank_policy(hgs_attest::BankPolicy::AllowSha1);
+    let evaluate = |h: &Host<'_>, b: &[TpmBaseline]| attestor.evaluate(h, b, &[]);
+    let v = evaluate(&host, std::slice::from_ref(&baseline));
     indent(&v);
     if v.checks.iter().any(|c| {
-        c.name == "quote:sha1" && !matches!(c.outcome, hgs_attest::CheckOutcome::Passed { .. })
+        c.name == hgs_attest::CheckId::Quote(HashAlg::Sha1)
+            && !matches!(c.outcome, hgs_attest::CheckOutcome::Passed { .. })
     }) {
         bail!("the bundled quote must verify");
     }
@@ -159,7 +171,6 @@ fn offline_demo(dir: &std::path::Path) -> anyhow::Result<()> {
             ..host
         },
         std::slice::from_ref(&baseline),
-        &[],
     );
     let replay = v
         .failures
@@ -309,20 +320,28 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
     let ak_public = ak
         .public_bytes()
         .ok_or_else(|| anyhow!("AK state without public"))?;
-    let (challenge, msg) = hgs_attest::new_challenge(
-        &host,
-        &ak_public,
-        &hgs_attest::DEFAULT_PCRS,
-        &[HashAlg::Sha256],
-        &mut rand_core::OsRng,
-    )?;
-    println!("      PCRs {:?}, bank sha256", msg.pcrs);
+    let baselines: Vec<_> = store.baselines.values().cloned().collect();
+    let required = hgs_attest::Attestor::new()
+        .with_settings(store.settings.clone())
+        .required_pcrs(&baselines);
+    let now = crate::admin::now_unix()?;
+    let request = hgs_attest::ChallengeRequest::new(required, now);
+    let (challenge, msg) =
+        hgs_attest::new_challenge(&host, &ak_public, &request, &mut rand_core::OsRng)?;
+    println!(
+        "      PCRs {} (the checks in force read {required}), bank sha256",
+        msg.pcrs
+    );
 
     step(
         "11",
         "host: activate the credential, quote with the secret as nonce, attach the log",
     );
-    let pcrs: Vec<u8> = msg.pcrs.iter().map(|p| *p as u8).collect();
+    let pcrs: Vec<u8> = msg
+        .pcrs
+        .iter()
+        .filter_map(|p| u8::try_from(p).ok())
+        .collect();
     let banks = banks_of(&msg.banks);
     let answer = answer_challenge(
         &mut tpm,
@@ -338,7 +357,6 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
 
     step("12", "verifier: the verdict");
     let hosts = vec![host];
-    let baselines: Vec<_> = store.baselines.values().cloned().collect();
     let policies: Vec<_> = store.ci_policies.values().cloned().collect();
     let judge = |e: &Evidence, c: &Challenge| {
         hgs_attest::Attestor::new()
@@ -348,6 +366,7 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
                     challenge: c,
                     evidence: e,
                     registered: &hosts,
+                    now,
                 },
                 &baselines,
                 &policies,
@@ -363,13 +382,8 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
         "13",
         "tampered: the same evidence against a new challenge (a replayed quote)",
     );
-    let (fresh, _) = hgs_attest::new_challenge(
-        &hosts[0],
-        &ak_public,
-        &hgs_attest::DEFAULT_PCRS,
-        &[HashAlg::Sha256],
-        &mut rand_core::OsRng,
-    )?;
+    let (fresh, _) =
+        hgs_attest::new_challenge(&hosts[0], &ak_public, &request, &mut rand_core::OsRng)?;
     let v = judge(&evidence, &fresh);
     match v.failures.first() {
         Some(f @ Failure::Quote { .. }) => println!("      REFUSED ({:?}): {f}", v.status),

@@ -141,27 +141,17 @@ fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> anyhow:
     write_out(path, &bytes)
 }
 
-/// What makes a log unfit as an HGS TPM baseline (empty = fit), from its boot claims.
+/// What makes a log unfit as an HGS TPM baseline (empty = fit): the library's capture
+/// validation (`hgs_policy::baseline::validate_reference`) on the strict reading attestation uses.
 fn baseline_problems(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<Vec<String>> {
     let log = hgs_tcglog::EventLog::parse(bytes)
+        .and_then(hgs_tcglog::ReferenceLog::new)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let c = hgs_tcglog::BootClaims::from_log(&log)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let on = |o: &Option<hgs_tcglog::Claim<bool>>| o.as_ref().is_some_and(|c| c.value);
-    let mut problems = Vec::new();
-    if !on(&c.secure_boot) {
-        problems.push("Secure Boot is not enabled".to_string());
-    }
-    if !on(&c.iommu_required) {
-        problems.push("no IOMMU is required".to_string());
-    }
-    if !on(&c.vbs_running) {
-        problems.push("VBS is not running".to_string());
-    }
-    if c.si_policies.is_empty() {
-        problems.push("no code integrity policy is applied".to_string());
-    }
-    Ok(problems)
+    let c = hgs_tcglog::BootClaims::from_reference(&log);
+    Ok(hgs_attest::policy::baseline::validate_reference(&c)
+        .iter()
+        .map(ToString::to_string)
+        .collect())
 }
 
 /// Runs `hgs baseline ...`.
@@ -339,7 +329,7 @@ mod with_tpm {
                 let pcrs: Vec<u8> = ch
                     .pcrs
                     .iter()
-                    .map(|p| u8::try_from(*p).ok().filter(|p| *p < 24))
+                    .map(|p| u8::try_from(p).ok())
                     .collect::<Option<_>>()
                     .with_context(|| format!("{}: PCR index out of range", challenge.display()))?;
                 let banks = agent::banks_of(&ch.banks);

@@ -176,8 +176,11 @@ fn claims_cmd(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     for file in files {
         let bytes = read_file(file)?;
         let log = parse(file, &bytes)?;
-        let c = hgs_tcglog::BootClaims::from_log(&log)
-            .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        // Unquoted: the claims a verifier would read if every PCR were quoted in the log's
+        // strongest bank (anomalies included).
+        let reference =
+            hgs_tcglog::ReferenceLog::new(log).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        let c = hgs_tcglog::BootClaims::from_reference(&reference);
         all.push((file.clone(), c));
     }
     if json {

@@ -15,7 +15,7 @@ use hgs_attest::policy::{
     CiPolicyRegistration, EkCertificateCheck, PolicyVersion, RegistrationOptions, TpmBaseline,
     TpmHost,
 };
-use hgs_attest::quote::QuoteError;
+use hgs_attest::QuoteError;
 use hgs_attest::{new_challenge, AttestationStatus, Challenge, Evidence, Failure, Verdict};
 use hgs_cli::swtpm::{on_path, Swtpm};
 use hgs_cli::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
@@ -130,14 +130,15 @@ impl Lab {
         host: &TpmHost,
         banks: &[HashAlg],
     ) -> (Challenge, hgs_attest::ChallengeMessage) {
-        new_challenge(
-            host,
-            &self.ak_public,
-            &hgs_attest::DEFAULT_PCRS,
-            banks,
-            &mut rand_core::OsRng,
-        )
-        .unwrap()
+        let mut request = hgs_attest::ChallengeRequest::new(
+            hgs_attest::Attestor::new().required_pcrs(&[]),
+            now(),
+        );
+        request.banks = banks;
+        if banks.contains(&HashAlg::Sha1) {
+            request.bank_policy = hgs_attest::BankPolicy::AllowSha1;
+        }
+        new_challenge(host, &self.ak_public, &request, &mut rand_core::OsRng).unwrap()
     }
 
     /// The agent's answer; `pcrs`/`banks` override what the challenge asked for (a cheating host).
@@ -147,7 +148,7 @@ impl Lab {
         pcrs: Option<&[u8]>,
         banks: Option<&[HashAlg]>,
     ) -> Evidence {
-        let asked: Vec<u8> = msg.pcrs.iter().map(|p| *p as u8).collect();
+        let asked: Vec<u8> = msg.pcrs.iter().map(|p| p as u8).collect();
         let banks = banks_of(banks.unwrap_or(&msg.banks));
         let input = ChallengeInput {
             credential_blob: &msg.credential_blob,
@@ -160,6 +161,13 @@ impl Lab {
     }
 }
 
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 fn judge(
     c: &Challenge,
     e: &Evidence,
@@ -167,11 +175,23 @@ fn judge(
     b: &[TpmBaseline],
     p: &[CiPolicyRegistration],
 ) -> Verdict {
-    let v = hgs_attest::evaluate(
+    judge_with(&hgs_attest::Attestor::new(), c, e, hosts, b, p)
+}
+
+fn judge_with(
+    attestor: &hgs_attest::Attestor,
+    c: &Challenge,
+    e: &Evidence,
+    hosts: &[TpmHost],
+    b: &[TpmBaseline],
+    p: &[CiPolicyRegistration],
+) -> Verdict {
+    let v = attestor.evaluate(
         &hgs_attest::Host {
             challenge: c,
             evidence: e,
             registered: hosts,
+            now: now(),
         },
         b,
         p,
@@ -218,10 +238,23 @@ fn swtpm_host_passes_then_each_tampering_fails_with_its_own_reason() {
     assert_eq!(v.baseline.as_deref(), Some("class-v1"));
     assert_eq!(v.ci_policy.as_deref(), Some("enforced"));
     assert!(!v.audit_mode);
-    // Both banks at once pass too.
+    // Both banks at once pass too when SHA-1 is allowed (content is read in SHA-256), and are
+    // refused by the default bank policy.
     let (c2, msg2) = lab.challenge(&host, &[HashAlg::Sha1, HashAlg::Sha256]);
     let e2 = lab.answer(&msg2, None, None);
-    assert!(judge(&c2, &e2, &hosts, &baselines, &policies).passed());
+    let allow_sha1 =
+        hgs_attest::Attestor::new().with_bank_policy(hgs_attest::BankPolicy::AllowSha1);
+    let v = judge_with(&allow_sha1, &c2, &e2, &hosts, &baselines, &policies);
+    assert!(v.passed(), "{v}");
+    assert_eq!(v.quoted_bank, Some(hgs_tcglog::HashAlg::Sha256));
+    let v = judge(&c2, &e2, &hosts, &baselines, &policies);
+    assert!(
+        has(
+            &v,
+            |f| matches!(f, Failure::BankNotAllowed { bank } if bank == "sha1")
+        ),
+        "{v}"
+    );
 
     // EKpub not registered.
     let v = judge(&c, &e, &[], &baselines, &policies);
@@ -254,6 +287,69 @@ fn swtpm_host_passes_then_each_tampering_fails_with_its_own_reason() {
         ),
         "{v}"
     );
+
+    // A challenge record narrower than the checks in force (e.g. loaded from a database, or an
+    // embedder's own PCR set), answered honestly: the quote verifies, but nothing it did not
+    // cover is evidence — every check reading PCR 7 or 12-14 fails by name, nothing passes.
+    let (mut c6, mut msg6) = lab.challenge(&host, &sha256);
+    let narrow = hgs_attest::PcrSet::of(&[0, 1, 2, 3, 4, 5, 6, 11]);
+    c6.pcrs = narrow;
+    msg6.pcrs = narrow;
+    let e6 = lab.answer(&msg6, None, None);
+    let v = judge(&c6, &e6, &hosts, &baselines, &policies);
+    assert!(!v.passed(), "{v}");
+    assert_eq!(
+        v.status,
+        AttestationStatus::InsecureHostConfiguration,
+        "{v}"
+    );
+    for check in [
+        hgs_attest::CheckId::Baseline,
+        hgs_attest::CheckId::CiPolicy,
+        hgs_attest::CheckId::Policy(hgs_attest::policy::HgsPolicy::SecureBootEnabled),
+        hgs_attest::CheckId::Policy(hgs_attest::policy::HgsPolicy::UefiDebugDisabled),
+        hgs_attest::CheckId::Policy(hgs_attest::policy::HgsPolicy::FullBoot),
+    ] {
+        assert!(
+            has(
+                &v,
+                |f| matches!(f, Failure::PcrsNotQuoted { check: c, .. } if *c == check)
+            ),
+            "{check} must fail as not attested: {v}"
+        );
+    }
+    assert_eq!(v.quoted_pcrs, narrow);
+
+    // The same challenge with no bank, or no PCR, or a short nonce, or expired: refused outright.
+    let (c7, msg7) = lab.challenge(&host, &sha256);
+    let e7 = lab.answer(&msg7, None, None);
+    let mut no_bank = c7.clone();
+    no_bank.banks.clear();
+    let v = judge(&no_bank, &e7, &hosts, &baselines, &policies);
+    assert!(has(&v, |f| matches!(f, Failure::ChallengeHasNoBank)), "{v}");
+    assert!(v.policies.is_empty());
+    let mut no_pcr = c7.clone();
+    no_pcr.pcrs = hgs_attest::PcrSet::EMPTY;
+    let v = judge(&no_pcr, &e7, &hosts, &baselines, &policies);
+    assert!(has(&v, |f| matches!(f, Failure::ChallengeHasNoPcr)), "{v}");
+    let mut short = c7.clone();
+    short.nonce.truncate(8);
+    let v = judge(&short, &e7, &hosts, &baselines, &policies);
+    assert!(
+        has(&v, |f| matches!(f, Failure::NonceTooShort { len: 8, .. })),
+        "{v}"
+    );
+    let mut old = c7.clone();
+    old.issued_at -= 301;
+    let v = judge(&old, &e7, &hosts, &baselines, &policies);
+    assert!(
+        has(&v, |f| matches!(
+            f,
+            Failure::ChallengeExpired { max_age: 300, .. }
+        )),
+        "{v}"
+    );
+    assert!(judge(&c7, &e7, &hosts, &baselines, &policies).passed());
 
     // Quote in another bank.
     let (c5, msg5) = lab.challenge(&host, &sha256);
@@ -468,6 +564,6 @@ fn swtpm_host_with_audit_mode_policy_passes_flagged() {
     assert!(v
         .checks
         .iter()
-        .any(|c| c.name == "ci_policy"
+        .any(|c| c.name == hgs_attest::CheckId::CiPolicy
             && matches!(c.outcome, hgs_attest::CheckOutcome::Flagged { .. })));
 }

@@ -77,7 +77,7 @@ fn capture_validates_like_the_hgs_cmdlet_and_skip_validation_only_silences() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     for why in [
-        "VBS is not running",
+        "virtualization-based security is not running",
         "no IOMMU is required",
         "no code integrity policy is applied",
     ] {
@@ -95,7 +95,9 @@ fn capture_validates_like_the_hgs_cmdlet_and_skip_validation_only_silences() {
         .output()
         .unwrap();
     assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("VBS is not running"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("virtualization-based security is not running")
+    );
     assert_eq!(
         std::fs::read(&skipped).unwrap(),
         std::fs::read(&log).unwrap()

@@ -416,7 +416,7 @@ fn cli_tampered_boots_each_fail_with_exit_code_and_reason() {
             AUDIT,
             1,
             "InsecureHostConfiguration",
-            vec!["the measured code integrity policy is not registered"],
+            vec!["a measured code integrity policy is not registered"],
         ),
         (
             "audit-mode",

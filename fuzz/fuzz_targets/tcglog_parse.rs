@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = log.read_lenient();
-    let _ = hgs_tcglog::BootClaims::from_log(&log);
+    if let Ok(r) = hgs_tcglog::ReferenceLog::new(log) {
+        let _ = hgs_tcglog::BootClaims::from_reference(&r);
+    }
     if let Ok(pcrs) = hgs_tcglog::replay::replay(&log) {
         for alg in pcrs.banks().to_vec() {
             let _ = pcrs.composite_digest(alg, &[0, 1, 2, 3, 4, 5, 6, 7], alg);

@@ -7,14 +7,18 @@
 //! is sent to the host.
 
 use hgs_policy::TpmHost;
-use hgs_tpm::{HashAlg, Public};
+use hgs_tcglog::BankPolicy;
+use hgs_tpm::{HashAlg, PcrSet, Public};
 use rand_core::CryptoRngCore;
 
 use crate::credential::{check_ak_attributes, make_credential, CredentialError};
 
 /// PCRs quoted by default: firmware and Secure Boot (0–7), BitLocker (11) and the Windows boot
-/// configuration log (12–14). Every policy reads only these.
-pub const DEFAULT_PCRS: [u32; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14];
+/// configuration log (12–14). Every built-in check reads only these.
+pub const DEFAULT_PCRS: PcrSet = PcrSet::of(&[0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14]);
+
+/// Shortest nonce [`crate::Attestor::evaluate`] accepts (128 bits: a guess is hopeless).
+pub const MIN_NONCE_LEN: usize = 16;
 
 /// The verifier's record of a challenge it issued.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -30,9 +34,12 @@ pub struct Challenge {
     #[serde(with = "hgs_tcglog::owned::hex_bytes")]
     pub nonce: Vec<u8>,
     /// PCRs every quote must cover.
-    pub pcrs: Vec<u32>,
+    pub pcrs: PcrSet,
     /// Banks that must each be quoted (and replayed).
     pub banks: Vec<HashAlg>,
+    /// When the challenge was issued (UNIX seconds, the verifier's clock): evaluation refuses
+    /// it once older than the attestor's maximum age.
+    pub issued_at: u64,
 }
 
 /// What the host receives.
@@ -48,10 +55,38 @@ pub struct ChallengeMessage {
     #[serde(with = "hgs_tcglog::owned::hex_bytes")]
     pub encrypted_secret: Vec<u8>,
     /// PCRs to quote.
-    pub pcrs: Vec<u32>,
-    /// Banks to quote (empty: every bank the TPM has).
-    #[serde(default)]
+    pub pcrs: PcrSet,
+    /// Banks to quote, one quote each.
     pub banks: Vec<HashAlg>,
+}
+
+/// What to challenge a host for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChallengeRequest<'a> {
+    /// PCRs to quote; must include `required_pcrs`.
+    pub pcrs: PcrSet,
+    /// Banks to quote (each gets its own quote).
+    pub banks: &'a [HashAlg],
+    /// PCRs the checks in force read (`hgs_policy::required_pcrs`, or
+    /// [`crate::Attestor::required_pcrs`]): a narrower challenge is refused.
+    pub required_pcrs: PcrSet,
+    /// Which banks may be asked for (SHA-1 only with [`BankPolicy::AllowSha1`]).
+    pub bank_policy: BankPolicy,
+    /// Now (UNIX seconds): recorded as [`Challenge::issued_at`].
+    pub issued_at: u64,
+}
+
+impl ChallengeRequest<'static> {
+    /// [`DEFAULT_PCRS`] plus `required_pcrs`, the SHA-256 bank, SHA-256-or-stronger policy.
+    pub fn new(required_pcrs: PcrSet, issued_at: u64) -> Self {
+        ChallengeRequest {
+            pcrs: DEFAULT_PCRS.union(required_pcrs),
+            banks: &[HashAlg::Sha256],
+            required_pcrs,
+            bank_policy: BankPolicy::Sha256OrStronger,
+            issued_at,
+        }
+    }
 }
 
 /// Why a challenge cannot be made.
@@ -64,9 +99,15 @@ pub enum ChallengeError {
     /// No PCR or no bank requested.
     #[error("a challenge must name at least one PCR and one bank")]
     Empty,
-    /// A PCR index above 23.
-    #[error("PCR {0} does not exist (0-23)")]
-    BadPcr(u32),
+    /// The PCRs asked for leave out PCRs a check in force reads.
+    #[error("the challenge leaves out PCRs {missing} that the checks in force read")]
+    NarrowerThanRequired {
+        /// Required PCRs not asked for.
+        missing: PcrSet,
+    },
+    /// A bank the bank policy does not allow (SHA-1 by default).
+    #[error("the {} bank is not allowed by the bank policy", .0.name())]
+    BankNotAllowed(HashAlg),
 }
 
 /// Makes a challenge for `host`'s EK and the AK public area `ak_public` (TPM2B_PUBLIC or
@@ -74,15 +115,20 @@ pub enum ChallengeError {
 pub fn new_challenge(
     host: &TpmHost,
     ak_public: &[u8],
-    pcrs: &[u32],
-    banks: &[HashAlg],
+    request: &ChallengeRequest<'_>,
     rng: &mut impl CryptoRngCore,
 ) -> Result<(Challenge, ChallengeMessage), ChallengeError> {
-    if pcrs.is_empty() || banks.is_empty() {
+    if request.pcrs.is_empty() || request.banks.is_empty() {
         return Err(ChallengeError::Empty);
     }
-    if let Some(p) = pcrs.iter().find(|p| **p > 23) {
-        return Err(ChallengeError::BadPcr(*p));
+    let missing = request.required_pcrs.minus(request.pcrs);
+    if !missing.is_empty() {
+        return Err(ChallengeError::NarrowerThanRequired { missing });
+    }
+    if request.bank_policy == BankPolicy::Sha256OrStronger {
+        if let Some(b) = request.banks.iter().find(|b| **b == HashAlg::Sha1) {
+            return Err(ChallengeError::BankNotAllowed(*b));
+        }
     }
     check_ak_attributes(ak_public)?;
     let ak = Public::parse(ak_public)
@@ -92,31 +138,37 @@ pub fn new_challenge(
         .map_err(|e| ChallengeError::Credential(CredentialError::MalformedAk(e.to_string())))?;
     let ek = Public::parse(&host.ekpub)
         .map_err(|e| ChallengeError::Credential(CredentialError::MalformedEk(e.to_string())))?;
+    // The secret is at most the EK nameAlg's digest (TPM2_MakeCredential); every nameAlg an EK
+    // has (SHA-1 and up) allows at least MIN_NONCE_LEN bytes.
     let len = HashAlg::from_tpm_alg_id(ek.name_alg)
         .map(HashAlg::digest_len)
         .unwrap_or(20)
-        .min(32);
+        .clamp(MIN_NONCE_LEN, 32);
     let mut nonce = vec![0u8; len];
     rng.fill_bytes(&mut nonce);
     let credential = make_credential(&host.ekpub, &ak_name, &nonce, rng)?;
-    let mut pcrs = pcrs.to_vec();
-    pcrs.sort_unstable();
-    pcrs.dedup();
+    let mut banks: Vec<HashAlg> = Vec::with_capacity(request.banks.len());
+    for b in request.banks {
+        if !banks.contains(b) {
+            banks.push(*b);
+        }
+    }
     Ok((
         Challenge {
             host: host.name.clone(),
             ek_fingerprint: host.ek_fingerprint.clone(),
             ak_name,
             nonce,
-            pcrs: pcrs.clone(),
-            banks: banks.to_vec(),
+            pcrs: request.pcrs,
+            banks: banks.clone(),
+            issued_at: request.issued_at,
         },
         ChallengeMessage {
             id: None,
             credential_blob: credential.credential_blob,
             encrypted_secret: credential.encrypted_secret,
-            pcrs,
-            banks: banks.to_vec(),
+            pcrs: request.pcrs,
+            banks,
         },
     ))
 }

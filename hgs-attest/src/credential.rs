@@ -3,7 +3,7 @@
 //! The verifier picks a secret and encrypts it so that only a TPM holding the private EK *and* a
 //! loaded object with exactly the AK's name can recover it (TPM2_ActivateCredential). Our protocol
 //! then uses that secret as the quote's nonce, so one round trip proves the quoting AK lives in the
-//! TPM that owns the registered EK (see [`crate::quote`]).
+//! TPM that owns the registered EK (see [`hgs_tpm::verify_quote`]).
 //!
 //! - RSA EK: seed encrypted with RSA-OAEP, label `"IDENTITY\0"`, hash = the EK's nameAlg.
 //! - ECC EK (P-256, P-384): ephemeral ECDH with the EK; seed = KDFe(nameAlg, Z, "IDENTITY",

@@ -1,32 +1,52 @@
-//! `evaluate(host, baselines, ci_policies) -> Verdict`: every check, in the order trust is built.
+//! `evaluate(host, baselines, ci_policies) -> Verdict`, in three named stages.
 //!
-//! 1. AK: the evidence's AK is the one the challenge's credential was bound to, and a restricted,
-//!    fixedTPM signing key.
-//! 2. Quotes: for every challenged bank, a quote signed by that AK, carrying the challenge's nonce,
-//!    selecting every challenged PCR, whose digest is the digest of the log's replay.
-//! 3. Log: every event whose digest is defined over its data has data that hashes to it.
-//! 4. Only if 1–2 hold is the log's content evidence: baselines, CI policies and the `Hgs_*`
-//!    policies are evaluated from it (otherwise they are reported as skipped).
-//! 5. Identity: a registered host has the challenged EK.
-//! 6. Version resolution over the matching host, baselines and CI policies: v2, then v1.
+//! 1. **Bind**: the evidence to the challenge. Cheap checks first — evidence
+//!    format, the challenge record (banks, PCRs, nonce length, age), the number of quotes, the AK
+//!    — then, per challenged bank, a quote with the nonce over the challenged PCRs, signed by the
+//!    AK (`hgs_tpm::verify_quote`), and finally the log bound to those quotes
+//!    ([`hgs_tcglog::QuotedLog::bind`]: replay == every quoted digest, bank policy). The result,
+//!    a `QuotedLog`, is the only input of stage 2.
+//! 2. **Judge**: the quoted log against the registered baselines and CI
+//!    policies and the `Hgs_*` rules. Every check first requires its PCRs to be quoted
+//!    ([`CheckId::pcrs`]); one whose PCRs were not is a failure naming them, never a pass.
+//! 3. **Assemble**: status, sub-statuses, the checks in order.
+//!
+//! Identity (a registered host has the challenged EK) is checked whatever stage 1 found, so a
+//! verdict always says whether the host is known.
 
 use hgs_policy::baseline::{BaselineMatcher, EventByEvent};
-use hgs_policy::resolve::{resolve, ArtifactMatches};
-use hgs_policy::rules::{evaluate_rules, RuleResult};
-use hgs_policy::{CiPolicyRegistration, PolicySettings, TpmBaseline, TpmHost};
-use hgs_tcglog::{BootClaims, EventLog, PcrBanks};
-use hgs_tpm::{Attest, Attested, HashAlg, Public, RustCryptoVerifier, SignatureVerifier};
+use hgs_policy::resolve::{resolve, ArtifactMatches, Resolution};
+use hgs_policy::rules::{evaluate_rules, RuleOutcome, RuleResult};
+use hgs_policy::{CiPolicyRegistration, PolicySettings, PolicyVersion, TpmBaseline, TpmHost};
+use hgs_tcglog::{hex, BankPolicy, BindError, BootClaims, EventLog, QuotedLog};
+use hgs_tpm::{
+    verify_quote, Freshness, HashAlg, PcrSet, Public, QuoteError, QuoteRequirements,
+    RustCryptoVerifier, SignatureVerifier, VerifiedQuote,
+};
 
-use crate::challenge::Challenge;
+use crate::challenge::{Challenge, MIN_NONCE_LEN};
 use crate::credential::check_ak_attributes;
-use crate::evidence::Evidence;
-use crate::quote::{hex, verify_quote, QuoteError, QuoteRequirements};
-use crate::verdict::{AttestationStatus, Check, CheckOutcome, Failure, MeasuredPolicy, Verdict};
+use crate::evidence::{Evidence, EVIDENCE_FORMAT};
+use crate::verdict::{
+    AttestationStatus, Check, CheckId, CheckOutcome, Failure, MeasuredPolicy, Verdict,
+};
 
-/// Most event-digest mismatches listed in one verdict (a hostile log could have millions).
+/// Most event-digest mismatches (and most log anomalies) listed in one verdict (a hostile log
+/// could have millions; one is enough to fail).
 pub const MAX_REPORTED_DIGEST_MISMATCHES: usize = 32;
 
-/// What is being attested: the verifier's challenge, the host's answer, and the registered hosts.
+/// Most quotes accepted per challenged bank: one is what an agent sends; a second allows a
+/// retry in the same answer. Each costs a signature check, so the number is bounded.
+pub const MAX_QUOTES_PER_BANK: usize = 2;
+
+/// Default largest challenge age: 5 minutes, enough for an agent's round trip and retries.
+pub const DEFAULT_MAX_CHALLENGE_AGE: u64 = 300;
+
+/// Clock skew tolerated between the replica that issued a challenge and the one evaluating it.
+pub const MAX_CLOCK_SKEW: u64 = 60;
+
+/// What is being attested: the verifier's challenge, the host's answer, the registered hosts,
+/// and the verifier's current time.
 #[derive(Debug, Clone, Copy)]
 pub struct Host<'a> {
     /// The challenge the verifier issued (and kept).
@@ -35,19 +55,39 @@ pub struct Host<'a> {
     pub evidence: &'a Evidence,
     /// Registered TPM hosts (any version).
     pub registered: &'a [TpmHost],
+    /// Now (UNIX seconds): a challenge older than the attestor's maximum age is refused.
+    pub now: u64,
 }
 
-/// Evaluation configuration: policy states, the signature backend and the baseline matcher.
+/// Whether evaluation requires the quotes to carry the challenge's nonce.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FreshnessPolicy {
+    /// The quote's nonce must be the challenge's, the challenge young enough (default).
+    #[default]
+    Required,
+    /// Not checked: for evidence quoted without a verifier's nonce (published samples). The
+    /// verdict says so (`freshness` is flagged, [`Verdict::freshness_checked`] is false).
+    NotChecked,
+}
+
+/// Evaluation configuration: policy states, bank and freshness policies, the signature backend
+/// and the baseline matcher.
 pub struct Attestor {
     settings: PolicySettings,
     verifier: Box<dyn SignatureVerifier + Send + Sync>,
     matcher: Box<dyn BaselineMatcher + Send + Sync>,
+    bank_policy: BankPolicy,
+    freshness: FreshnessPolicy,
+    max_challenge_age: u64,
 }
 
 impl core::fmt::Debug for Attestor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Attestor")
             .field("settings", &self.settings)
+            .field("bank_policy", &self.bank_policy)
+            .field("freshness", &self.freshness)
+            .field("max_challenge_age", &self.max_challenge_age)
             .finish_non_exhaustive()
     }
 }
@@ -58,12 +98,32 @@ impl Default for Attestor {
             settings: PolicySettings::default(),
             verifier: Box::new(RustCryptoVerifier),
             matcher: Box::new(EventByEvent),
+            bank_policy: BankPolicy::Sha256OrStronger,
+            freshness: FreshnessPolicy::Required,
+            max_challenge_age: DEFAULT_MAX_CHALLENGE_AGE,
         }
     }
 }
 
+/// Stage 1's result: the log bound to the quotes, and what the verdict reports of it.
+struct Bound<'a> {
+    log: QuotedLog<'a>,
+}
+
+/// Stage 2's result.
+#[derive(Default)]
+struct Judged {
+    host: Option<String>,
+    baseline: Option<String>,
+    ci_policy: Option<String>,
+    audit_mode: bool,
+    policies: Vec<RuleOutcome>,
+    resolution: Option<Resolution>,
+}
+
 impl Attestor {
-    /// Microsoft's default policy states, pure-Rust signatures, the event-by-event matcher.
+    /// Microsoft's default policy states, SHA-256-or-stronger banks, freshness required, a
+    /// 5-minute challenge age, pure-Rust signatures, the event-by-event matcher.
     pub fn new() -> Self {
         Self::default()
     }
@@ -89,9 +149,38 @@ impl Attestor {
         self
     }
 
+    /// Uses another bank policy ([`BankPolicy::AllowSha1`] for SHA-1-only TPMs).
+    pub fn with_bank_policy(mut self, policy: BankPolicy) -> Self {
+        self.bank_policy = policy;
+        self
+    }
+
+    /// Uses another freshness policy. [`FreshnessPolicy::NotChecked`] is never a default.
+    pub fn with_freshness(mut self, freshness: FreshnessPolicy) -> Self {
+        self.freshness = freshness;
+        self
+    }
+
+    /// Refuses challenges older than `seconds`.
+    pub fn with_max_challenge_age(mut self, seconds: u64) -> Self {
+        self.max_challenge_age = seconds;
+        self
+    }
+
     /// The policy settings in use.
     pub fn settings(&self) -> &PolicySettings {
         &self.settings
+    }
+
+    /// The bank policy in use.
+    pub fn bank_policy(&self) -> BankPolicy {
+        self.bank_policy
+    }
+
+    /// The PCRs a challenge must cover for every check in force (the active `Hgs_*` policies and
+    /// the registered baselines' profiles): what [`crate::ChallengeRequest::required_pcrs`] takes.
+    pub fn required_pcrs(&self, baselines: &[TpmBaseline]) -> PcrSet {
+        hgs_policy::required_pcrs(&self.settings, baselines)
     }
 
     /// Evaluates a host against the registered baselines and CI policies.
@@ -102,344 +191,191 @@ impl Attestor {
         ci_policies: &[CiPolicyRegistration],
     ) -> Verdict {
         let mut run = Run::default();
-        let c = host.challenge;
-        let e = host.evidence;
+        let bound = self.bind(&mut run, host);
+        let hosts = identify(&mut run, host);
+        let judged = match &bound {
+            Some(b) => self.judge(&mut run, &b.log, &hosts, baselines, ci_policies),
+            None => {
+                for id in [CheckId::Baseline, CheckId::CiPolicy, CheckId::Version] {
+                    run.skip(
+                        id,
+                        "the log is not bound to the TPM by verified quotes".into(),
+                    );
+                }
+                Judged {
+                    host: hosts.first().map(|h| h.name.clone()),
+                    ..Judged::default()
+                }
+            }
+        };
+        run.assemble(judged, bound.as_ref().map(|b| &b.log))
+    }
 
-        // 1. The AK.
-        let ak_ok = self.check_ak(&mut run, c, e);
-
-        // 2. The log and its replay.
+    /// Stage 1: binds the evidence to the challenge. `None` when anything fails (every failure
+    /// is in `run`).
+    fn bind<'e>(&self, run: &mut Run, host: &Host<'e>) -> Option<Bound<'e>> {
+        let (c, e) = (host.challenge, host.evidence);
+        if e.format != EVIDENCE_FORMAT {
+            run.fail(
+                CheckId::Evidence,
+                Failure::UnknownEvidenceFormat {
+                    format: e.format.clone(),
+                },
+            );
+            return None;
+        }
+        if !self.check_challenge(run, c, host.now) {
+            return None;
+        }
+        let max = c.banks.len().saturating_mul(MAX_QUOTES_PER_BANK);
+        if e.quotes.len() > max {
+            run.fail(
+                CheckId::Evidence,
+                Failure::TooManyQuotes {
+                    count: e.quotes.len(),
+                    max,
+                },
+            );
+            return None;
+        }
+        if !check_ak(run, c, e) {
+            return None;
+        }
         let log = match EventLog::parse(&e.event_log) {
-            Ok(log) => Some(log),
+            Ok(log) => log,
             Err(err) => {
                 run.fail(
-                    "log",
+                    CheckId::Log,
                     Failure::LogMalformed {
                         reason: err.to_string(),
                     },
                 );
-                None
+                return None;
             }
         };
-        let replayed = log
-            .as_ref()
-            .and_then(|log| match hgs_tcglog::replay::replay(log) {
-                Ok(r) => Some(r),
-                Err(err) => {
-                    run.fail(
-                        "log",
-                        Failure::LogMalformed {
-                            reason: err.to_string(),
-                        },
-                    );
-                    None
-                }
-            });
-        if let Some(log) = &log {
-            if replayed.is_some() {
+        run.pass(
+            CheckId::Log,
+            format!("{} banks {:?}", fmt_format(&log), bank_names(&log)),
+        );
+        let quotes = self.check_quotes(run, c, e)?;
+        let verified: Vec<VerifiedQuote> = quotes.iter().map(|(_, q)| q.clone()).collect();
+        match QuotedLog::bind(log, &verified, self.bank_policy) {
+            Ok(q) => {
                 run.pass(
-                    "log",
-                    format!("{} banks {:?}", fmt_format(log), bank_names(log)),
+                    CheckId::Binding,
+                    format!(
+                        "the log replays to every quoted digest; content read in {} from PCRs {}",
+                        q.bank().name(),
+                        q.pcrs()
+                    ),
                 );
+                Some(Bound { log: q })
             }
-        }
-
-        // 3. Quotes, bound to the replay.
-        let quotes_ok = ak_ok && self.check_quotes(&mut run, c, e, replayed.as_ref());
-
-        // 4. Event digests, in the banks the quotes cover (only those are bound to the TPM).
-        let quoted_banks: Vec<hgs_tcglog::HashAlg> = c
-            .banks
-            .iter()
-            .filter_map(|b| hgs_tcglog::HashAlg::from_tpm_alg_id(b.tpm_alg_id()))
-            .collect();
-        let bank_checks = log
-            .as_ref()
-            .map(|log| check_event_digests(&mut run, log, &quoted_banks))
-            .unwrap_or_default();
-
-        // 5. Identity.
-        let hosts: Vec<&TpmHost> = host
-            .registered
-            .iter()
-            .filter(|h| h.ek_fingerprint == c.ek_fingerprint)
-            .collect();
-        if hosts.is_empty() {
-            run.fail(
-                "ek_identity",
-                Failure::HostNotRegistered {
-                    ek_fingerprint: c.ek_fingerprint.clone(),
-                },
-            );
-        } else {
-            run.pass(
-                "ek_identity",
-                hosts
-                    .iter()
-                    .map(|h| format!("{} ({}, {})", h.name, h.policy_version, h.ek_key_type))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-        }
-
-        let mut verdict_host = hosts.first().map(|h| h.name.clone());
-        let mut verdict_baseline = None;
-        let mut verdict_ci = None;
-        let mut audit_mode = false;
-        let mut resolution = None;
-        let mut policies = Vec::new();
-
-        // 6. Content: only if the log is bound to the TPM.
-        match (&log, quotes_ok && replayed.is_some()) {
-            (Some(log), true) => {
-                // Claims only from events whose data the quoted bank's digest covers.
-                let claims = match bank_checks
-                    .first()
-                    .map(|check| BootClaims::from_bank_check(log, check))
-                    .unwrap_or_else(|| BootClaims::from_log(log))
-                {
-                    Ok(c) => c,
-                    Err(err) => {
-                        run.fail(
-                            "claims",
-                            Failure::LogMalformed {
-                                reason: err.to_string(),
-                            },
-                        );
-                        BootClaims::default()
-                    }
-                };
-                let mut matches = ArtifactMatches {
-                    hosts: hosts
-                        .iter()
-                        .map(|h| (h.policy_version, h.name.clone()))
-                        .collect(),
-                    ..Default::default()
-                };
-                // Baselines.
-                let mut mismatches = Vec::new();
-                for b in baselines {
-                    match self.matcher.check(b, log) {
-                        Ok(()) => matches.baselines.push((b.policy_version, b.name.clone())),
-                        Err(m) => mismatches.push(*m),
-                    }
-                }
-                // CI policies.
-                for p in ci_policies {
-                    if claims.si_policies.iter().any(|m| p.matches(m)) {
-                        matches.ci_policies.push((p.policy_version, p.name.clone()));
-                    }
-                }
-                let res = resolve(&matches);
-                let passed = res.passed().cloned();
-                let chosen_baseline = passed
-                    .as_ref()
-                    .and_then(|a| a.baseline.clone())
-                    .or_else(|| matches.baselines.first().map(|(_, n)| n.clone()));
-                let chosen_ci = passed
-                    .as_ref()
-                    .and_then(|a| a.ci_policy.clone())
-                    .or_else(|| matches.ci_policies.first().map(|(_, n)| n.clone()));
-                if let Some(a) = &passed {
-                    verdict_host = a.host.clone();
-                }
-
-                if matches.baselines.is_empty() {
-                    run.fail("baseline", Failure::NoBaselineMatch { mismatches });
-                } else {
-                    run.pass("baseline", format!("matches {}", names(&matches.baselines)));
-                }
-
-                if claims.si_policies.is_empty() {
-                    run.fail("ci_policy", Failure::NoCiPolicyMeasured);
-                } else if matches.ci_policies.is_empty() {
-                    run.fail(
-                        "ci_policy",
-                        Failure::CiPolicyNotRegistered {
-                            measured: claims
-                                .si_policies
-                                .iter()
-                                .map(|p| MeasuredPolicy {
-                                    event_index: p.event_index,
-                                    name: p.name.clone(),
-                                    hash_alg: p.hash_alg,
-                                    digest: hex(&p.digest),
-                                })
-                                .collect(),
-                        },
-                    );
-                } else {
-                    let reg = chosen_ci
-                        .as_ref()
-                        .and_then(|n| ci_policies.iter().find(|p| &p.name == n));
-                    if reg.is_some_and(|p| p.audit_mode == Some(true)) {
-                        audit_mode = true;
-                        run.checks.push(Check {
-                            name: "ci_policy".into(),
-                            outcome: CheckOutcome::Flagged {
-                                detail: format!(
-                                    "matches {} (audit mode: violations are logged, not blocked)",
-                                    names(&matches.ci_policies)
-                                ),
-                            },
-                        });
-                    } else {
-                        run.pass(
-                            "ci_policy",
-                            format!("matches {}", names(&matches.ci_policies)),
-                        );
-                    }
-                }
-
-                // Hgs_* policies.
-                policies = evaluate_rules(&claims, &self.settings);
-                for o in &policies {
-                    let name = o.policy.name();
-                    match &o.result {
-                        RuleResult::Passed => run.pass(name, summary(&o.evidence)),
-                        RuleResult::Failed { failure } => run.fail(
-                            name,
-                            Failure::Policy {
-                                policy: o.policy,
-                                reason: failure.clone(),
-                                evidence: o.evidence.clone(),
-                            },
-                        ),
-                        RuleResult::Disabled => run.skip(name, "disabled".into()),
-                        RuleResult::NotApplicable { why } => run.skip(name, why.clone()),
-                    }
-                }
-
-                // Versions.
-                if res.is_version_mismatch(&matches) {
-                    run.fail(
-                        "version",
-                        Failure::VersionMismatch {
-                            resolution: res.clone(),
-                        },
-                    );
-                } else if let Some(v) = res.version {
-                    run.pass("version", format!("all artifacts registered under {v}"));
-                } else {
-                    run.skip("version", "no version has every artifact".into());
-                }
-                verdict_baseline = chosen_baseline;
-                verdict_ci = chosen_ci;
-                resolution = Some(res);
+            Err(err) => {
+                let failure = bind_failure(err, e, &quotes, &log);
+                run.fail(CheckId::Binding, failure);
+                None
             }
-            _ => {
-                for name in ["baseline", "ci_policy", "policies", "version"] {
-                    run.skip(
-                        name,
-                        "the log is not bound to the TPM by a verified quote".into(),
-                    );
-                }
-            }
-        }
-
-        let status = run
-            .failures
-            .iter()
-            .map(Failure::status)
-            .min()
-            .unwrap_or(AttestationStatus::Passed);
-        let mut sub_statuses: Vec<_> = run
-            .failures
-            .iter()
-            .filter_map(Failure::sub_status)
-            .collect();
-        sub_statuses.sort();
-        sub_statuses.dedup();
-        let policy_version = resolution
-            .as_ref()
-            .and_then(|r| r.version)
-            .filter(|_| status == AttestationStatus::Passed);
-        Verdict {
-            status,
-            sub_statuses,
-            policy_version,
-            host: verdict_host,
-            baseline: verdict_baseline,
-            ci_policy: verdict_ci,
-            audit_mode,
-            failures: run.failures,
-            checks: run.checks,
-            policies,
-            resolution,
         }
     }
 
-    fn check_ak(&self, run: &mut Run, c: &Challenge, e: &Evidence) -> bool {
-        let actual = Public::parse(&e.ak_public).and_then(|p| p.name());
-        match actual {
-            Ok(name) if name == c.ak_name => {}
-            Ok(name) => {
-                run.fail(
-                    "ak",
-                    Failure::AkMismatch {
-                        expected: hex(&c.ak_name),
-                        actual: hex(&name),
-                    },
-                );
-                return false;
-            }
-            Err(err) => {
-                run.fail(
-                    "ak",
-                    Failure::AkUnsuitable {
-                        reason: err.to_string(),
-                    },
-                );
-                return false;
-            }
-        }
-        if let Err(err) = check_ak_attributes(&e.ak_public) {
-            run.fail(
-                "ak",
-                Failure::AkUnsuitable {
-                    reason: err.to_string(),
-                },
-            );
+    /// The challenge record: banks, PCRs, nonce, age. Records loaded from a database are
+    /// input too.
+    fn check_challenge(&self, run: &mut Run, c: &Challenge, now: u64) -> bool {
+        let mut fail = |f: Failure| run.fail(CheckId::Challenge, f);
+        if c.banks.is_empty() {
+            fail(Failure::ChallengeHasNoBank);
             return false;
         }
+        if c.pcrs.is_empty() {
+            fail(Failure::ChallengeHasNoPcr);
+            return false;
+        }
+        if self.bank_policy == BankPolicy::Sha256OrStronger {
+            if let Some(b) = c.banks.iter().find(|b| **b == HashAlg::Sha1) {
+                fail(Failure::BankNotAllowed {
+                    bank: b.name().into(),
+                });
+                return false;
+            }
+        }
+        if self.freshness == FreshnessPolicy::Required {
+            if c.nonce.len() < MIN_NONCE_LEN {
+                fail(Failure::NonceTooShort {
+                    len: c.nonce.len(),
+                    min: MIN_NONCE_LEN,
+                });
+                return false;
+            }
+            if c.issued_at > now.saturating_add(MAX_CLOCK_SKEW) {
+                fail(Failure::ChallengeFromTheFuture {
+                    issued_at: c.issued_at,
+                    now,
+                });
+                return false;
+            }
+            if now.saturating_sub(c.issued_at) > self.max_challenge_age {
+                fail(Failure::ChallengeExpired {
+                    issued_at: c.issued_at,
+                    now,
+                    max_age: self.max_challenge_age,
+                });
+                return false;
+            }
+        }
         run.pass(
-            "ak",
+            CheckId::Challenge,
             format!(
-                "{} is the challenged AK, restricted and fixedTPM",
-                hex(&c.ak_name)
+                "banks {}, PCRs {}",
+                c.banks
+                    .iter()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                c.pcrs
             ),
         );
+        match self.freshness {
+            FreshnessPolicy::Required => run.pass(
+                CheckId::Freshness,
+                format!(
+                    "issued {}s ago (at most {}s), {}-byte nonce",
+                    now.saturating_sub(c.issued_at),
+                    self.max_challenge_age,
+                    c.nonce.len()
+                ),
+            ),
+            FreshnessPolicy::NotChecked => run.flag(
+                CheckId::Freshness,
+                "not checked (explicit no-freshness evaluation): the evidence may be old or replayed"
+                    .into(),
+            ),
+        }
         true
     }
 
+    /// For every challenged bank, a quote that verifies; `None` when one bank has none. Returns
+    /// (evidence quote index, verified quote) per bank.
     fn check_quotes(
         &self,
         run: &mut Run,
         c: &Challenge,
         e: &Evidence,
-        replayed: Option<&PcrBanks>,
-    ) -> bool {
-        let Some(replayed) = replayed else {
-            for bank in &c.banks {
-                run.skip(
-                    &format!("quote:{}", bank.name()),
-                    "no replayed PCR values to compare with".into(),
-                );
-            }
-            return false;
+    ) -> Option<Vec<(usize, VerifiedQuote)>> {
+        let freshness = match self.freshness {
+            FreshnessPolicy::Required => Freshness::Nonce(&c.nonce),
+            FreshnessPolicy::NotChecked => Freshness::NotChecked,
         };
-        let expected = |bank: u16, pcr: u32| {
-            hgs_tcglog::HashAlg::from_tpm_alg_id(bank).and_then(|alg| replayed.get(alg, pcr))
-        };
+        let mut out = Vec::with_capacity(c.banks.len());
         let mut all_ok = true;
         for bank in &c.banks {
-            let name = format!("quote:{}", bank.name());
+            let id = CheckId::Quote(*bank);
             let req = QuoteRequirements {
-                nonce: &c.nonce,
-                bank: bank.tpm_alg_id(),
-                required_pcrs: &c.pcrs,
+                freshness,
+                bank: *bank,
+                required_pcrs: c.pcrs,
             };
-            let mut best: Option<(usize, QuoteError)> = None;
+            let mut best: Option<QuoteError> = None;
             let mut ok = None;
             for (i, q) in e.quotes.iter().enumerate() {
                 match verify_quote(
@@ -447,11 +383,10 @@ impl Attestor {
                     &q.attest,
                     &q.signature,
                     &req,
-                    expected,
                     self.verifier.as_ref(),
                 ) {
                     Ok(v) => {
-                        ok = Some(v);
+                        ok = Some((i, v));
                         break;
                     }
                     // A quote of another bank says nothing about this one.
@@ -459,165 +394,451 @@ impl Attestor {
                     Err(err) => {
                         if best
                             .as_ref()
-                            .is_none_or(|(_, b)| matches!(b, QuoteError::WrongBank { .. }))
+                            .is_none_or(|b| matches!(b, QuoteError::WrongBank { .. }))
                         {
-                            best = Some((i, err));
+                            best = Some(err);
                         }
                     }
                 }
             }
             match (ok, best) {
-                (Some(v), _) => run.pass(
-                    &name,
-                    format!(
-                        "signed by the AK, nonce = challenge, PCRs {:?}, digest {} equals the replay",
-                        c.pcrs,
-                        hex(&v.pcr_digest)
-                    ),
-                ),
+                (Some((i, v)), _) => {
+                    run.pass(
+                        id,
+                        format!(
+                            "signed by the AK, {}, PCRs {} selected, digest {}",
+                            if v.nonce_checked() {
+                                "nonce = challenge"
+                            } else {
+                                "nonce NOT checked"
+                            },
+                            c.pcrs,
+                            hex(v.pcr_digest())
+                        ),
+                    );
+                    out.push((i, v));
+                }
                 (None, None) => {
                     all_ok = false;
                     run.fail(
-                        &name,
+                        id,
                         Failure::QuoteMissing {
                             bank: bank.name().into(),
                         },
                     );
                 }
-                (None, Some((i, QuoteError::DigestMismatch { quoted, computed }))) => {
-                    all_ok = false;
-                    let diag = diagnose_replay(e, i, *bank, replayed);
-                    run.fail(
-                        &name,
-                        Failure::ReplayMismatch {
-                            bank: bank.name().into(),
-                            pcr: diag.as_ref().map(|d| d.0),
-                            replayed: diag.as_ref().map(|d| d.1.clone()),
-                            reported: diag.as_ref().map(|d| d.2.clone()),
-                            quoted_digest: quoted,
-                            replayed_digest: computed,
-                        },
-                    );
-                }
-                (None, Some((_, err))) => {
+                (None, Some(error)) => {
                     all_ok = false;
                     run.fail(
-                        &name,
+                        id,
                         Failure::Quote {
                             bank: bank.name().into(),
-                            error: err,
+                            error,
                         },
                     );
                 }
             }
         }
-        all_ok
+        all_ok.then_some(out)
+    }
+
+    /// Stage 2: judges the quoted log.
+    fn judge(
+        &self,
+        run: &mut Run,
+        log: &QuotedLog<'_>,
+        hosts: &[&TpmHost],
+        baselines: &[TpmBaseline],
+        ci_policies: &[CiPolicyRegistration],
+    ) -> Judged {
+        let quoted = log.pcrs();
+        check_event_digests(run, log);
+        let claims = BootClaims::from_quoted(log);
+        check_anomalies(run, &claims);
+
+        let mut matches = ArtifactMatches {
+            hosts: hosts
+                .iter()
+                .map(|h| (h.policy_version, h.name.clone()))
+                .collect(),
+            ..Default::default()
+        };
+
+        // Baselines (Hgs_SecureBootSettings).
+        if let Some(missing) = not_quoted(CheckId::Baseline, quoted) {
+            run.fail(
+                CheckId::Baseline,
+                Failure::PcrsNotQuoted {
+                    check: CheckId::Baseline,
+                    missing,
+                },
+            );
+        } else {
+            let mut mismatches = Vec::new();
+            for b in baselines {
+                match self.matcher.check(b, log) {
+                    Ok(()) => matches.baselines.push((b.policy_version, b.name.clone())),
+                    Err(m) => mismatches.push(*m),
+                }
+            }
+            if matches.baselines.is_empty() {
+                run.fail(CheckId::Baseline, Failure::NoBaselineMatch { mismatches });
+            } else {
+                run.pass(
+                    CheckId::Baseline,
+                    format!("matches {}", names(&matches.baselines)),
+                );
+            }
+        }
+
+        // CI policies (Hgs_CiPolicy): every measured policy registered.
+        let ci_attested = match not_quoted(CheckId::CiPolicy, quoted) {
+            Some(missing) => {
+                run.fail(
+                    CheckId::CiPolicy,
+                    Failure::PcrsNotQuoted {
+                        check: CheckId::CiPolicy,
+                        missing,
+                    },
+                );
+                false
+            }
+            None => true,
+        };
+        let mut ci_registrations: Vec<&CiPolicyRegistration> = Vec::new();
+        if ci_attested {
+            let unregistered: Vec<MeasuredPolicy> = claims
+                .si_policies
+                .iter()
+                .filter(|m| !ci_policies.iter().any(|p| p.matches(m)))
+                .map(|p| MeasuredPolicy {
+                    event_index: p.event_index,
+                    name: p.name.clone(),
+                    hash_alg: p.hash_alg,
+                    digest: hex(&p.digest),
+                })
+                .collect();
+            for v in [PolicyVersion::V2, PolicyVersion::V1] {
+                let per_measured: Option<Vec<&CiPolicyRegistration>> = claims
+                    .si_policies
+                    .iter()
+                    .map(|m| {
+                        ci_policies
+                            .iter()
+                            .find(|p| p.policy_version == v && p.matches(m))
+                    })
+                    .collect();
+                if let Some(regs) = per_measured.filter(|r| !r.is_empty()) {
+                    let names: Vec<&str> = regs.iter().map(|r| r.name.as_str()).collect();
+                    matches.ci_policies.push((v, names.join("+")));
+                    if ci_registrations.is_empty() {
+                        ci_registrations = regs;
+                    }
+                }
+            }
+            if claims.si_policies.is_empty() {
+                run.fail(CheckId::CiPolicy, Failure::NoCiPolicyMeasured);
+            } else if !unregistered.is_empty() {
+                run.fail(
+                    CheckId::CiPolicy,
+                    Failure::CiPolicyNotRegistered {
+                        measured: unregistered,
+                    },
+                );
+                matches.ci_policies.clear();
+            }
+        }
+        let mut audit_mode = false;
+        if !matches.ci_policies.is_empty() {
+            if ci_registrations.iter().any(|p| p.audit_mode == Some(true)) {
+                audit_mode = true;
+                run.flag(
+                    CheckId::CiPolicy,
+                    format!(
+                        "matches {} (audit mode: violations are logged, not blocked)",
+                        names(&matches.ci_policies)
+                    ),
+                );
+            } else {
+                run.pass(
+                    CheckId::CiPolicy,
+                    format!(
+                        "every measured policy is registered: {}",
+                        names(&matches.ci_policies)
+                    ),
+                );
+            }
+        }
+
+        // Hgs_* policies, each requiring its PCRs quoted.
+        let policies = evaluate_rules(&claims, &self.settings, quoted);
+        for o in &policies {
+            let id = CheckId::Policy(o.policy);
+            match &o.result {
+                RuleResult::Passed => run.pass(id, summary(&o.evidence)),
+                RuleResult::Failed { failure } => run.fail(
+                    id,
+                    Failure::Policy {
+                        policy: o.policy,
+                        reason: failure.clone(),
+                        evidence: o.evidence.clone(),
+                    },
+                ),
+                RuleResult::NotAttested { missing } => run.fail(
+                    id,
+                    Failure::PcrsNotQuoted {
+                        check: id,
+                        missing: *missing,
+                    },
+                ),
+                RuleResult::Disabled => run.skip(id, "disabled".into()),
+                RuleResult::NotApplicable { why } => run.skip(id, why.clone()),
+            }
+        }
+
+        // Versions.
+        let res = resolve(&matches);
+        let passed = res.passed().cloned();
+        let chosen_ci = passed
+            .as_ref()
+            .and_then(|a| a.ci_policy.clone())
+            .or_else(|| matches.ci_policies.first().map(|(_, n)| n.clone()));
+        if res.is_version_mismatch(&matches) {
+            run.fail(
+                CheckId::Version,
+                Failure::VersionMismatch {
+                    resolution: res.clone(),
+                },
+            );
+        } else if let Some(v) = res.version {
+            run.pass(
+                CheckId::Version,
+                format!("all artifacts registered under {v}"),
+            );
+        } else {
+            run.skip(CheckId::Version, "no version has every artifact".into());
+        }
+        Judged {
+            host: passed
+                .as_ref()
+                .and_then(|a| a.host.clone())
+                .or_else(|| hosts.first().map(|h| h.name.clone())),
+            baseline: passed
+                .as_ref()
+                .and_then(|a| a.baseline.clone())
+                .or_else(|| matches.baselines.first().map(|(_, n)| n.clone())),
+            ci_policy: chosen_ci,
+            audit_mode,
+            policies,
+            resolution: Some(res),
+        }
+    }
+}
+
+/// The PCRs of `check` missing from `quoted`, if any.
+fn not_quoted(check: CheckId, quoted: PcrSet) -> Option<PcrSet> {
+    let missing = check.pcrs().minus(quoted);
+    (!missing.is_empty()).then_some(missing)
+}
+
+/// Identity: the registered hosts with the challenged EK.
+fn identify<'h>(run: &mut Run, host: &Host<'h>) -> Vec<&'h TpmHost> {
+    let c = host.challenge;
+    let hosts: Vec<&TpmHost> = host
+        .registered
+        .iter()
+        .filter(|h| h.ek_fingerprint == c.ek_fingerprint)
+        .collect();
+    if hosts.is_empty() {
+        run.fail(
+            CheckId::EkIdentity,
+            Failure::HostNotRegistered {
+                ek_fingerprint: c.ek_fingerprint.clone(),
+            },
+        );
+    } else {
+        run.pass(
+            CheckId::EkIdentity,
+            hosts
+                .iter()
+                .map(|h| format!("{} ({}, {})", h.name, h.policy_version, h.ek_key_type))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    hosts
+}
+
+fn check_ak(run: &mut Run, c: &Challenge, e: &Evidence) -> bool {
+    let actual = Public::parse(&e.ak_public).and_then(|p| p.name());
+    match actual {
+        Ok(name) if name == c.ak_name => {}
+        Ok(name) => {
+            run.fail(
+                CheckId::Ak,
+                Failure::AkMismatch {
+                    expected: hex(&c.ak_name),
+                    actual: hex(&name),
+                },
+            );
+            return false;
+        }
+        Err(err) => {
+            run.fail(
+                CheckId::Ak,
+                Failure::AkUnsuitable {
+                    reason: err.to_string(),
+                },
+            );
+            return false;
+        }
+    }
+    if let Err(err) = check_ak_attributes(&e.ak_public) {
+        run.fail(
+            CheckId::Ak,
+            Failure::AkUnsuitable {
+                reason: err.to_string(),
+            },
+        );
+        return false;
+    }
+    run.pass(
+        CheckId::Ak,
+        format!(
+            "{} is the challenged AK, restricted and fixedTPM",
+            hex(&c.ak_name)
+        ),
+    );
+    true
+}
+
+/// The failure for a log that does not bind to its quotes.
+fn bind_failure(
+    err: BindError,
+    e: &Evidence,
+    quotes: &[(usize, VerifiedQuote)],
+    log: &EventLog<'_>,
+) -> Failure {
+    match err {
+        BindError::DigestMismatch {
+            quote,
+            banks,
+            quoted,
+            replayed,
+        } => {
+            let bank = banks
+                .first()
+                .map_or_else(|| "-".to_string(), |b| b.name().to_string());
+            let diag = quotes
+                .get(quote)
+                .and_then(|(i, q)| diagnose_replay(e, *i, q, log));
+            Failure::ReplayMismatch {
+                bank,
+                pcr: diag.as_ref().map(|d| d.0),
+                replayed: diag.as_ref().map(|d| d.1.clone()),
+                reported: diag.as_ref().map(|d| d.2.clone()),
+                quoted_digest: hex(&quoted),
+                replayed_digest: hex(&replayed),
+            }
+        }
+        BindError::BankNotInLog { bank, .. } => Failure::QuotedBankNotInLog {
+            bank: bank.name().into(),
+        },
+        BindError::UnknownBank { bank, .. } => Failure::QuotedBankNotInLog {
+            bank: format!("0x{bank:04x}"),
+        },
+        BindError::WeakBank { strongest } => Failure::BankNotAllowed {
+            bank: strongest.name().into(),
+        },
+        BindError::Downgrade { quoted, declared } => Failure::BankDowngrade {
+            quoted: quoted.name().into(),
+            declared: declared.name().into(),
+        },
+        other => Failure::LogMalformed {
+            reason: other.to_string(),
+        },
     }
 }
 
 /// When the host's reported PCR values hash to the quoted digest (so they are what the TPM
-/// signed), the first PCR whose replay differs: (pcr, replayed hex, reported hex).
+/// signed), the first PCR whose replay differs: (pcr, replayed hex, reported hex). Diagnostics
+/// only: the refusal does not depend on it.
 fn diagnose_replay(
     e: &Evidence,
     quote_index: usize,
-    bank: HashAlg,
-    replayed: &PcrBanks,
+    quote: &VerifiedQuote,
+    log: &EventLog<'_>,
 ) -> Option<(u32, String, String)> {
-    let q = e.quotes.get(quote_index)?;
-    let attest = Attest::parse(&q.attest).ok()?;
-    let Attested::Quote {
-        selection,
-        pcr_digest,
-    } = &attest.attested
-    else {
-        return None;
-    };
-    let hash = [
-        HashAlg::Sha1,
-        HashAlg::Sha256,
-        HashAlg::Sha384,
-        HashAlg::Sha512,
-    ]
-    .into_iter()
-    .find(|h| h.digest_len() == pcr_digest.len())?;
+    let _ = e.quotes.get(quote_index)?;
+    let replayed = hgs_tcglog::replay::replay(log).ok()?;
     let mut reported: Vec<(u16, u32, Vec<u8>)> = Vec::new();
-    for sel in &selection.banks {
-        let name = HashAlg::from_tpm_alg_id(sel.hash)?.name();
+    for &(bank, pcrs) in quote.selection() {
+        let name = HashAlg::from_tpm_alg_id(bank)?.name();
         let values = e.pcr_values.get(name)?;
-        for pcr in sel.pcrs() {
-            reported.push((sel.hash, pcr, unhex(values.get(&pcr)?)?));
+        for pcr in pcrs.iter() {
+            reported.push((bank, pcr, hgs_tcglog::unhex(values.get(&pcr)?)?));
         }
     }
     let parts: Vec<&[u8]> = reported.iter().map(|(_, _, v)| v.as_slice()).collect();
-    if hash.hash_parts(&parts) != *pcr_digest {
+    if quote.digest_alg().hash_parts(&parts) != quote.pcr_digest() {
         return None;
     }
-    let alg = hgs_tcglog::HashAlg::from_tpm_alg_id(bank.tpm_alg_id())?;
-    reported
-        .iter()
-        .filter(|(b, _, _)| *b == bank.tpm_alg_id())
-        .find_map(|(_, pcr, value)| {
-            let r = replayed.get(alg, *pcr)?;
-            (r != value.as_slice()).then(|| (*pcr, hex(r), hex(value)))
-        })
+    reported.iter().find_map(|(bank, pcr, value)| {
+        let alg = hgs_tcglog::HashAlg::from_tpm_alg_id(*bank)?;
+        let r = replayed.get(alg, *pcr)?;
+        (r != value.as_slice()).then(|| (*pcr, hex(r), hex(value)))
+    })
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn check_event_digests<'a>(
-    run: &mut Run,
-    log: &EventLog<'a>,
-    banks: &[hgs_tcglog::HashAlg],
-) -> Vec<hgs_tcglog::digest_check::BankCheck<'a>> {
-    let mut checks = Vec::new();
-    for bank in banks {
-        match hgs_tcglog::digest_check::check_bank(log, *bank) {
-            Ok(c) => checks.push(c),
-            Err(err) => {
-                run.fail(
-                    "event_digests",
-                    Failure::LogMalformed {
-                        reason: err.to_string(),
-                    },
-                );
-                return Vec::new();
-            }
-        }
-    }
-    let bad: Vec<_> = checks.iter().flat_map(|c| c.mismatches()).collect();
+fn check_event_digests(run: &mut Run, log: &QuotedLog<'_>) {
+    let bad = log.digest_mismatches();
     if bad.is_empty() {
         run.pass(
-            "event_digests",
+            CheckId::EventDigests,
             format!(
-                "every data-covering event's data hashes to its {} digest",
-                banks.iter().map(|b| b.name()).collect::<Vec<_>>().join("/")
+                "every data-covering event on PCRs {} hashes to its {} digest",
+                log.pcrs(),
+                log.bank().name()
             ),
         );
     }
-    for m in bad.into_iter().take(MAX_REPORTED_DIGEST_MISMATCHES) {
-        run.fail(
-            "event_digests",
+    for m in bad.iter().take(MAX_REPORTED_DIGEST_MISMATCHES) {
+        let failure = if m.logged.is_empty() {
+            Failure::EventNotInQuotedBank {
+                event_index: m.event_index,
+                pcr: m.pcr,
+                bank: m.alg.name().into(),
+            }
+        } else {
             Failure::EventDigestMismatch {
                 event_index: m.event_index,
                 pcr: m.pcr,
                 bank: m.alg.name().into(),
                 logged: hex(&m.logged),
                 computed: hex(&m.computed),
-            },
-        );
+            }
+        };
+        run.fail(CheckId::EventDigests, failure);
     }
-    checks
 }
 
-fn names(list: &[(hgs_policy::PolicyVersion, String)]) -> String {
+fn check_anomalies(run: &mut Run, claims: &BootClaims) {
+    if claims.anomalies.is_empty() {
+        run.pass(
+            CheckId::LogAnomalies,
+            "every event on the PCRs claims read is of an expected type, in order, and covered"
+                .into(),
+        );
+    }
+    for a in claims.anomalies.iter().take(MAX_REPORTED_DIGEST_MISMATCHES) {
+        run.fail(
+            CheckId::LogAnomalies,
+            Failure::LogAnomaly { anomaly: a.clone() },
+        );
+    }
+}
+
+fn names(list: &[(PolicyVersion, String)]) -> String {
     list.iter()
         .map(|(v, n)| format!("{n} ({v})"))
         .collect::<Vec<_>>()
@@ -647,38 +868,84 @@ fn bank_names(log: &EventLog<'_>) -> Vec<&'static str> {
 struct Run {
     checks: Vec<Check>,
     failures: Vec<Failure>,
+    freshness_unchecked: bool,
 }
 
 impl Run {
-    fn pass(&mut self, name: &str, detail: String) {
+    fn pass(&mut self, name: CheckId, detail: String) {
         self.checks.push(Check {
-            name: name.into(),
+            name,
             outcome: CheckOutcome::Passed { detail },
         });
     }
 
-    fn skip(&mut self, name: &str, detail: String) {
+    fn flag(&mut self, name: CheckId, detail: String) {
+        if name == CheckId::Freshness {
+            self.freshness_unchecked = true;
+        }
         self.checks.push(Check {
-            name: name.into(),
+            name,
+            outcome: CheckOutcome::Flagged { detail },
+        });
+    }
+
+    fn skip(&mut self, name: CheckId, detail: String) {
+        self.checks.push(Check {
+            name,
             outcome: CheckOutcome::Skipped { detail },
         });
     }
 
-    fn fail(&mut self, name: &str, failure: Failure) {
-        let text = failure.to_string();
-        let detail = text
-            .strip_prefix(name)
-            .and_then(|t| t.strip_prefix(": "))
-            .map_or_else(|| text.clone(), str::to_string);
+    fn fail(&mut self, name: CheckId, failure: Failure) {
         self.checks.push(Check {
-            name: name.into(),
-            outcome: CheckOutcome::Failed { detail },
+            name,
+            outcome: CheckOutcome::Failed {
+                detail: failure.to_string(),
+            },
         });
         self.failures.push(failure);
     }
+
+    /// Stage 3: the verdict.
+    fn assemble(self, judged: Judged, log: Option<&QuotedLog<'_>>) -> Verdict {
+        let status = self
+            .failures
+            .iter()
+            .map(Failure::status)
+            .min()
+            .unwrap_or(AttestationStatus::Passed);
+        let mut sub_statuses: Vec<_> = self
+            .failures
+            .iter()
+            .filter_map(Failure::sub_status)
+            .collect();
+        sub_statuses.sort();
+        sub_statuses.dedup();
+        let policy_version = judged
+            .resolution
+            .as_ref()
+            .and_then(|r| r.version)
+            .filter(|_| status == AttestationStatus::Passed);
+        Verdict {
+            status,
+            sub_statuses,
+            policy_version,
+            host: judged.host,
+            baseline: judged.baseline,
+            ci_policy: judged.ci_policy,
+            audit_mode: judged.audit_mode,
+            freshness_checked: !self.freshness_unchecked && log.is_some_and(|l| l.nonce_checked()),
+            quoted_bank: log.map(|l| l.bank()),
+            quoted_pcrs: log.map_or(PcrSet::EMPTY, |l| l.pcrs()),
+            failures: self.failures,
+            checks: self.checks,
+            policies: judged.policies,
+            resolution: judged.resolution,
+        }
+    }
 }
 
-/// [`Attestor::evaluate`] with Microsoft's default policy states.
+/// [`Attestor::evaluate`] with the defaults of [`Attestor::new`].
 pub fn evaluate(
     host: &Host<'_>,
     baselines: &[TpmBaseline],

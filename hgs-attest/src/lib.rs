@@ -5,7 +5,6 @@
 //! - [`credential`]: the verifier side of TPM2_MakeCredential, binding an AK to an EK.
 //! - [`challenge`]: a challenge for a registered host (fresh secret encrypted to its EK).
 //! - [`evidence`]: what the host sends back (AK, quotes, log).
-//! - [`quote`]: quote verification (signature, nonce, PCR selection, PCR digest).
 //! - [`evaluate`](mod@evaluate): every check, in order, into a [`Verdict`].
 //! - [`verdict`]: HGS statuses and sub-statuses, each failure with its evidence.
 //!
@@ -16,13 +15,21 @@ pub mod challenge;
 pub mod credential;
 pub mod evaluate;
 pub mod evidence;
-pub mod quote;
 pub mod verdict;
 
-pub use challenge::{new_challenge, Challenge, ChallengeMessage, DEFAULT_PCRS};
-pub use evaluate::{evaluate, Attestor, Host};
+pub use challenge::{
+    new_challenge, Challenge, ChallengeError, ChallengeMessage, ChallengeRequest, DEFAULT_PCRS,
+    MIN_NONCE_LEN,
+};
+pub use evaluate::{evaluate, Attestor, FreshnessPolicy, Host};
 pub use evidence::{Evidence, QuoteEvidence, EVIDENCE_FORMAT};
-pub use verdict::{AttestationStatus, Check, CheckOutcome, Failure, Verdict};
+pub use verdict::{
+    AttestationStatus, Check, CheckId, CheckOutcome, Failure, MeasuredPolicy, Verdict,
+};
+
+/// What an embedder needs from the lower crates to call this one.
+pub use hgs_tcglog::{BankPolicy, LogAnomaly, QuotedLog};
+pub use hgs_tpm::{HashAlg, PcrSet, QuoteError, VerifiedQuote};
 
 /// The artifacts and rules (`hgs-policy`).
 pub use hgs_policy as policy;

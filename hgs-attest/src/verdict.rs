@@ -13,8 +13,138 @@ use hgs_policy::baseline::BaselineMismatch;
 use hgs_policy::resolve::Resolution;
 use hgs_policy::rules::{ClaimEvidence, RuleFailure, RuleOutcome};
 use hgs_policy::{HgsPolicy, PolicyVersion, SubStatus};
+use hgs_tcglog::LogAnomaly;
+use hgs_tpm::{HashAlg, PcrSet, QuoteError};
 
-use crate::quote::QuoteError;
+/// Every step of an evaluation, by name. Serialized as its name (`quote:sha256`, `Hgs_FullBoot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckId {
+    /// `evidence`: the evidence document's format.
+    Evidence,
+    /// `challenge`: the challenge record is well formed, within its age, with allowed banks.
+    Challenge,
+    /// `freshness`: the quotes carry the challenge's nonce.
+    Freshness,
+    /// `ak`: the AK is the challenged one, restricted and fixedTPM.
+    Ak,
+    /// `log`: the TCG log parses.
+    Log,
+    /// `quote:<bank>`: a quote of that bank verifies.
+    Quote(HashAlg),
+    /// `binding`: the log replays to every quoted PCR digest (a [`hgs_tcglog::QuotedLog`]).
+    Binding,
+    /// `event_digests`: data-covering events on quoted PCRs are covered by their quoted-bank digest.
+    EventDigests,
+    /// `log_anomalies`: no event a healthy boot never has on the PCRs claims read.
+    LogAnomalies,
+    /// `ek_identity`: a registered host has the challenged EK.
+    EkIdentity,
+    /// `baseline`: a registered TPM baseline matches (`Hgs_SecureBootSettings`).
+    Baseline,
+    /// `ci_policy`: every measured CI policy is registered (`Hgs_CiPolicy`).
+    CiPolicy,
+    /// A claim-based `Hgs_*` policy.
+    Policy(HgsPolicy),
+    /// `version`: every artifact under one policy version.
+    Version,
+}
+
+impl CheckId {
+    /// The PCRs this check reads from the quoted log (empty for checks of the evidence itself).
+    pub fn pcrs(self) -> PcrSet {
+        match self {
+            CheckId::Baseline => HgsPolicy::SecureBootSettings.pcrs(),
+            CheckId::CiPolicy => HgsPolicy::CiPolicy.pcrs(),
+            CheckId::Policy(p) => p.pcrs(),
+            _ => PcrSet::EMPTY,
+        }
+    }
+
+    /// The sub-status a failure of this check reports, when it is a configuration check.
+    fn sub_status(self) -> Option<SubStatus> {
+        match self {
+            CheckId::Baseline => Some(SubStatus::SecureBootSettings),
+            CheckId::CiPolicy => Some(SubStatus::CodeIntegrityPolicy),
+            CheckId::Policy(p) => Some(p.sub_status()),
+            _ => None,
+        }
+    }
+}
+
+impl core::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            CheckId::Evidence => "evidence",
+            CheckId::Challenge => "challenge",
+            CheckId::Freshness => "freshness",
+            CheckId::Ak => "ak",
+            CheckId::Log => "log",
+            CheckId::Quote(b) => return write!(f, "quote:{}", b.name()),
+            CheckId::Binding => "binding",
+            CheckId::EventDigests => "event_digests",
+            CheckId::LogAnomalies => "log_anomalies",
+            CheckId::EkIdentity => "ek_identity",
+            CheckId::Baseline => "baseline",
+            CheckId::CiPolicy => "ci_policy",
+            CheckId::Policy(p) => p.name(),
+            CheckId::Version => "version",
+        })
+    }
+}
+
+impl core::str::FromStr for CheckId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CheckId, String> {
+        Ok(match s {
+            "evidence" => CheckId::Evidence,
+            "challenge" => CheckId::Challenge,
+            "freshness" => CheckId::Freshness,
+            "ak" => CheckId::Ak,
+            "log" => CheckId::Log,
+            "binding" => CheckId::Binding,
+            "event_digests" => CheckId::EventDigests,
+            "log_anomalies" => CheckId::LogAnomalies,
+            "ek_identity" => CheckId::EkIdentity,
+            "baseline" => CheckId::Baseline,
+            "ci_policy" => CheckId::CiPolicy,
+            "version" => CheckId::Version,
+            other => {
+                if let Some(bank) = other.strip_prefix("quote:") {
+                    let b = [
+                        HashAlg::Sha1,
+                        HashAlg::Sha256,
+                        HashAlg::Sha384,
+                        HashAlg::Sha512,
+                    ]
+                    .into_iter()
+                    .find(|b| b.name() == bank)
+                    .ok_or_else(|| format!("unknown bank {bank:?}"))?;
+                    CheckId::Quote(b)
+                } else {
+                    CheckId::Policy(
+                        HgsPolicy::from_name(other)
+                            .filter(|_| other.starts_with("Hgs_"))
+                            .ok_or_else(|| format!("unknown check {other:?}"))?,
+                    )
+                }
+            }
+        })
+    }
+}
+
+impl serde::Serialize for CheckId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CheckId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 /// `AttestationStatus`, as Get-HgsClientConfiguration reports it.
 #[derive(
@@ -48,6 +178,86 @@ pub struct MeasuredPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "failure", rename_all = "snake_case")]
 pub enum Failure {
+    /// The evidence document is not in a format this verifier reads.
+    UnknownEvidenceFormat {
+        /// The `format` it declares.
+        format: String,
+    },
+    /// The challenge names no bank: nothing would be quoted.
+    ChallengeHasNoBank,
+    /// The challenge names no PCR.
+    ChallengeHasNoPcr,
+    /// The challenge's nonce is too short to make a quote fresh.
+    NonceTooShort {
+        /// Its length.
+        len: usize,
+        /// The minimum ([`crate::MIN_NONCE_LEN`]).
+        min: usize,
+    },
+    /// The challenge is older than the attestor accepts.
+    ChallengeExpired {
+        /// When it was issued (UNIX seconds).
+        issued_at: u64,
+        /// Now.
+        now: u64,
+        /// Largest accepted age (seconds).
+        max_age: u64,
+    },
+    /// The challenge was issued after "now" (beyond the allowed clock skew).
+    ChallengeFromTheFuture {
+        /// When it says it was issued.
+        issued_at: u64,
+        /// Now.
+        now: u64,
+    },
+    /// A challenged (or quoted) bank the bank policy does not allow (SHA-1 by default).
+    BankNotAllowed {
+        /// The bank.
+        bank: String,
+    },
+    /// More quotes than the challenge's banks allow (bounded work: each costs a signature check).
+    TooManyQuotes {
+        /// Quotes in the evidence.
+        count: usize,
+        /// Largest accepted.
+        max: usize,
+    },
+    /// A quote selects a bank the log does not declare (or one this verifier cannot replay):
+    /// nothing the log describes extended it.
+    QuotedBankNotInLog {
+        /// The bank (name, or `0x....` when unknown).
+        bank: String,
+    },
+    /// Only SHA-1 was quoted although the log declares a stronger bank.
+    BankDowngrade {
+        /// The quoted bank.
+        quoted: String,
+        /// A stronger bank the log declares.
+        declared: String,
+    },
+    /// A check's PCRs were not quoted, so nothing attests what it decides.
+    PcrsNotQuoted {
+        /// The check.
+        check: CheckId,
+        /// Its PCRs that no quote covered.
+        missing: PcrSet,
+    },
+    /// An event claims would read carries no digest in the quoted bank: that bank never
+    /// measured it (e.g. SHA-1-only records on PCRs Windows extends in SHA-256).
+    EventNotInQuotedBank {
+        /// Event index.
+        event_index: u32,
+        /// PCR.
+        pcr: u32,
+        /// The quoted bank.
+        bank: String,
+    },
+    /// An event a healthy boot never has on the PCRs claims read (retyped, misplaced, or
+    /// unverifiable).
+    LogAnomaly {
+        /// What.
+        anomaly: LogAnomaly,
+    },
     /// No registered host has the challenged EK.
     HostNotRegistered {
         /// The EK fingerprint the challenge was made for.
@@ -118,9 +328,10 @@ pub enum Failure {
     },
     /// The log measured no CI policy.
     NoCiPolicyMeasured,
-    /// The measured CI policies are not registered.
+    /// A CI policy the host measured is not registered (every one it measured must be: Windows
+    /// enforces each policy it loads, and an extra one can widen what may run).
     CiPolicyNotRegistered {
-        /// What the host measured.
+        /// The measured policies that no registration matches.
         measured: Vec<MeasuredPolicy>,
     },
     /// An `Hgs_*` policy failed.
@@ -147,7 +358,15 @@ impl Failure {
             Failure::HostNotRegistered { .. } | Failure::VersionMismatch { .. } => {
                 AttestationStatus::UnauthorizedHost
             }
-            Failure::AkMismatch { .. }
+            Failure::UnknownEvidenceFormat { .. }
+            | Failure::ChallengeHasNoBank
+            | Failure::ChallengeHasNoPcr
+            | Failure::NonceTooShort { .. }
+            | Failure::ChallengeExpired { .. }
+            | Failure::ChallengeFromTheFuture { .. }
+            | Failure::BankNotAllowed { .. }
+            | Failure::TooManyQuotes { .. }
+            | Failure::AkMismatch { .. }
             | Failure::AkUnsuitable { .. }
             | Failure::QuoteMissing { .. }
             | Failure::Quote { .. } => AttestationStatus::TpmError,
@@ -160,7 +379,16 @@ impl Failure {
         match self {
             Failure::LogMalformed { .. }
             | Failure::ReplayMismatch { .. }
+            | Failure::QuotedBankNotInLog { .. }
+            | Failure::BankDowngrade { .. }
+            | Failure::EventNotInQuotedBank { .. }
             | Failure::EventDigestMismatch { .. } => Some(SubStatus::TcgLogVerification),
+            Failure::LogAnomaly { anomaly } => Some(match anomaly {
+                LogAnomaly::SecureBootAfterSeparator { .. }
+                | LogAnomaly::SecureBootMistyped { .. } => SubStatus::SecureBoot,
+                _ => SubStatus::TcgLogVerification,
+            }),
+            Failure::PcrsNotQuoted { check, .. } => check.sub_status(),
             Failure::NoBaselineMatch { .. } => Some(SubStatus::SecureBootSettings),
             Failure::NoCiPolicyMeasured | Failure::CiPolicyNotRegistered { .. } => {
                 Some(SubStatus::CodeIntegrityPolicy)
@@ -174,6 +402,56 @@ impl Failure {
 impl core::fmt::Display for Failure {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
+            Failure::UnknownEvidenceFormat { format } => write!(
+                f,
+                "evidence format {format:?} is not {:?}",
+                crate::EVIDENCE_FORMAT
+            ),
+            Failure::ChallengeHasNoBank => write!(f, "the challenge names no PCR bank"),
+            Failure::ChallengeHasNoPcr => write!(f, "the challenge names no PCR"),
+            Failure::NonceTooShort { len, min } => {
+                write!(f, "the challenge nonce has {len} bytes, fewer than {min}")
+            }
+            Failure::ChallengeExpired {
+                issued_at,
+                now,
+                max_age,
+            } => write!(
+                f,
+                "the challenge was issued {}s ago (at {issued_at}), more than the {max_age}s allowed",
+                now.saturating_sub(*issued_at)
+            ),
+            Failure::ChallengeFromTheFuture { issued_at, now } => write!(
+                f,
+                "the challenge says it was issued at {issued_at}, after now ({now})"
+            ),
+            Failure::BankNotAllowed { bank } => {
+                write!(f, "the {bank} bank is not allowed by the bank policy")
+            }
+            Failure::TooManyQuotes { count, max } => {
+                write!(f, "{count} quotes, more than the {max} the challenge allows")
+            }
+            Failure::QuotedBankNotInLog { bank } => write!(
+                f,
+                "a quote selects the {bank} bank, which the log does not declare"
+            ),
+            Failure::BankDowngrade { quoted, declared } => write!(
+                f,
+                "only {quoted} was quoted although the log declares {declared}: downgrade refused"
+            ),
+            Failure::PcrsNotQuoted { check, missing } => write!(
+                f,
+                "PCR {missing} not quoted: {check} not attested"
+            ),
+            Failure::EventNotInQuotedBank {
+                event_index,
+                pcr,
+                bank,
+            } => write!(
+                f,
+                "event {event_index} (PCR {pcr}) carries no {bank} digest: that bank never measured it"
+            ),
+            Failure::LogAnomaly { anomaly } => write!(f, "{anomaly}"),
             Failure::HostNotRegistered { ek_fingerprint } => {
                 write!(f, "no registered host has EK {ek_fingerprint}")
             }
@@ -223,7 +501,7 @@ impl core::fmt::Display for Failure {
             }
             Failure::NoCiPolicyMeasured => write!(f, "the log measured no code integrity policy"),
             Failure::CiPolicyNotRegistered { measured } => {
-                write!(f, "the measured code integrity policy is not registered:")?;
+                write!(f, "a measured code integrity policy is not registered:")?;
                 for m in measured {
                     write!(f, " {} {} (event {})", m.name, m.digest, m.event_index)?;
                 }
@@ -280,9 +558,8 @@ pub enum CheckOutcome {
 /// One step of the evaluation.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Check {
-    /// Its name: `ek_identity`, `ak`, `quote:sha256`, `log`, `event_digests`, `replay`, `baseline`,
-    /// `ci_policy`, `Hgs_*`, `version`.
-    pub name: String,
+    /// Which check.
+    pub name: CheckId,
     /// Outcome.
     #[serde(flatten)]
     pub outcome: CheckOutcome,
@@ -305,6 +582,13 @@ pub struct Verdict {
     pub ci_policy: Option<String>,
     /// The matched CI policy is in audit mode: the host passes, flagged.
     pub audit_mode: bool,
+    /// Whether the quotes' freshness was checked (false only for an explicit no-freshness
+    /// evaluation, which says the evidence may be old).
+    pub freshness_checked: bool,
+    /// The bank the verdict's log content was read in (the strongest quoted bank).
+    pub quoted_bank: Option<hgs_tcglog::HashAlg>,
+    /// The PCRs quoted in that bank: the only ones the verdict read.
+    pub quoted_pcrs: PcrSet,
     /// Every reason the host fails.
     pub failures: Vec<Failure>,
     /// Every check, in order.
@@ -343,6 +627,12 @@ impl core::fmt::Display for Verdict {
         }
         if self.audit_mode {
             writeln!(f, "  flagged: the CI policy is in audit mode")?;
+        }
+        if !self.freshness_checked {
+            writeln!(
+                f,
+                "  flagged: freshness not checked (no verifier nonce): this evidence may be old"
+            )?;
         }
         for c in &self.checks {
             let (mark, d) = match &c.outcome {

@@ -11,9 +11,24 @@ use hgs_attest::policy::baseline::BaselineProfile;
 use hgs_attest::policy::rules::RuleFailure;
 use hgs_attest::policy::{PolicyVersion, SubStatus, TpmBaseline};
 use hgs_attest::{
-    evaluate, AttestationStatus, Challenge, CheckOutcome, Evidence, Failure, Host, QuoteEvidence,
+    AttestationStatus, Attestor, Challenge, CheckOutcome, Evidence, Failure, FreshnessPolicy, Host,
+    QuoteEvidence,
 };
-use hgs_tpm::{Attest, Attested, HashAlg, Public};
+use hgs_tcglog::BankPolicy;
+use hgs_tpm::{Attest, Attested, HashAlg, PcrSet, Public};
+
+/// The published evidence was quoted without a verifier nonce, over SHA-1: judged only by an
+/// explicit no-freshness, SHA-1-allowed attestor.
+fn evaluate(
+    host: &Host<'_>,
+    baselines: &[TpmBaseline],
+    ci: &[hgs_attest::policy::CiPolicyRegistration],
+) -> hgs_attest::Verdict {
+    Attestor::new()
+        .with_freshness(FreshnessPolicy::NotChecked)
+        .with_bank_policy(BankPolicy::AllowSha1)
+        .evaluate(host, baselines, ci)
+}
 
 fn data(f: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -34,8 +49,9 @@ fn setup() -> (Challenge, Evidence) {
         ek_fingerprint: "no EK came with this evidence".into(),
         ak_name: Public::parse(&ak).unwrap().name().unwrap(),
         nonce: Vec::new(),
-        pcrs: selection.banks[0].pcrs(),
+        pcrs: PcrSet::from_indices(&selection.banks[0].pcrs()).unwrap(),
         banks: vec![HashAlg::Sha1],
+        issued_at: 0,
     };
     let evidence = Evidence {
         format: hgs_attest::EVIDENCE_FORMAT.into(),
@@ -56,7 +72,7 @@ fn setup() -> (Challenge, Evidence) {
 fn outcome<'v>(v: &'v hgs_attest::Verdict, name: &str) -> &'v CheckOutcome {
     &v.checks
         .iter()
-        .find(|c| c.name == name)
+        .find(|c| c.name.to_string() == name)
         .unwrap_or_else(|| panic!("no check {name}"))
         .outcome
 }
@@ -77,6 +93,7 @@ fn real_windows_quote_and_log_verify_but_the_host_is_not_registered() {
             challenge: &c,
             evidence: &e,
             registered: &[],
+            now: 0,
         },
         &[baseline],
         &[],
@@ -151,6 +168,7 @@ fn real_windows_evidence_with_an_edited_log_is_not_trusted() {
             challenge: &c,
             evidence: &e,
             registered: &[],
+            now: 0,
         },
         &[],
         &[],
@@ -174,21 +192,24 @@ fn real_windows_evidence_with_an_edited_log_is_not_trusted() {
 #[test]
 fn real_windows_quote_with_another_nonce_or_ak_is_refused() {
     let (mut c, e) = setup();
-    c.nonce = vec![1, 2, 3];
-    let v = evaluate(
-        &Host {
-            challenge: &c,
-            evidence: &e,
-            registered: &[],
-        },
-        &[],
-        &[],
-    );
+    c.nonce = vec![1; 16];
+    let v = Attestor::new()
+        .with_bank_policy(BankPolicy::AllowSha1)
+        .evaluate(
+            &Host {
+                challenge: &c,
+                evidence: &e,
+                registered: &[],
+                now: 0,
+            },
+            &[],
+            &[],
+        );
     assert_eq!(v.status, AttestationStatus::UnauthorizedHost);
     assert!(v.failures.iter().any(|f| matches!(
         f,
         Failure::Quote {
-            error: hgs_attest::quote::QuoteError::NonceMismatch { .. },
+            error: hgs_attest::QuoteError::NonceMismatch { .. },
             ..
         }
     )));
@@ -199,6 +220,7 @@ fn real_windows_quote_with_another_nonce_or_ak_is_refused() {
             challenge: &c,
             evidence: &e,
             registered: &[],
+            now: 0,
         },
         &[],
         &[],

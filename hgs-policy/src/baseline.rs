@@ -17,7 +17,9 @@
 
 use std::collections::BTreeMap;
 
-use hgs_tcglog::{BootClaims, Event, EventLog, EventType, HashAlg};
+use hgs_tcglog::{
+    BootClaims, Event, EventLog, EventType, LogAnomaly, QuotedEvent, QuotedLog, ReferenceLog,
+};
 
 use crate::version::PolicyVersion;
 
@@ -96,6 +98,12 @@ pub enum CaptureProblem {
     },
     /// No code integrity policy was measured.
     NoCiPolicy,
+    /// The reference log has an event no healthy boot has, or one whose data its digest does not
+    /// cover: it would be refused at attestation.
+    LogAnomaly {
+        /// What.
+        anomaly: LogAnomaly,
+    },
 }
 
 impl core::fmt::Display for CaptureProblem {
@@ -116,6 +124,7 @@ impl core::fmt::Display for CaptureProblem {
                 )
             }
             CaptureProblem::NoCiPolicy => f.write_str("no code integrity policy is applied"),
+            CaptureProblem::LogAnomaly { anomaly } => write!(f, "{anomaly}"),
         }
     }
 }
@@ -152,9 +161,14 @@ fn list(problems: &[CaptureProblem]) -> String {
         .join("; ")
 }
 
-/// The capture checks of `Get-HgsAttestationBaselinePolicy`: Secure Boot, IOMMU, VBS, CI policy.
+/// The capture checks of `Get-HgsAttestationBaselinePolicy`: Secure Boot, IOMMU, VBS, CI policy,
+/// and no log anomaly (the same strict reading attestation applies).
 pub fn validate_reference(claims: &BootClaims) -> Vec<CaptureProblem> {
-    let mut problems = Vec::new();
+    let mut problems: Vec<CaptureProblem> = claims
+        .anomalies
+        .iter()
+        .map(|a| CaptureProblem::LogAnomaly { anomaly: a.clone() })
+        .collect();
     let idx = |c: &Option<hgs_tcglog::Claim<bool>>| c.as_ref().map(|c| c.event_index);
     if !claims.secure_boot.as_ref().is_some_and(|c| c.value) {
         problems.push(CaptureProblem::SecureBootOff {
@@ -178,21 +192,27 @@ pub fn validate_reference(claims: &BootClaims) -> Vec<CaptureProblem> {
 }
 
 fn describe(e: &Event<'_>) -> String {
-    let mut s = e.event_type.name().to_string();
+    describe_parts(e.event_type, e.data, e.index)
+}
+
+/// Event type and, for UEFI variables and actions, the name: for reports only (the data is
+/// not trusted here).
+fn describe_parts(event_type: EventType, data: &[u8], index: u32) -> String {
+    let mut s = event_type.name().to_string();
     if matches!(
-        e.event_type,
+        event_type,
         EventType::EfiVariableDriverConfig
             | EventType::EfiVariableAuthority
             | EventType::EfiVariableBoot
             | EventType::EfiVariableBoot2
     ) {
-        if let Ok(v) = hgs_tcglog::uefi::UefiVariable::parse(e.data, e.index) {
+        if let Ok(v) = hgs_tcglog::uefi::UefiVariable::parse(data, index) {
             s.push(' ');
             s.push_str(&v.name);
         }
-    } else if matches!(e.event_type, EventType::EfiAction | EventType::Action) {
+    } else if matches!(event_type, EventType::EfiAction | EventType::Action) {
         s.push(' ');
-        s.push_str(&String::from_utf8_lossy(e.data));
+        s.push_str(&String::from_utf8_lossy(data));
     }
     s
 }
@@ -221,14 +241,14 @@ impl TpmBaseline {
         log: &[u8],
         skip_validation: bool,
     ) -> Result<TpmBaseline, BaselineError> {
-        let parsed = EventLog::parse(log)?;
-        let claims = BootClaims::from_log(&parsed)?;
+        let reference = ReferenceLog::new(EventLog::parse(log)?)?;
+        let claims = BootClaims::from_reference(&reference);
         let problems = validate_reference(&claims);
         if !problems.is_empty() && !skip_validation {
             return Err(BaselineError::ReferenceNotCompliant { problems });
         }
         let mut events = Vec::new();
-        for e in compared_events(&parsed, profile.pcrs()) {
+        for e in compared_events(reference.log(), profile.pcrs()) {
             let e = e?;
             events.push(BaselineEvent {
                 pcr: e.pcr,
@@ -266,13 +286,10 @@ pub enum MismatchKind {
     ExtraHostEvent,
     /// The baseline has an event the host log lacks (e.g. a missing dbx update).
     MissingHostEvent,
-    /// No bank is present in both logs, so nothing can be compared.
+    /// The baseline has no digests in the bank the host's quote binds, so nothing can be compared.
     NoCommonBank,
-    /// The host log could not be read at this event.
-    UnreadableHostLog {
-        /// The parser's error.
-        reason: String,
-    },
+    /// A PCR the baseline compares was not quoted: the host's events there are not evidence.
+    PcrNotQuoted,
 }
 
 /// The first difference between a host log and a baseline.
@@ -309,11 +326,11 @@ impl core::fmt::Display for BaselineMismatch {
                     self.baseline
                 )
             }
-            MismatchKind::UnreadableHostLog { reason } => write!(
+            MismatchKind::PcrNotQuoted => write!(
                 f,
-                "baseline {}: host log unreadable at event {}: {reason}",
+                "baseline {}: PCR {} is not quoted, so the host's events there are not evidence",
                 self.baseline,
-                i(&self.host_event_index)
+                i(&self.pcr)
             ),
             kind => write!(
                 f,
@@ -335,79 +352,67 @@ impl core::fmt::Display for BaselineMismatch {
     }
 }
 
-/// Decides whether a host log matches a baseline. Replaceable: the inference lives here.
+/// Decides whether a host log matches a baseline. Replaceable: the inference lives here. It sees
+/// the host's log only as a [`QuotedLog`]: events on quoted PCRs, digests in the quoted bank.
 pub trait BaselineMatcher {
     /// `Ok` if `host` matches `baseline`, else the first difference.
     fn check(
         &self,
         baseline: &TpmBaseline,
-        host: &EventLog<'_>,
+        host: &QuotedLog<'_>,
     ) -> Result<(), Box<BaselineMismatch>>;
 }
 
-/// The default matcher: the profile's PCRs, event by event, in log order, in the strongest bank
-/// both logs carry (SHA-256, SHA-384, SHA-512, SM3, then SHA-1).
+/// The default matcher: the profile's PCRs, event by event, in log order, in the bank the host's
+/// quote binds (the baseline must carry that bank's digests).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EventByEvent;
-
-const BANK_PREFERENCE: [HashAlg; 5] = [
-    HashAlg::Sha256,
-    HashAlg::Sha384,
-    HashAlg::Sha512,
-    HashAlg::Sm3_256,
-    HashAlg::Sha1,
-];
 
 impl BaselineMatcher for EventByEvent {
     fn check(
         &self,
         baseline: &TpmBaseline,
-        host: &EventLog<'_>,
+        host: &QuotedLog<'_>,
     ) -> Result<(), Box<BaselineMismatch>> {
-        let mismatch = |kind, pcr, bank: Option<HashAlg>| {
+        let bank = host.bank();
+        let mismatch = |kind, pcr| {
             Box::new(BaselineMismatch {
                 baseline: baseline.name.clone(),
                 kind,
                 pcr,
-                bank: bank.map(|b| b.name().to_string()),
+                bank: Some(bank.name().to_string()),
                 baseline_event_index: None,
                 host_event_index: None,
                 expected: None,
                 actual: None,
             })
         };
-        let host_banks = host.banks();
-        let Some(bank) = BANK_PREFERENCE.into_iter().find(|b| {
-            host_banks.contains(b)
-                && baseline
-                    .events
-                    .iter()
-                    .all(|e| e.digests.contains_key(b.name()))
-        }) else {
-            return Err(mismatch(MismatchKind::NoCommonBank, None, None));
-        };
+        if let Some(pcr) = baseline
+            .profile
+            .pcrs()
+            .iter()
+            .find(|p| !host.pcrs().contains(**p))
+        {
+            return Err(mismatch(MismatchKind::PcrNotQuoted, Some(*pcr)));
+        }
+        if !baseline
+            .events
+            .iter()
+            .all(|e| e.digests.contains_key(bank.name()))
+        {
+            return Err(mismatch(MismatchKind::NoCommonBank, None));
+        }
+        let describe_host =
+            |e: &QuotedEvent<'_>| describe_parts(e.event_type, e.unverified_data(), e.index);
         for &pcr in baseline.profile.pcrs() {
             let mut expected = baseline.events.iter().filter(|e| e.pcr == pcr);
-            let one = [pcr];
-            let mut actual = compared_events(host, &one);
+            let mut actual = host.events().filter(|e| e.pcr == pcr);
             loop {
                 let want = expected.next();
-                let got = match actual.next() {
-                    None => None,
-                    Some(Ok(e)) => Some(e),
-                    Some(Err(err)) => {
-                        return Err(mismatch(
-                            MismatchKind::UnreadableHostLog {
-                                reason: err.to_string(),
-                            },
-                            Some(pcr),
-                            Some(bank),
-                        ))
-                    }
-                };
+                let got = actual.next();
                 let got_digest = got
                     .as_ref()
-                    .map(|e| e.digest(bank).map(hgs_tcglog::hex).unwrap_or_default());
+                    .map(|e| e.digest().map(hgs_tcglog::hex).unwrap_or_default());
                 let want_digest =
                     want.map(|w| w.digests.get(bank.name()).cloned().unwrap_or_default());
                 let kind = match (&want_digest, &got_digest) {
@@ -417,7 +422,7 @@ impl BaselineMatcher for EventByEvent {
                     (None, Some(_)) => MismatchKind::ExtraHostEvent,
                     (Some(_), None) => MismatchKind::MissingHostEvent,
                 };
-                let mut m = mismatch(kind, Some(pcr), Some(bank));
+                let mut m = mismatch(kind, Some(pcr));
                 m.baseline_event_index = want.map(|w| w.event_index);
                 m.expected = want.map(|w| {
                     format!(
@@ -427,9 +432,13 @@ impl BaselineMatcher for EventByEvent {
                     )
                 });
                 m.host_event_index = got.as_ref().map(|e| e.index);
-                m.actual = got
-                    .as_ref()
-                    .map(|e| format!("{} {}", describe(e), got_digest.clone().unwrap_or_default()));
+                m.actual = got.as_ref().map(|e| {
+                    format!(
+                        "{} {}",
+                        describe_host(e),
+                        got_digest.clone().unwrap_or_default()
+                    )
+                });
                 return Err(m);
             }
         }

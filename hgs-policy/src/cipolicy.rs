@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use hgs_cipolicy::{CiPolicy, DigestAlg};
-use hgs_tcglog::{BootClaims, EventLog, SiPolicyClaim};
+use hgs_tcglog::{BootClaims, EventLog, ReferenceLog, SiPolicyClaim};
 
 use crate::version::PolicyVersion;
 
@@ -172,8 +172,8 @@ impl CiPolicyRegistration {
         file_name: Option<&str>,
     ) -> Result<Self, CiPolicyError> {
         let parsed = EventLog::parse(log).map_err(|e| CiPolicyError::Log(e.to_string()))?;
-        let claims =
-            BootClaims::from_log(&parsed).map_err(|e| CiPolicyError::Log(e.to_string()))?;
+        let reference = ReferenceLog::new(parsed).map_err(|e| CiPolicyError::Log(e.to_string()))?;
+        let claims = BootClaims::from_reference(&reference);
         let candidates: Vec<&SiPolicyClaim> = claims
             .si_policies
             .iter()

@@ -36,3 +36,16 @@ pub use resolve::{resolve, ArtifactMatches, Resolution, VersionAttempt};
 pub use rules::{HgsPolicy, PolicySettings, PolicyState, RuleOutcome, SubStatus};
 pub use store::PolicyStore;
 pub use version::PolicyVersion;
+
+/// The PCRs a quote must cover for every active check to be attestable: each active `Hgs_*`
+/// policy's [`HgsPolicy::pcrs`], and every PCR a registered baseline's profile compares.
+/// A challenge over fewer PCRs leaves some check without evidence.
+pub fn required_pcrs(settings: &PolicySettings, baselines: &[TpmBaseline]) -> hgs_tpm::PcrSet {
+    let policies = HgsPolicy::ALL
+        .into_iter()
+        .filter(|p| settings.is_active(*p))
+        .fold(hgs_tpm::PcrSet::EMPTY, |s, p| s.union(p.pcrs()));
+    baselines.iter().fold(policies, |s, b| {
+        s.union(b.profile.pcrs().iter().copied().collect())
+    })
+}

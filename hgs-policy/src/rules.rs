@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use hgs_tcglog::{BootClaims, Claim};
+use hgs_tpm::PcrSet;
 
 /// A built-in attestation policy.
 #[derive(
@@ -167,6 +168,30 @@ impl HgsPolicy {
             HgsPolicy::SecureBootSettings | HgsPolicy::CiPolicy => PolicyState::Locked,
             HgsPolicy::BitLockerEnabled => PolicyState::Disabled,
             _ => PolicyState::Enabled,
+        }
+    }
+
+    /// The PCRs this policy's decision is read from; a quote that does not cover them cannot
+    /// attest it. PCR 7: the UEFI Secure Boot configuration. PCRs 12–14: Windows' SIPA records
+    /// (boot configuration, boot modules, boot authorities and CI policy). PCR 11: BitLocker.
+    /// `Hgs_SecureBootSettings` needs PCR 7 plus whatever the registered baselines' profiles
+    /// compare ([`crate::required_pcrs`] takes those into account).
+    pub fn pcrs(self) -> PcrSet {
+        const SIPA: PcrSet = PcrSet::of(&[12, 13, 14]);
+        match self {
+            HgsPolicy::SecureBootEnabled | HgsPolicy::SecureBootSettings => PcrSet::of(&[7]),
+            HgsPolicy::UefiDebugDisabled => PcrSet::of(&[7, 12, 13, 14]),
+            HgsPolicy::BitLockerEnabled => PcrSet::of(&[11, 12, 13, 14]),
+            HgsPolicy::CiPolicy
+            | HgsPolicy::HypervisorEnforcedCiPolicy
+            | HgsPolicy::FullBoot
+            | HgsPolicy::VsmIdkPresent
+            | HgsPolicy::PageFileEncryptionEnabled
+            | HgsPolicy::IommuEnabled
+            | HgsPolicy::NoHibernation
+            | HgsPolicy::NoDumps
+            | HgsPolicy::DumpEncryption
+            | HgsPolicy::DumpEncryptionKey => SIPA,
         }
     }
 
@@ -387,6 +412,11 @@ pub enum RuleResult {
         /// Why.
         why: String,
     },
+    /// Active, but the PCRs it is read from were not quoted: nothing attests it. Fails.
+    NotAttested {
+        /// The policy's PCRs that no quote covered.
+        missing: PcrSet,
+    },
 }
 
 /// One `Hgs_*` policy evaluated.
@@ -595,14 +625,26 @@ pub fn evaluate_rule(
 
 /// Evaluates every claim-based `Hgs_*` policy in its configured state (disabled ones are listed
 /// as [`RuleResult::Disabled`]). `Hgs_SecureBootSettings` and `Hgs_CiPolicy` are not included.
-pub fn evaluate_rules(claims: &BootClaims, settings: &PolicySettings) -> Vec<RuleOutcome> {
+///
+/// `quoted` is the set of PCRs the claims' quote covers: an active policy whose
+/// [`HgsPolicy::pcrs`] are not all quoted is [`RuleResult::NotAttested`] — never passed, even
+/// when the absence of a claim would pass it (no debugger measured is not "no debugger" when
+/// nobody quoted the PCRs a debugger would be measured in).
+pub fn evaluate_rules(
+    claims: &BootClaims,
+    settings: &PolicySettings,
+    quoted: PcrSet,
+) -> Vec<RuleOutcome> {
     HgsPolicy::ALL
         .into_iter()
         .filter(|p| !matches!(p, HgsPolicy::SecureBootSettings | HgsPolicy::CiPolicy))
         .map(|policy| {
             let state = settings.state(policy);
+            let missing = policy.pcrs().minus(quoted);
             let (result, evidence) = if state == PolicyState::Disabled {
                 (RuleResult::Disabled, Vec::new())
+            } else if !missing.is_empty() {
+                (RuleResult::NotAttested { missing }, Vec::new())
             } else {
                 evaluate_rule(policy, claims, settings)
             };

@@ -13,7 +13,7 @@ use hgs_policy::resolve::{resolve, ArtifactMatches};
 use hgs_policy::rules::{evaluate_rules, RuleFailure, RuleResult};
 use hgs_policy::*;
 use hgs_tcglog::synthetic::WindowsBoot;
-use hgs_tcglog::{BootClaims, EventLog};
+use hgs_tcglog::{BankPolicy, BootClaims, EventLog, QuotedLog, ReferenceLog};
 use proptest::prelude::*;
 
 fn corpus(sub: &str) -> PathBuf {
@@ -198,13 +198,31 @@ proptest! {
     }
 }
 
+/// Every PC-client PCR: the rules see every claim (tests of the rules, not of the binding).
+const ALL_PCRS: hgs_tpm::PcrSet = hgs_tpm::PcrSet::of(&[
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+]);
+
+/// `bytes` bound to a software-AK quote of every PCR in its strongest carried bank.
+fn quoted(bytes: &[u8]) -> QuotedLog<'_> {
+    let log = EventLog::parse(bytes).unwrap();
+    let bank = ReferenceLog::new(log).unwrap().bank();
+    let policy = if bank == hgs_tcglog::HashAlg::Sha1 {
+        BankPolicy::AllowSha1
+    } else {
+        BankPolicy::default()
+    };
+    let quotes = hgs_tcglog::synthetic::self_quotes(&log, &[(bank, ALL_PCRS)]);
+    QuotedLog::bind(log, &quotes, policy).unwrap()
+}
+
 fn claims_of(boot: &WindowsBoot) -> BootClaims {
     let bytes = boot.build();
-    BootClaims::from_log(&EventLog::parse(&bytes).unwrap()).unwrap()
+    BootClaims::from_reference(&ReferenceLog::new(EventLog::parse(&bytes).unwrap()).unwrap())
 }
 
 fn failures(boot: &WindowsBoot, settings: &PolicySettings) -> Vec<(HgsPolicy, RuleFailure)> {
-    evaluate_rules(&claims_of(boot), settings)
+    evaluate_rules(&claims_of(boot), settings, ALL_PCRS)
         .into_iter()
         .filter_map(|o| match o.result {
             RuleResult::Failed { failure } => Some((o.policy, failure)),
@@ -341,7 +359,7 @@ fn dump_policies_apply_only_when_dumps_are_enabled() {
         ]
     );
     let claims = claims_of(&WindowsBoot::default());
-    let o = evaluate_rules(&claims, &PolicySettings::default());
+    let o = evaluate_rules(&claims, &PolicySettings::default(), ALL_PCRS);
     let enc = o
         .iter()
         .find(|o| o.policy == HgsPolicy::DumpEncryption)
@@ -398,8 +416,8 @@ fn rule_evidence_names_the_deciding_event() {
     }
     .build();
     let log = EventLog::parse(&bytes).unwrap();
-    let claims = BootClaims::from_log(&log).unwrap();
-    let o = evaluate_rules(&claims, &PolicySettings::default());
+    let claims = BootClaims::from_reference(&ReferenceLog::new(log).unwrap());
+    let o = evaluate_rules(&claims, &PolicySettings::default(), ALL_PCRS);
     let dbg = o
         .iter()
         .find(|o| o.policy == HgsPolicy::UefiDebugDisabled)
@@ -494,18 +512,14 @@ fn baseline_matches_its_class_and_names_the_first_difference() {
         ..WindowsBoot::default()
     }
     .build();
-    EventByEvent
-        .check(&base, &EventLog::parse(&sibling).unwrap())
-        .unwrap();
+    EventByEvent.check(&base, &quoted(&sibling)).unwrap();
 
     let dbx = WindowsBoot {
         dbx: b"other dbx".to_vec(),
         ..WindowsBoot::default()
     }
     .build();
-    let m = EventByEvent
-        .check(&base, &EventLog::parse(&dbx).unwrap())
-        .unwrap_err();
+    let m = EventByEvent.check(&base, &quoted(&dbx)).unwrap_err();
     assert_eq!(m.kind, MismatchKind::DigestDiffers);
     assert_eq!(m.pcr, Some(7));
     assert_eq!(m.bank.as_deref(), Some("sha256"));
@@ -519,9 +533,7 @@ fn baseline_matches_its_class_and_names_the_first_difference() {
         ..WindowsBoot::default()
     }
     .build();
-    let m = EventByEvent
-        .check(&base, &EventLog::parse(&debug).unwrap())
-        .unwrap_err();
+    let m = EventByEvent.check(&base, &quoted(&debug)).unwrap_err();
     assert_eq!(m.kind, MismatchKind::DigestDiffers, "{m}");
     assert!(
         m.actual.as_deref().unwrap().contains("UEFI Debug Mode"),
@@ -534,9 +546,7 @@ fn baseline_matches_its_class_and_names_the_first_difference() {
         ..WindowsBoot::default()
     }
     .build();
-    EventByEvent
-        .check(&base, &EventLog::parse(&sha1).unwrap())
-        .unwrap();
+    EventByEvent.check(&base, &quoted(&sha1)).unwrap();
 }
 
 #[test]
@@ -567,7 +577,7 @@ fn real_windows_logs_match_their_own_baseline_and_not_other_machines() {
         .collect();
     for (i, b) in bases.iter().enumerate() {
         for (j, l) in logs.iter().enumerate() {
-            let r = EventByEvent.check(b, &EventLog::parse(l).unwrap());
+            let r = EventByEvent.check(b, &quoted(l));
             assert_eq!(
                 r.is_ok(),
                 i == j,
@@ -712,7 +722,8 @@ fn store_round_trips_through_json_and_enforces_rules() {
 fn validate_reference_on_real_logs_matches_their_claims() {
     // The GCP Shielded VM runs Secure Boot but no VBS, no IOMMU requirement and no CI policy.
     let bytes = std::fs::read(corpus("tcglog").join("ga_windows_gcp_shielded_vm.bin")).unwrap();
-    let claims = BootClaims::from_log(&EventLog::parse(&bytes).unwrap()).unwrap();
+    let claims =
+        BootClaims::from_reference(&ReferenceLog::new(EventLog::parse(&bytes).unwrap()).unwrap());
     let p = validate_reference(&claims);
     assert!(
         !p.iter()

@@ -1,9 +1,11 @@
 //! Boot claims: what a log says about one boot (or resume) of a Windows host, each claim with the
 //! event it came from.
 //!
-//! Only data covered by its event's digest is used (events failing
-//! [`crate::digest_check::check_event`] are listed in [`BootClaims::untrusted_events`] and ignored).
-//! SIPA records count only on PCRs 12–14 before that PCR's "WBCL" separator. Latching, as
+//! Claims are read from a [`QuotedLog`] only (or, for capture and registration, a
+//! [`ReferenceLog`]): events on quoted PCRs, data covered by its digest in the quoted bank. What
+//! claims would read but cannot trust, and event types no healthy boot puts on PCR 7 or 12–14, are
+//! [`LogAnomaly`]s, each of which fails attestation. Secure Boot is read from PCR 7 before its
+//! separator only. SIPA records count only on PCRs 12–14 before that PCR's "WBCL" separator. Latching, as
 //! go-attestation does and extended to every flag: *weakening* flags (debugging, test signing,
 //! safe mode, WinPE, flight signing) are true if ever true; *strengthening* ones (HVCI, IOMMU, DMA
 //! protection, pagefile encryption, hibernation/dumps disabled, dump encryption, VBS) are false
@@ -14,12 +16,11 @@
 //! is VBS_HVCI_POLICY ≠ 0; `vbs_running` is VSM_LAUNCH_TYPE ≠ 0; `iommu_required` is
 //! VBS_IOMMU_REQUIRED, or a non-zero HYPERVISOR_IOMMU_POLICY.
 
-use crate::alg::HashAlg;
 use crate::error::Result;
-use crate::event::Event;
 use crate::event_type::EventType;
 use crate::modules::{self, LoadedModules, RawModule, Text};
 use crate::parse::EventLog;
+use crate::quoted::{QuotedEvent, QuotedLog, ReferenceLog};
 use crate::sipa::{self, id, Record, SiPolicy, VsmIdk};
 use crate::uefi::{Guid, UefiVariable};
 
@@ -113,8 +114,9 @@ pub struct BootClaims {
     pub si_policies: Vec<SiPolicyClaim>,
     /// Boot modules loaded.
     pub loaded_modules: LoadedModules,
-    /// Events whose digest does not cover their data (ignored).
-    pub untrusted_events: Vec<u32>,
+    /// Events no healthy boot has, or that claims would read but cannot trust. Each fails
+    /// attestation (and capture validation).
+    pub anomalies: Vec<LogAnomaly>,
 }
 
 enum Latch {
@@ -124,7 +126,7 @@ enum Latch {
     Strengthening,
 }
 
-fn latch(slot: &mut Option<Claim<bool>>, value: bool, e: &Event<'_>, kind: Latch) {
+fn latch(slot: &mut Option<Claim<bool>>, value: bool, e: At, kind: Latch) {
     let decisive = match kind {
         Latch::Weakening => value,
         Latch::Strengthening => !value,
@@ -142,7 +144,7 @@ fn latch(slot: &mut Option<Claim<bool>>, value: bool, e: &Event<'_>, kind: Latch
     }
 }
 
-fn set<T>(slot: &mut Option<Claim<T>>, value: T, e: &Event<'_>) {
+fn set<T>(slot: &mut Option<Claim<T>>, value: T, e: At) {
     *slot = Some(Claim {
         value,
         event_index: e.index,
@@ -150,23 +152,120 @@ fn set<T>(slot: &mut Option<Claim<T>>, value: T, e: &Event<'_>) {
     });
 }
 
-/// Which digests of an event claims compare with its data.
-#[derive(Debug, Clone, Copy)]
-enum Check<'c> {
-    /// Every digest the event carries (the caller has not said which bank it trusts).
-    EveryBank,
-    /// Only this bank's digest, which the event must carry.
-    Bank(HashAlg),
-    /// Already checked in one bank over this very log: look the event up, hash nothing.
-    Checked(&'c crate::digest_check::BankCheck<'c>),
+/// Something in the quoted events that a healthy boot never shows. Each one fails attestation:
+/// a retyped, re-ordered or unverifiable event is how a host hides what it measured.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "anomaly", rename_all = "snake_case")]
+pub enum LogAnomaly {
+    /// An event of a type this PCR does not carry on a healthy boot (PCR 7: UEFI variables,
+    /// authorities, EFI actions and the separator; PCRs 12–14: SIPA event tags and separators).
+    /// Retyping an event to a type the claims do not read would otherwise hide its data.
+    UnexpectedEventType {
+        /// Event index.
+        event_index: u32,
+        /// PCR.
+        pcr: u32,
+        /// Raw event type.
+        event_type: u32,
+    },
+    /// An event the claims read whose data its digest in the trusted bank does not cover (or
+    /// which carries no digest in that bank).
+    UntrustedData {
+        /// Event index.
+        event_index: u32,
+        /// PCR.
+        pcr: u32,
+    },
+    /// The SecureBoot variable measured after PCR 7's separator: firmware measures it before,
+    /// so a later one was extended by someone else.
+    SecureBootAfterSeparator {
+        /// Event index.
+        event_index: u32,
+    },
+    /// The SecureBoot variable in an event whose type is not EV_EFI_VARIABLE_DRIVER_CONFIG.
+    SecureBootMistyped {
+        /// Event index.
+        event_index: u32,
+        /// Raw event type.
+        event_type: u32,
+    },
+    /// A PCR 7 variable event whose (covered) data is not a UEFI_VARIABLE_DATA.
+    MalformedVariable {
+        /// Event index.
+        event_index: u32,
+    },
+    /// A separator whose data is not the PCR's separator value (PCR 7: four zero bytes; PCRs
+    /// 12–14: "WBCL"), e.g. an error separator or a retyped event.
+    UnexpectedSeparator {
+        /// Event index.
+        event_index: u32,
+        /// PCR.
+        pcr: u32,
+    },
+    /// A covered SIPA event (before its PCR's WBCL separator) whose records do not parse.
+    MalformedSipa {
+        /// Event index.
+        event_index: u32,
+        /// PCR.
+        pcr: u32,
+    },
 }
 
-impl Check<'_> {
-    fn untrusted(self, e: &Event<'_>) -> bool {
+impl core::fmt::Display for LogAnomaly {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Check::EveryBank => crate::digest_check::check_event(e).is_some(),
-            Check::Bank(alg) => crate::digest_check::check_event_in_bank(e, alg).is_some(),
-            Check::Checked(c) => c.failed(e.index),
+            LogAnomaly::UnexpectedEventType {
+                event_index,
+                pcr,
+                event_type,
+            } => write!(
+                f,
+                "event {event_index} on PCR {pcr} has type {} (0x{event_type:08x}), which that PCR does not carry",
+                EventType::from_u32(*event_type).name()
+            ),
+            LogAnomaly::UntrustedData { event_index, pcr } => write!(
+                f,
+                "event {event_index} on PCR {pcr}: its data is not covered by its digest in the quoted bank"
+            ),
+            LogAnomaly::SecureBootAfterSeparator { event_index } => write!(
+                f,
+                "event {event_index}: the SecureBoot variable is measured after PCR 7's separator"
+            ),
+            LogAnomaly::SecureBootMistyped {
+                event_index,
+                event_type,
+            } => write!(
+                f,
+                "event {event_index}: the SecureBoot variable is in a {} event",
+                EventType::from_u32(*event_type).name()
+            ),
+            LogAnomaly::MalformedVariable { event_index } => {
+                write!(f, "event {event_index}: PCR 7 variable data does not parse")
+            }
+            LogAnomaly::UnexpectedSeparator { event_index, pcr } => write!(
+                f,
+                "event {event_index}: PCR {pcr} separator does not carry that PCR's separator value"
+            ),
+            LogAnomaly::MalformedSipa { event_index, pcr } => write!(
+                f,
+                "event {event_index} on PCR {pcr}: SIPA records do not parse"
+            ),
+        }
+    }
+}
+
+/// Where a claim came from (index and PCR of a quoted event).
+#[derive(Debug, Clone, Copy)]
+struct At {
+    index: u32,
+    pcr: u32,
+}
+
+impl From<&QuotedEvent<'_>> for At {
+    fn from(e: &QuotedEvent<'_>) -> At {
+        At {
+            index: e.index,
+            pcr: e.pcr,
         }
     }
 }
@@ -181,122 +280,123 @@ struct Reader<'a> {
     records: Vec<Record<'a>>,
 }
 
+/// PCR 7's separator value (TCG PFP: 4 bytes of zero; 0x00000001/0xFFFFFFFF signal errors).
+const SEPARATOR_OK: [u8; 4] = [0; 4];
+
 impl BootClaims {
-    /// Derives the claims of one log (one boot or resume session), comparing each event claims
-    /// read with **every** digest it carries. Use this when you do not know which bank your
-    /// quote covers; an event carrying no digest of a known bank is then taken as is. When you do
-    /// know (you replayed and quoted bank `alg`), [`BootClaims::from_log_with_bank`] is both
-    /// stricter (the event must carry that bank's digest) and cheaper (one hash per event).
-    pub fn from_log(log: &EventLog<'_>) -> Result<BootClaims> {
-        BootClaims::read(log, Check::EveryBank)
+    /// Derives the claims of one boot from a log bound to its quotes: only events on quoted
+    /// PCRs, only data covered by its digest in the quoted bank. Events claims would read but
+    /// cannot trust, and events no healthy boot has, are listed in [`BootClaims::anomalies`].
+    pub fn from_quoted(log: &QuotedLog<'_>) -> BootClaims {
+        BootClaims::read(log.events())
     }
 
-    /// Derives the claims of one log, taking a claim only from an event whose digest **in bank
-    /// `alg`** is the hash of its data — pass the bank your quote covers and you replayed. An
-    /// event that carries no `alg` digest was not measured into that bank, so it counts as
-    /// untrusted (listed in [`BootClaims::untrusted_events`], ignored). Digests of other banks are
-    /// neither hashed nor trusted. On logs where every event claims read carries `alg`, the result
-    /// equals [`BootClaims::from_log`]'s (tested on the whole corpus).
+    /// The same reading of an administrator's reference log (baseline capture, CI-policy
+    /// registration): every PCR, in the strongest bank the log declares.
+    pub fn from_reference(log: &ReferenceLog<'_>) -> BootClaims {
+        BootClaims::read(log.events())
+    }
+
+    /// One pass over the events.
     ///
-    /// [`BootClaims::default_bank`] picks the strongest bank of a log.
-    pub fn from_log_with_bank(log: &EventLog<'_>, alg: HashAlg) -> Result<BootClaims> {
-        BootClaims::read(log, Check::Bank(alg))
-    }
-
-    /// [`BootClaims::from_log_with_bank`] for a log whose events were already checked in one
-    /// bank by [`crate::digest_check::check_bank`]: the same claims, with no second hashing pass.
-    /// A check made over other log bytes is not trusted: the events are then hashed as
-    /// `from_log_with_bank(log, check.bank())` would.
-    pub fn from_bank_check(
-        log: &EventLog<'_>,
-        check: &crate::digest_check::BankCheck<'_>,
-    ) -> Result<BootClaims> {
-        if check.covers_log(log) {
-            BootClaims::read(log, Check::Checked(check))
-        } else {
-            BootClaims::read(log, Check::Bank(check.bank()))
-        }
-    }
-
-    /// The strongest bank a log's header lists (SHA-512, then SHA-384, SHA-256, SM3-256, SHA-1),
-    /// for [`BootClaims::from_log_with_bank`] when the caller has no quote to decide; `None` when
-    /// the log lists no bank this crate knows.
-    pub fn default_bank(log: &EventLog<'_>) -> Option<HashAlg> {
-        let rank = |a: &HashAlg| match a {
-            HashAlg::Sha1 => 0,
-            HashAlg::Sm3_256 => 1,
-            HashAlg::Sha256 => 2,
-            HashAlg::Sha384 => 3,
-            HashAlg::Sha512 => 4,
-        };
-        log.algorithm_table().known_banks().max_by_key(rank)
-    }
-
-    /// One pass over the events. Only the events a claim can come from are hashed: PCR 7
-    /// EV_EFI_ACTIONs and the "SecureBoot" EV_EFI_VARIABLE_DRIVER_CONFIG (not db/dbx/KEK/PK,
-    /// which no claim reads), and Windows' PCR 12–14 separators and, before their PCR's "WBCL"
-    /// separator, SIPA records. SIPA records are walked in place into one buffer reused across
-    /// events (no per-event allocation).
-    fn read(log: &EventLog<'_>, check: Check<'_>) -> Result<BootClaims> {
+    /// PCR 7: Secure Boot only from the SecureBoot variable before the PCR 7 separator (false if
+    /// ever false); the UEFI debug-mode and DMA actions. PCRs 12–14: SIPA records before their
+    /// PCR's "WBCL" separator, walked in place into one buffer reused across events. Any event of
+    /// another type on those PCRs, or whose data is not covered, is an anomaly.
+    fn read<'a>(events: impl Iterator<Item = QuotedEvent<'a>>) -> BootClaims {
         let mut r = Reader {
             c: BootClaims::default(),
             transfer: Vec::new(),
             modules: Vec::new(),
             records: Vec::new(),
         };
+        let mut pcr7_separated = false;
         let mut wbcl_closed = [false; 3];
-        for e in log.events() {
-            let e = e?;
+        let mut policies = Vec::new();
+        for e in events {
+            let at = At::from(&e);
+            let untrusted = |c: &mut BootClaims| {
+                c.anomalies.push(LogAnomaly::UntrustedData {
+                    event_index: e.index,
+                    pcr: e.pcr,
+                })
+            };
             match (e.pcr, e.event_type) {
-                (7, EventType::EfiAction) => {
-                    if check.untrusted(&e) {
-                        r.c.untrusted_events.push(e.index);
-                    } else {
-                        r.c.pcr7_action(&e);
-                    }
-                }
-                (7, EventType::EfiVariableDriverConfig) => {
-                    // The name decides whether a claim can come from this event; only then is
-                    // the event hashed, and the claim taken only if its digest covers the data.
-                    let Ok(v) = UefiVariable::parse(e.data, e.index) else {
+                (7, EventType::EfiVariableDriverConfig | EventType::EfiVariableAuthority) => {
+                    let Some(data) = e.data() else {
+                        untrusted(&mut r.c);
+                        continue;
+                    };
+                    let Ok(v) = UefiVariable::parse(data, e.index) else {
+                        r.c.anomalies.push(LogAnomaly::MalformedVariable {
+                            event_index: e.index,
+                        });
                         continue;
                     };
                     if v.guid != Guid::EFI_GLOBAL_VARIABLE || v.name != "SecureBoot" {
                         continue;
                     }
-                    if check.untrusted(&e) {
-                        r.c.untrusted_events.push(e.index);
+                    if e.event_type != EventType::EfiVariableDriverConfig {
+                        r.c.anomalies.push(LogAnomaly::SecureBootMistyped {
+                            event_index: e.index,
+                            event_type: e.event_type.as_u32(),
+                        });
+                    } else if pcr7_separated {
+                        r.c.anomalies.push(LogAnomaly::SecureBootAfterSeparator {
+                            event_index: e.index,
+                        });
                     } else {
-                        set(&mut r.c.secure_boot, v.data.first() == Some(&1), &e);
+                        let on = v.data.first() == Some(&1);
+                        latch(&mut r.c.secure_boot, on, at, Latch::Strengthening);
                     }
                 }
-                (12..=14, EventType::Separator) => {
-                    if check.untrusted(&e) {
-                        r.c.untrusted_events.push(e.index);
-                    } else if e.data == b"WBCL" {
-                        wbcl_closed[(e.pcr - 12) as usize] = true;
-                    }
-                }
+                (7, EventType::EfiAction) => match e.data() {
+                    Some(data) => r.c.pcr7_action(data, at),
+                    None => untrusted(&mut r.c),
+                },
+                (7, EventType::Separator) => match e.data() {
+                    Some(data) if data == SEPARATOR_OK => pcr7_separated = true,
+                    Some(_) => r.c.anomalies.push(LogAnomaly::UnexpectedSeparator {
+                        event_index: e.index,
+                        pcr: 7,
+                    }),
+                    None => untrusted(&mut r.c),
+                },
+                (12..=14, EventType::Separator) => match e.data() {
+                    Some(b"WBCL") => wbcl_closed[(e.pcr - 12) as usize] = true,
+                    Some(_) => r.c.anomalies.push(LogAnomaly::UnexpectedSeparator {
+                        event_index: e.index,
+                        pcr: e.pcr,
+                    }),
+                    None => untrusted(&mut r.c),
+                },
                 (12..=14, EventType::EventTag) => {
                     if wbcl_closed[(e.pcr - 12) as usize] {
                         continue;
                     }
-                    if check.untrusted(&e) {
-                        r.c.untrusted_events.push(e.index);
+                    let Some(data) = e.data() else {
+                        untrusted(&mut r.c);
                         continue;
-                    }
-                    // A malformed SIPA payload (covered by its digest, so really measured) is
-                    // skipped, not fatal: its records are gathered first (into a buffer reused
-                    // across events) and read only once the whole framing has been walked.
+                    };
+                    // Records are gathered first (into a buffer reused across events) and read
+                    // only once the whole framing has been walked.
                     let mut records = core::mem::take(&mut r.records);
                     records.clear();
-                    if sipa::walk(e.data, e.index, |rec| records.push(*rec)).is_err() {
-                        r.c.untrusted_events.push(e.index);
+                    if sipa::walk(data, e.index, |rec| records.push(*rec)).is_err() {
+                        r.c.anomalies.push(LogAnomaly::MalformedSipa {
+                            event_index: e.index,
+                            pcr: e.pcr,
+                        });
                     } else {
-                        r.sipa_event(&e, &records);
+                        r.sipa_event(at, &records, &mut policies);
                     }
                     r.records = records;
                 }
+                (7 | 12..=14, t) => r.c.anomalies.push(LogAnomaly::UnexpectedEventType {
+                    event_index: e.index,
+                    pcr: e.pcr,
+                    event_type: t.as_u32(),
+                }),
                 _ => {}
             }
         }
@@ -307,6 +407,7 @@ impl BootClaims {
             ..
         } = r;
         c.loaded_modules = modules::merge(modules);
+        c.si_policies = distinct_policies(policies);
         // Full boot: some TRANSFER_CONTROL = 1 (OS loader) and none = 2 (resume).
         if let Some((_, at)) = transfer.iter().find(|(v, _)| *v == 2) {
             c.full_boot = Some(Claim {
@@ -321,43 +422,56 @@ impl BootClaims {
                 pcr: at.pcr,
             });
         }
-        Ok(c)
+        c
     }
 
-    fn pcr7_action(&mut self, e: &Event<'_>) {
-        if e.data == b"UEFI Debug Mode" {
-            set(&mut self.uefi_debug_mode, true, e)
-        } else if e.data == b"DMA Protection Disabled" {
-            set(&mut self.dma_protection, false, e)
+    fn pcr7_action(&mut self, data: &[u8], at: At) {
+        if data == b"UEFI Debug Mode" {
+            set(&mut self.uefi_debug_mode, true, at)
+        } else if data == b"DMA Protection Disabled" {
+            set(&mut self.dma_protection, false, at)
         }
     }
+}
 
-    /// Claims of each log of a sequence (Windows writes one log per boot and per resume).
-    pub fn from_logs(logs: &[EventLog<'_>]) -> Result<Vec<BootClaims>> {
-        logs.iter().map(BootClaims::from_log).collect()
-    }
-
-    /// [`BootClaims::from_log_with_bank`] for each log of a sequence.
-    pub fn from_logs_with_bank(logs: &[EventLog<'_>], alg: HashAlg) -> Result<Vec<BootClaims>> {
-        logs.iter()
-            .map(|l| BootClaims::from_log_with_bank(l, alg))
-            .collect()
-    }
+/// Windows measures the same policy more than once: keep the first measurement of each distinct
+/// (name, digest algorithm, digest), in log order. Sorting makes this O(n log n) whatever a
+/// hostile log repeats.
+fn distinct_policies(mut all: Vec<SiPolicyClaim>) -> Vec<SiPolicyClaim> {
+    all.sort_by(|a, b| {
+        (&a.name, a.hash_alg, &a.digest, a.event_index).cmp(&(
+            &b.name,
+            b.hash_alg,
+            &b.digest,
+            b.event_index,
+        ))
+    });
+    all.dedup_by(|later, first| {
+        later.name == first.name && later.hash_alg == first.hash_alg && later.digest == first.digest
+    });
+    all.sort_by_key(|p| p.event_index);
+    all
 }
 
 impl<'a> Reader<'a> {
     /// Reads the SIPA records of one trusted EV_EVENT_TAG (all of them, in walk order).
-    fn sipa_event(&mut self, e: &Event<'a>, records: &[Record<'a>]) {
+    fn sipa_event(&mut self, e: At, records: &[Record<'a>], policies: &mut Vec<SiPolicyClaim>) {
         let mut module: Option<RawModule<'a>> = None;
         for r in records {
-            self.record(r, e, &mut module);
+            self.record(r, e, &mut module, policies);
         }
         if let Some(m) = module.take() {
             self.modules.push(m);
         }
     }
 
-    fn record(&mut self, r: &Record<'a>, e: &Event<'a>, module: &mut Option<RawModule<'a>>) {
+    fn record(
+        &mut self,
+        r: &Record<'a>,
+        e: At,
+        module: &mut Option<RawModule<'a>>,
+        policies: &mut Vec<SiPolicyClaim>,
+    ) {
         if r.id == id::LOADEDMODULE_AGGREGATION {
             if let Some(m) = module.take() {
                 self.modules.push(m);
@@ -461,14 +575,7 @@ impl<'a> Reader<'a> {
                         pcr: e.pcr,
                         event_index: e.index,
                     };
-                    // Windows measures the same policy more than once; keep distinct ones.
-                    if !c
-                        .si_policies
-                        .iter()
-                        .any(|s| s.digest == claim.digest && s.name == claim.name)
-                    {
-                        c.si_policies.push(claim);
-                    }
+                    policies.push(claim);
                 }
             }
             _ => {}

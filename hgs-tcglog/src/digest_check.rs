@@ -120,61 +120,6 @@ pub fn check_event_in_bank(event: &Event<'_>, alg: HashAlg) -> Option<DigestMism
     }
 }
 
-/// The result of checking every event of one log in one bank ([`check_bank`]). Claims can be
-/// derived from it without hashing again ([`crate::BootClaims::from_bank_check`]); it remembers
-/// which log it was made from, so it cannot vouch for another.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BankCheck<'a> {
-    log: &'a [u8],
-    bank: HashAlg,
-    mismatches: Vec<DigestMismatch>,
-}
-
-impl<'a> BankCheck<'a> {
-    /// The bank checked.
-    pub fn bank(&self) -> HashAlg {
-        self.bank
-    }
-
-    /// Every event whose data does not hash to its digest in that bank (or that lacks one), in
-    /// log order.
-    pub fn mismatches(&self) -> &[DigestMismatch] {
-        &self.mismatches
-    }
-
-    /// Consumes the check, returning the mismatches.
-    pub fn into_mismatches(self) -> Vec<DigestMismatch> {
-        self.mismatches
-    }
-
-    /// Whether this check was made over exactly these log bytes (same buffer).
-    pub(crate) fn covers_log(&self, log: &EventLog<'_>) -> bool {
-        core::ptr::eq(self.log, log.bytes())
-    }
-
-    /// Whether event `index` failed the check.
-    pub(crate) fn failed(&self, index: u32) -> bool {
-        self.mismatches
-            .binary_search_by_key(&index, |m| m.event_index)
-            .is_ok()
-    }
-}
-
-/// Checks every event of the log in bank `bank` ([`check_event_in_bank`]), once.
-pub fn check_bank<'a>(log: &EventLog<'a>, bank: HashAlg) -> Result<BankCheck<'a>> {
-    let mut mismatches = Vec::new();
-    for e in log.events() {
-        if let Some(m) = check_event_in_bank(&e?, bank) {
-            mismatches.push(m);
-        }
-    }
-    Ok(BankCheck {
-        log: log.bytes(),
-        bank,
-        mismatches,
-    })
-}
-
 /// Checks every event of the log; returns every mismatch (empty = all data-bearing events covered).
 pub fn verify_digests(log: &EventLog<'_>) -> Result<Vec<DigestMismatch>> {
     let mut out = Vec::new();

@@ -86,6 +86,9 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The log declares no bank this crate can read (so nothing in it can be checked).
+    #[error("the log declares no hash algorithm this verifier knows")]
+    NoKnownBank,
 }
 
 /// Result alias of this crate.

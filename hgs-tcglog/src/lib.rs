@@ -13,6 +13,7 @@
 //! | `spec_id.rs` | the crypto-agile header and its digest table |
 //! | `event.rs`, `event_type.rs` | one event; EV_* types |
 //! | `replay.rs` | PCR replay and comparison |
+//! | `quoted.rs` | the trust boundary: [`QuotedLog`] (a log bound to verified quotes), its events |
 //! | `digest_check.rs` | digest-covers-data checks |
 //! | `uefi.rs` | UEFI variables, signature lists, image loads, GPT |
 //! | `sipa.rs` | Windows SIPA records in EV_EVENT_TAG events |
@@ -45,6 +46,7 @@ pub mod event_type;
 pub mod modules;
 pub mod owned;
 pub mod parse;
+mod quoted;
 pub mod replay;
 pub mod sipa;
 pub mod spec_id;
@@ -53,12 +55,13 @@ pub mod synthetic;
 pub mod uefi;
 
 pub use alg::HashAlg;
-pub use claims::{BootClaims, Claim, SiPolicyClaim};
+pub use claims::{BootClaims, Claim, LogAnomaly, SiPolicyClaim};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use event_type::EventType;
 pub use modules::{LoadedModule, LoadedModules, ModuleRef};
 pub use parse::{EventLog, LogFormat};
+pub use quoted::{BankPolicy, BindError, QuotedEvent, QuotedEvents, QuotedLog, ReferenceLog};
 pub use replay::{PcrBanks, PcrMismatch, Replayer};
 
 /// Lower-case hex of bytes.

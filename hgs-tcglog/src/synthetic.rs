@@ -57,6 +57,8 @@ pub struct WindowsBoot {
     pub bitlocker_unlock: u32,
     /// The SI policy measured: (file name, TPM_ALG_ID, digest). `None` measures none.
     pub si_policy: Option<(String, u16, Vec<u8>)>,
+    /// Further SI policies measured after it (e.g. a supplemental policy), same form.
+    pub extra_si_policies: Vec<(String, u16, Vec<u8>)>,
 }
 
 impl Default for WindowsBoot {
@@ -79,6 +81,7 @@ impl Default for WindowsBoot {
             dumps_disabled: true,
             bitlocker_unlock: 0,
             si_policy: Some(("SiPolicy.p7b".into(), 0x000B, vec![0x5a; 32])),
+            extra_si_policies: Vec::new(),
         }
     }
 }
@@ -162,7 +165,7 @@ impl WindowsBoot {
             (id::DUMPS_DISABLED, b(self.dumps_disabled)),
             (id::DUMP_ENCRYPTION_ENABLED, b(false)),
         ];
-        if let Some((name, alg, digest)) = &self.si_policy {
+        for (name, alg, digest) in self.si_policy.iter().chain(&self.extra_si_policies) {
             settings.push((
                 id::SI_POLICY,
                 encode_si_policy(&SiPolicy {
@@ -224,4 +227,47 @@ impl WindowsBoot {
         }
         log.build()
     }
+}
+
+/// Quotes of `log`'s own replayed values by a software AK ([`hgs_tpm::soft::SoftAk`]), one per
+/// entry of `selection`, verified with a fixed nonce: for tests that need a
+/// [`crate::QuotedLog`] over a synthetic log. They prove only that the log replays to what was
+/// signed — which is all a `QuotedLog` claims; trusting the AK is the attestation layer's job.
+pub fn self_quotes(
+    log: &crate::EventLog<'_>,
+    selection: &[(crate::HashAlg, hgs_tpm::PcrSet)],
+) -> Vec<hgs_tpm::VerifiedQuote> {
+    let Ok(replayed) = crate::replay::replay(log) else {
+        return Vec::new();
+    };
+    let Ok(ak) = hgs_tpm::soft::SoftAk::from_seed(&[7; 32]) else {
+        return Vec::new();
+    };
+    let nonce = [0x5a; 16];
+    let mut out = Vec::new();
+    for &(bank, pcrs) in selection {
+        let Some(tpm_bank) = hgs_tpm::HashAlg::from_tpm_alg_id(bank.tpm_alg_id()) else {
+            continue;
+        };
+        let Ok((attest, sig)) = ak.quote(&nonce, &[(tpm_bank, pcrs)], |_, p| {
+            replayed.get(bank, p).map(<[u8]>::to_vec)
+        }) else {
+            continue;
+        };
+        let req = hgs_tpm::QuoteRequirements {
+            freshness: hgs_tpm::Freshness::Nonce(&nonce),
+            bank: tpm_bank,
+            required_pcrs: pcrs,
+        };
+        if let Ok(q) = hgs_tpm::verify_quote(
+            ak.public(),
+            &attest,
+            &sig,
+            &req,
+            &hgs_tpm::RustCryptoVerifier,
+        ) {
+            out.push(q);
+        }
+    }
+    out
 }

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use hgs_tcglog::claims::{matching_log, BootClaims};
-use hgs_tcglog::{EventLog, HashAlg};
+use hgs_tcglog::{EventLog, HashAlg, LogAnomaly, ReferenceLog};
 
 fn corpus() -> PathBuf {
     std::env::var_os("HGS_CORPUS")
@@ -21,7 +21,11 @@ fn corpus() -> PathBuf {
 
 fn claims(file: &str) -> BootClaims {
     let bytes = std::fs::read(corpus().join(file)).unwrap();
-    BootClaims::from_log(&EventLog::parse(&bytes).unwrap()).unwrap()
+    reference_claims(&bytes)
+}
+
+fn reference_claims(bytes: &[u8]) -> BootClaims {
+    BootClaims::from_reference(&ReferenceLog::new(EventLog::parse(bytes).unwrap()).unwrap())
 }
 
 #[test]
@@ -38,7 +42,7 @@ fn gcp_shielded_vm_claims_match_go_attestation_expectations() {
     assert_eq!(c.boot_debugging.as_ref().unwrap().value, false);
     assert_eq!(c.test_signing.as_ref().unwrap().value, false);
     assert_eq!(c.vbs_running.as_ref().unwrap().value, false);
-    assert!(c.untrusted_events.is_empty());
+    assert!(c.anomalies.is_empty(), "{:?}", c.anomalies);
     let vioscsi = c
         .loaded_modules
         .iter()
@@ -196,7 +200,7 @@ fn a_kernel_debugger_anywhere_latches_on_and_events_after_wbcl_do_not_count() {
     b.event(13, 4, b"WBCL");
     b.event(13, 6, &tb(&[(id::TESTSIGNING, vec![1])]));
     let log = b.build();
-    let c = BootClaims::from_log(&EventLog::parse(&log).unwrap()).unwrap();
+    let c = reference_claims(&log);
     let k = c.kernel_debugging.unwrap();
     assert!(k.value);
     assert_eq!(k.event_index, 2, "the event that turned it on");
@@ -208,7 +212,7 @@ fn a_kernel_debugger_anywhere_latches_on_and_events_after_wbcl_do_not_count() {
 
 #[cfg(feature = "builder")]
 #[test]
-fn an_event_whose_digest_does_not_cover_its_data_is_ignored_and_reported() {
+fn an_event_whose_digest_does_not_cover_its_data_is_an_anomaly_and_gives_no_claim() {
     use hgs_tcglog::builder::LogBuilder;
     use hgs_tcglog::sipa::{encode_container, encode_records, id};
     let data = encode_container(
@@ -218,16 +222,27 @@ fn an_event_whose_digest_does_not_cover_its_data_is_ignored_and_reported() {
     let mut b = LogBuilder::agile(&[HashAlg::Sha256]);
     b.event_with_digests(12, 6, &[(HashAlg::Sha256, vec![0x11; 32])], &data);
     let log = b.build();
-    let c = BootClaims::from_log(&EventLog::parse(&log).unwrap()).unwrap();
+    let c = reference_claims(&log);
     assert!(c.kernel_debugging.is_none());
-    assert_eq!(c.untrusted_events, vec![1]);
+    assert_eq!(
+        c.anomalies,
+        vec![LogAnomaly::UntrustedData {
+            event_index: 1,
+            pcr: 12
+        }]
+    );
 }
 
+/// Claims read the quoted bank only, and an event that bank never measured (SHA-1-only records
+/// on a PCR Windows extends in SHA-256) is an anomaly, not a claim.
 #[cfg(feature = "builder")]
 #[test]
-fn the_bank_specific_path_checks_that_bank_only_and_requires_its_digest() {
+fn quoted_claims_read_the_quoted_bank_only_and_require_its_digest() {
     use hgs_tcglog::builder::LogBuilder;
     use hgs_tcglog::sipa::{encode_container, encode_records, id};
+    use hgs_tcglog::synthetic::self_quotes;
+    use hgs_tcglog::{BankPolicy, QuotedLog};
+    use hgs_tpm::PcrSet;
     let data = encode_container(
         id::TRUSTBOUNDARY,
         &encode_records(&[(id::OSKERNELDEBUG, vec![1])]),
@@ -244,78 +259,113 @@ fn the_bank_specific_path_checks_that_bank_only_and_requires_its_digest() {
         ],
         &data,
     );
-    // Event 2: SHA-256 only (as Windows logs its own events), covering the data.
-    b.event_with_digests(13, 6, &[(HashAlg::Sha256, sha256)], &data);
-    let log = b.build();
-    let log = EventLog::parse(&log).unwrap();
-
-    let all = BootClaims::from_log(&log).unwrap();
+    // Event 2: a SHA-1-only record (forged: Windows never writes these on PCR 13).
+    b.event_with_digests(13, 6, &[(HashAlg::Sha1, HashAlg::Sha1.hash(&data))], &data);
+    let bytes = b.build();
+    let log = EventLog::parse(&bytes).unwrap();
+    let sipa = PcrSet::of(&[12, 13, 14]);
+    let quotes = self_quotes(&log, &[(HashAlg::Sha256, sipa)]);
+    let q = QuotedLog::bind(log, &quotes, BankPolicy::default()).unwrap();
+    assert_eq!(q.bank(), HashAlg::Sha256);
+    let c = BootClaims::from_quoted(&q);
+    assert_eq!(c.kernel_debugging.unwrap().event_index, 1);
     assert_eq!(
-        all.untrusted_events,
-        vec![1],
-        "every carried digest must cover the data"
+        c.anomalies,
+        vec![LogAnomaly::UntrustedData {
+            event_index: 2,
+            pcr: 13
+        }]
     );
-    assert_eq!(all.kernel_debugging.unwrap().event_index, 2);
-
-    let s256 = BootClaims::from_log_with_bank(&log, HashAlg::Sha256).unwrap();
-    assert!(s256.untrusted_events.is_empty());
-    assert_eq!(s256.kernel_debugging.unwrap().event_index, 1);
-
-    let s1 = BootClaims::from_log_with_bank(&log, HashAlg::Sha1).unwrap();
-    assert_eq!(
-        s1.untrusted_events,
-        vec![1, 2],
-        "wrong SHA-1 digest, and no SHA-1 digest at all"
-    );
-    assert!(s1.kernel_debugging.is_none());
-    assert_eq!(BootClaims::default_bank(&log), Some(HashAlg::Sha256));
+    // A SHA-1 quote of a log that declares SHA-256 is a downgrade, even when SHA-1 is allowed.
+    let quotes = self_quotes(&log, &[(HashAlg::Sha1, sipa)]);
+    assert!(matches!(
+        QuotedLog::bind(log, &quotes, BankPolicy::AllowSha1),
+        Err(hgs_tcglog::BindError::Downgrade { .. })
+    ));
+    assert!(matches!(
+        QuotedLog::bind(log, &quotes, BankPolicy::default()),
+        Err(hgs_tcglog::BindError::WeakBank { .. })
+    ));
 }
 
-/// Claims from a prior one-bank digest check equal claims that hash again, on every corpus log;
-/// a check made over other bytes (an edited copy) is not trusted for this log.
+/// On every Windows corpus log, claims read through a quote of every PCR in its strongest bank
+/// equal the reference reading, and neither has an anomaly (no false rejects).
+#[cfg(feature = "builder")]
 #[test]
-fn claims_from_a_bank_check_equal_claims_that_hash_again() {
-    use hgs_tcglog::digest_check::check_bank;
+fn quoted_and_reference_claims_agree_on_every_windows_log_without_anomalies() {
+    use hgs_tcglog::synthetic::self_quotes;
+    use hgs_tcglog::{BankPolicy, QuotedLog};
+    use hgs_tpm::PcrSet;
+    let all = PcrSet::from_indices(&(0..24).collect::<Vec<_>>()).unwrap();
     let mut compared = 0;
     for entry in std::fs::read_dir(corpus()).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("bin") {
+        let name = path.display().to_string();
+        if path.extension().and_then(|e| e.to_str()) != Some("bin") || !name.contains("_win") {
             continue;
         }
-        let name = path.display().to_string();
         let bytes = std::fs::read(&path).unwrap();
-        let Ok(log) = EventLog::parse(&bytes) else {
-            continue;
-        };
-        let bank = BootClaims::default_bank(&log).unwrap_or(HashAlg::Sha1);
-        let Ok(check) = check_bank(&log, bank) else {
-            continue;
-        };
-        compared += 1;
-        assert_eq!(
-            BootClaims::from_bank_check(&log, &check).unwrap(),
-            BootClaims::from_log_with_bank(&log, bank).unwrap(),
-            "{name}"
+        let log = EventLog::parse(&bytes).unwrap();
+        let reference = ReferenceLog::new(log).unwrap();
+        let by_reference = BootClaims::from_reference(&reference);
+        assert!(
+            by_reference.anomalies.is_empty(),
+            "{name}: {:?}",
+            by_reference.anomalies
         );
+        let policy = if reference.bank() == HashAlg::Sha1 {
+            BankPolicy::AllowSha1
+        } else {
+            BankPolicy::default()
+        };
+        let quotes = self_quotes(&log, &[(reference.bank(), all)]);
+        let q = QuotedLog::bind(log, &quotes, policy).unwrap();
+        assert_eq!(BootClaims::from_quoted(&q), by_reference, "{name}");
+        compared += 1;
     }
-    assert!(compared >= 40, "only {compared} corpus logs compared");
-    // A check of a pristine copy does not vouch for an edited log.
+    assert!(compared >= 10, "only {compared} Windows logs");
+}
+
+/// Claims from unquoted PCRs do not exist: a quote of PCRs 0-6 and 11 gives no Secure Boot and
+/// no SIPA claim, however healthy the log says the host is.
+#[cfg(feature = "builder")]
+#[test]
+fn a_narrow_quote_yields_no_claims_from_the_pcrs_it_left_out() {
+    use hgs_tcglog::synthetic::self_quotes;
+    use hgs_tcglog::{BankPolicy, QuotedLog};
+    use hgs_tpm::PcrSet;
+    let bytes = std::fs::read(corpus().join("imm_win_x1carbon_2009.bin")).unwrap();
+    let log = EventLog::parse(&bytes).unwrap();
+    let narrow = PcrSet::of(&[0, 1, 2, 3, 4, 5, 6, 11]);
+    let quotes = self_quotes(&log, &[(HashAlg::Sha256, narrow)]);
+    let q = QuotedLog::bind(log, &quotes, BankPolicy::default()).unwrap();
+    assert_eq!(q.pcrs(), narrow);
+    assert!(q.events().all(|e| narrow.contains(e.pcr)));
+    let c = BootClaims::from_quoted(&q);
+    assert!(c.secure_boot.is_none());
+    assert!(c.si_policies.is_empty());
+    assert!(c.boot_counter.is_none());
+    assert!(c.vbs_running.is_none());
+    assert!(c.loaded_modules.is_empty());
+}
+
+/// An edited SecureBoot byte makes that event an anomaly and gives no Secure Boot claim.
+#[test]
+fn an_edited_secure_boot_event_is_an_anomaly() {
     let bytes = std::fs::read(corpus().join("imm_win_x1carbon_2009.bin")).unwrap();
     let pristine = EventLog::parse(&bytes).unwrap();
-    let check = check_bank(&pristine, HashAlg::Sha256).unwrap();
-    assert!(check.mismatches().is_empty());
     let sb = pristine
         .events()
         .map(Result::unwrap)
         .find(|e| e.pcr == 7 && e.event_type == hgs_tcglog::EventType::EfiVariableDriverConfig)
         .unwrap();
     let mut edited = bytes.clone();
-    let at = sb.offset
-        + (sb.data.as_ptr() as usize - bytes[sb.offset..].as_ptr() as usize)
-        + sb.data.len()
-        - 1;
+    let at = (sb.data.as_ptr() as usize - bytes.as_ptr() as usize) + sb.data.len() - 1;
     edited[at] ^= 1;
-    let log = EventLog::parse(&edited).unwrap();
-    let claims = BootClaims::from_bank_check(&log, &check).unwrap();
-    assert!(claims.untrusted_events.contains(&sb.index));
+    let c = reference_claims(&edited);
+    assert!(c.anomalies.contains(&LogAnomaly::UntrustedData {
+        event_index: sb.index,
+        pcr: 7
+    }));
+    assert!(c.secure_boot.is_none_or(|s| s.event_index != sb.index));
 }

@@ -11,6 +11,8 @@
 //! | `attest.rs` | TPMS_ATTEST / TPM2B_ATTEST (quote, certify, creation) |
 //! | `signature.rs` | TPMT_SIGNATURE (RSASSA, RSAPSS, ECDSA) |
 //! | `pcr_selection.rs` | TPML_PCR_SELECTION |
+//! | `pcr_set.rs` | [`PcrSet`]: a set of PCR indices (what is asked, quoted, required) |
+//! | `quote.rs` | [`verify_quote`] → [`VerifiedQuote`], the only way to one |
 //! | `verify.rs` | signature verification behind the [`SignatureVerifier`] trait |
 //!
 //! ```
@@ -33,9 +35,13 @@ pub mod alg;
 pub mod attest;
 mod error;
 pub mod pcr_selection;
+mod pcr_set;
 pub mod public;
+mod quote;
 pub mod reader;
 pub mod signature;
+#[cfg(feature = "soft")]
+pub mod soft;
 pub mod verify;
 #[cfg(feature = "ring")]
 pub mod verify_ring;
@@ -44,9 +50,11 @@ pub use alg::HashAlg;
 pub use attest::{Attest, Attested, ClockInfo};
 pub use error::{Error, Result};
 pub use pcr_selection::{PcrSelect, PcrSelection};
+pub use pcr_set::{BadPcr, PcrSet, PCR_COUNT};
 pub use public::{
     EccCurve, ObjectAttributes, Parameters, Public, PublicKey, Scheme, SymDef, Unique,
 };
+pub use quote::{verify_quote, Freshness, QuoteError, QuoteRequirements, VerifiedQuote};
 pub use signature::Signature;
 pub use verify::{RustCryptoVerifier, SignatureVerifier};
 #[cfg(feature = "ring")]
