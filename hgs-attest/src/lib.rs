@@ -33,3 +33,9 @@ pub use hgs_tpm::{HashAlg, PcrSet, QuoteError, VerifiedQuote};
 
 /// The artifacts and rules (`hgs-policy`).
 pub use hgs_policy as policy;
+mod token;
+pub use token::{
+    key_id, EarStatus, Segment, TokenClaims, TokenError, TokenKeyError, TokenSigner, TokenStatus,
+    TokenVerifier, UnixSeconds, VerifiedToken, VerifierId, DEFAULT_CLOCK_SKEW, EAR_PROFILE,
+    MAX_TOKEN_LEN, TOKEN_ALG, TOKEN_TYP,
+};

@@ -1,0 +1,1051 @@
+//! Signed attestation results: a JWT a relying party (a key broker) verifies offline.
+//!
+//! On `Passed` the server signs a token with a P-256 key it holds; the key broker holds the
+//! matching public key (see [`TokenSigner::public_jwk`] / [`TokenSigner::verifying_key_der`]) and
+//! checks a host's token with [`TokenVerifier::verify`] without calling the server. No I/O and no
+//! clock: the current time is always a parameter ([`UnixSeconds`]).
+//!
+//! # Format
+//!
+//! A JWS in compact serialization (RFC 7515), `base64url(header) . base64url(claims) .
+//! base64url(signature)`, unpadded, canonical base64url only.
+//!
+//! - Header: exactly `{"alg":"ES256","typ":"JWT","kid":"<RFC 7638 thumbprint>"}`. Any other `alg`
+//!   (`none`, `HS256`, `RS256`, `ES384`, ...) is refused, as is any `crit`, and any other header
+//!   parameter (`jwk`, `jku`, `x5u`, `x5c`, ...): keys come only from the verifier's trust list.
+//! - Signature: ECDSA P-256 over SHA-256 of the ASCII `header.claims` (RFC 7518 §3.4), the raw
+//!   64-byte `r || s` (not DER). The signer always emits low-S; the verifier refuses high-S, so
+//!   one set of claims has exactly one valid token string (a relying party may key a replay or
+//!   revocation cache on it) — the only producer is [`TokenSigner`], so this costs no interop.
+//! - Claims: the EAR shape (EAT Attestation Results, draft-ietf-rats-ear / ar4si), one submodule
+//!   named for the host, our own claims namespaced `hgs.`:
+//!
+//! ```json
+//! {
+//!   "eat_profile": "tag:github.com,2023:veraison/ear",
+//!   "iat": 1700000000,
+//!   "exp": 1700003600,
+//!   "ear.verifier-id": { "developer": "hgs-attest", "build": "hgs-attest 0.1.0" },
+//!   "eat_nonce": "optional, 8 to 88 characters",
+//!   "submods": {
+//!     "HOST01": {
+//!       "ear.status": "affirming",
+//!       "hgs.host": "HOST01",
+//!       "hgs.ek-fingerprint": "<64 lowercase hex digits>",
+//!       "hgs.policy-version": "v2",
+//!       "hgs.status": "Passed",
+//!       "hgs.sub-statuses": []
+//!     }
+//!   }
+//! }
+//! ```
+//!
+//! `ear.status` is `affirming` exactly when `hgs.status` is `Passed`, else `contraindicated`; the
+//! verifier refuses a token where the two disagree. Unknown claims are ignored; duplicate known
+//! claims (and duplicate submodules) are refused.
+//!
+//! # Time
+//!
+//! The token is valid for `iat - skew <= now < exp`. At `now >= exp`, [`TokenVerifier::verify`]
+//! returns [`TokenError::Expired`], which still carries the authenticated claims (for logs), and
+//! [`VerifiedToken::status`] of a token verified earlier reads [`TokenStatus::Expired`]. A token
+//! is only ever grounds for access through [`VerifiedToken::is_affirming`], which is false for an
+//! expired token and for any verdict other than `Passed`.
+//!
+//! # Example
+//!
+//! ```
+//! use hgs_attest::{AttestationStatus, TokenClaims, TokenSigner, TokenVerifier, TokenStatus};
+//!
+//! // A fixed test key (never use a constant key in production).
+//! let signer = TokenSigner::from_scalar_bytes(&[0x42; 32]).unwrap();
+//! let claims = TokenClaims::new(
+//!     Some("HOST01".into()),
+//!     "ab".repeat(32),
+//!     AttestationStatus::Passed,
+//!     1_700_000_000,
+//!     3600,
+//! );
+//! let token = signer.sign(&claims).unwrap();
+//!
+//! // The key broker trusts the server's public key (published as a JWK or SPKI DER).
+//! let verifier = TokenVerifier::new().with_public_jwk(&signer.public_jwk()).unwrap();
+//! let verified = verifier.verify(&token, 1_700_000_100).unwrap();
+//! assert_eq!(verified.claims().host.as_deref(), Some("HOST01"));
+//! assert!(verified.is_affirming(1_700_000_100));
+//! assert!(matches!(verified.status(1_700_003_600), TokenStatus::Expired { .. }));
+//! assert!(verifier.verify(&token, 1_700_003_600).unwrap_err().is_expired());
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use hgs_policy::{PolicyVersion, SubStatus};
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::verdict::{AttestationStatus, Verdict};
+
+/// Seconds since the Unix epoch (a JWT NumericDate, integers only).
+pub type UnixSeconds = u64;
+
+/// `eat_profile` of every token: the EAR profile.
+pub const EAR_PROFILE: &str = "tag:github.com,2023:veraison/ear";
+
+/// The only accepted `alg`.
+pub const TOKEN_ALG: &str = "ES256";
+
+/// The `typ` the signer writes; the verifier accepts it in any ASCII case (RFC 7515 §4.1.9).
+pub const TOKEN_TYP: &str = "JWT";
+
+/// Longest token [`TokenVerifier::verify`] looks at, in bytes; longer input is refused before any
+/// decoding.
+///
+/// Our tokens are under 1.5 KiB even with every one of the 14 sub-statuses and a 255-character
+/// host name; 8 KiB leaves room for that and bounds what an unauthenticated caller can make the
+/// verifier allocate (base64 and JSON of at most a few KiB per call).
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Default tolerance for an `iat` ahead of the verifier's clock, in seconds (clock skew between
+/// server and relying party). It never extends `exp`.
+pub const DEFAULT_CLOCK_SKEW: u64 = 60;
+
+/// Length bounds of `eat_nonce` (EAT: 8 to 88 bytes).
+const NONCE_LEN: core::ops::RangeInclusive<usize> = 8..=88;
+
+/// A JWS segment, to say where decoding failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment {
+    /// The protected header (first segment).
+    Header,
+    /// The claims (second segment).
+    Payload,
+    /// The signature (third segment).
+    Signature,
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Segment::Header => "header",
+            Segment::Payload => "payload",
+            Segment::Signature => "signature",
+        })
+    }
+}
+
+/// Why a token is refused (or cannot be signed). Every reason is its own variant.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The input is longer than [`MAX_TOKEN_LEN`]; nothing was decoded.
+    #[error("token is {len} bytes, more than the {max} accepted")]
+    TooLong {
+        /// Input length.
+        len: usize,
+        /// [`MAX_TOKEN_LEN`].
+        max: usize,
+    },
+    /// Not three dot-separated segments.
+    #[error("a JWS compact token has 3 segments, this one has {found}")]
+    Segments {
+        /// Segments found.
+        found: usize,
+    },
+    /// A segment is not canonical unpadded base64url.
+    #[error("the {segment} segment is not canonical unpadded base64url")]
+    Base64 {
+        /// Which segment.
+        segment: Segment,
+    },
+    /// A segment is not the expected JSON.
+    #[error("the {segment} segment is not valid JSON for a token: {source}")]
+    Json {
+        /// Which segment.
+        segment: Segment,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A required header parameter is missing.
+    #[error("the header has no {name:?}")]
+    MissingHeader {
+        /// The parameter.
+        name: &'static str,
+    },
+    /// `alg` is not ES256 (`none`, HMAC, RSA, other curves: algorithm confusion is refused).
+    #[error("algorithm {alg:?} is refused: only ES256 is accepted")]
+    Algorithm {
+        /// The `alg` found.
+        alg: String,
+    },
+    /// The header has a `crit` parameter; we understand no extension, so any `crit` is refused.
+    #[error("the header has a crit parameter; no JWS extension is understood")]
+    Critical,
+    /// `typ` is not `JWT`.
+    #[error("typ {typ:?} is not JWT")]
+    Type {
+        /// The `typ` found.
+        typ: String,
+    },
+    /// A header parameter other than `alg`, `typ`, `kid` (e.g. an embedded `jwk` or a `jku` URL:
+    /// keys come only from the trust list).
+    #[error("header parameter {name:?} is not accepted")]
+    HeaderParameter {
+        /// The parameter.
+        name: String,
+    },
+    /// No trusted key has this `kid`.
+    #[error("no trusted key has kid {kid:?}")]
+    UnknownKey {
+        /// The `kid` found.
+        kid: String,
+    },
+    /// The signature is not 64 bytes (r || s); a DER signature lands here.
+    #[error("an ES256 signature is 64 bytes (r || s), this one is {len}")]
+    SignatureLength {
+        /// Decoded length.
+        len: usize,
+    },
+    /// r or s is zero or not below the group order.
+    #[error("the signature's r or s is out of range")]
+    SignatureEncoding,
+    /// s is in the upper half of the group order: the signer never emits it (one token per
+    /// claims), so it is a malleated signature.
+    #[error("the signature's s is high (malleated signature)")]
+    HighS,
+    /// The signature does not verify under the `kid`'s key.
+    #[error("the signature does not verify")]
+    BadSignature,
+    /// A required claim is missing (or null).
+    #[error("claim {name:?} is missing")]
+    MissingClaim {
+        /// The claim (submodule claims as `submods.*.<name>`).
+        name: &'static str,
+    },
+    /// `eat_profile` is not [`EAR_PROFILE`].
+    #[error("eat_profile {found:?} is not {EAR_PROFILE:?}")]
+    Profile {
+        /// The profile found.
+        found: String,
+    },
+    /// Not exactly one submodule.
+    #[error("a token describes exactly one host, this one has {count} submodules")]
+    Submodules {
+        /// Submodules found (duplicates counted).
+        count: usize,
+    },
+    /// A claim's value is not acceptable.
+    #[error("claim {name:?} is invalid: {reason}")]
+    InvalidClaim {
+        /// The claim.
+        name: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// `exp` is not after `iat`.
+    #[error("exp {exp} is not after iat {iat}")]
+    Lifetime {
+        /// `iat`.
+        iat: UnixSeconds,
+        /// `exp`.
+        exp: UnixSeconds,
+    },
+    /// `iat` is later than `now + skew`: not valid yet (or the server's clock is wrong).
+    #[error("issued at {iat}, later than now ({now}) plus {skew} s of skew")]
+    IssuedInFuture {
+        /// `iat`.
+        iat: UnixSeconds,
+        /// The verifier's time.
+        now: UnixSeconds,
+        /// Tolerated skew.
+        skew: u64,
+    },
+    /// The token is authentic but expired (`now >= exp`). The claims are kept for diagnostics;
+    /// they are no ground for access.
+    #[error("token expired at {exp} (now {now})")]
+    Expired {
+        /// `exp`.
+        exp: UnixSeconds,
+        /// The verifier's time.
+        now: UnixSeconds,
+        /// The authenticated claims.
+        claims: Box<TokenClaims>,
+    },
+    /// Signing failed (the ECDSA backend refused).
+    #[error("signing failed")]
+    Signing,
+}
+
+impl TokenError {
+    /// Whether this is [`TokenError::Expired`] (authentic but no longer valid).
+    pub fn is_expired(&self) -> bool {
+        matches!(self, TokenError::Expired { .. })
+    }
+}
+
+/// Why a key cannot be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenKeyError {
+    /// Not a PKCS#8 P-256 private key (DER or PEM).
+    #[error("not a PKCS#8 P-256 private key: {0}")]
+    Pkcs8(String),
+    /// Not a valid P-256 scalar (zero, or not below the group order, or not 32 bytes).
+    #[error("not a valid P-256 private scalar")]
+    Scalar,
+    /// Not a P-256 SubjectPublicKeyInfo.
+    #[error("not a P-256 SubjectPublicKeyInfo: {0}")]
+    PublicKey(String),
+    /// Not a P-256 EC JWK (`kty` EC, `crv` P-256, `x`, `y` of 32 bytes, a point on the curve).
+    #[error("not a P-256 EC JWK: {0}")]
+    Jwk(&'static str),
+}
+
+/// EAR trust tier of a submodule (`ear.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EarStatus {
+    /// No claim is made.
+    None,
+    /// The attester is trustworthy (our `Passed`).
+    Affirming,
+    /// Trustworthy with reservations.
+    Warning,
+    /// The attester is not trustworthy (every status other than `Passed`).
+    Contraindicated,
+}
+
+impl EarStatus {
+    /// The tier for an HGS status: `Affirming` for `Passed`, else `Contraindicated`.
+    pub fn for_status(status: AttestationStatus) -> EarStatus {
+        if status == AttestationStatus::Passed {
+            EarStatus::Affirming
+        } else {
+            EarStatus::Contraindicated
+        }
+    }
+}
+
+/// `ear.verifier-id`: who produced the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifierId {
+    /// The verifier's developer.
+    pub developer: String,
+    /// The verifier's build.
+    pub build: String,
+}
+
+impl Default for VerifierId {
+    /// `hgs-attest`, build `hgs-attest <crate version>`.
+    fn default() -> Self {
+        VerifierId {
+            developer: "hgs-attest".into(),
+            build: concat!("hgs-attest ", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+/// What a token says: an attestation result for one host. See the module docs for the wire form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenClaims {
+    /// `iat`.
+    pub issued_at: UnixSeconds,
+    /// `exp`: the token is expired from this second on.
+    pub expires_at: UnixSeconds,
+    /// `ear.verifier-id`.
+    pub verifier_id: VerifierId,
+    /// `eat_nonce`, if the relying party supplied one (8 to 88 characters).
+    pub nonce: Option<String>,
+    /// `ear.status` of the host's submodule.
+    pub ear_status: EarStatus,
+    /// `hgs.host`: the registered host name (also the submodule's name); `None` when the EK is
+    /// not registered, and the submodule is then named for the EK fingerprint.
+    pub host: Option<String>,
+    /// `hgs.ek-fingerprint`: SHA-256 of the EK, 64 lowercase hex digits
+    /// (`hgs_policy::host::ek_fingerprint`).
+    pub ek_fingerprint: String,
+    /// `hgs.policy-version`: the version the host passed under.
+    pub policy_version: Option<PolicyVersion>,
+    /// `hgs.status`.
+    pub status: AttestationStatus,
+    /// `hgs.sub-statuses`.
+    pub sub_statuses: Vec<SubStatus>,
+}
+
+impl TokenClaims {
+    /// Claims for a host: `ear.status` follows `status`, no policy version, no sub-status, no
+    /// nonce, the default verifier id; expires `lifetime` seconds after `issued_at` (saturating).
+    pub fn new(
+        host: Option<String>,
+        ek_fingerprint: String,
+        status: AttestationStatus,
+        issued_at: UnixSeconds,
+        lifetime: u64,
+    ) -> TokenClaims {
+        TokenClaims {
+            issued_at,
+            expires_at: issued_at.saturating_add(lifetime),
+            verifier_id: VerifierId::default(),
+            nonce: None,
+            ear_status: EarStatus::for_status(status),
+            host,
+            ek_fingerprint,
+            policy_version: None,
+            status,
+            sub_statuses: Vec::new(),
+        }
+    }
+
+    /// Claims for a verdict: its status, sub-statuses, policy version and host name (nothing
+    /// else of it is read), the challenged EK's fingerprint, valid from `issued_at` for
+    /// `lifetime` seconds.
+    ///
+    /// A token for a verdict other than `Passed` is `contraindicated`: it can tell a relying party
+    /// why, never let it in.
+    pub fn from_verdict(
+        verdict: &Verdict,
+        ek_fingerprint: &str,
+        issued_at: UnixSeconds,
+        lifetime: u64,
+    ) -> TokenClaims {
+        let mut c = TokenClaims::new(
+            verdict.host.clone(),
+            ek_fingerprint.to_owned(),
+            verdict.status,
+            issued_at,
+            lifetime,
+        );
+        c.policy_version = verdict.policy_version;
+        c.sub_statuses = verdict.sub_statuses.clone();
+        c
+    }
+
+    /// The same claims with `eat_nonce` set (e.g. the relying party's challenge, 8 to 88
+    /// characters).
+    pub fn with_nonce(mut self, nonce: impl Into<String>) -> TokenClaims {
+        self.nonce = Some(nonce.into());
+        self
+    }
+
+    /// The submodule's name: the host name, or the EK fingerprint for an unregistered EK.
+    pub fn submodule_name(&self) -> &str {
+        self.host.as_deref().unwrap_or(&self.ek_fingerprint)
+    }
+
+    /// Checks what both the signer and the verifier require of the claims' values.
+    fn validate(&self) -> Result<(), TokenError> {
+        if self.expires_at <= self.issued_at {
+            return Err(TokenError::Lifetime {
+                iat: self.issued_at,
+                exp: self.expires_at,
+            });
+        }
+        let fp = self.ek_fingerprint.as_bytes();
+        if fp.len() != 64 || !fp.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(TokenError::InvalidClaim {
+                name: "hgs.ek-fingerprint",
+                reason: "not 64 lowercase hex digits",
+            });
+        }
+        if self.host.as_deref().is_some_and(str::is_empty) {
+            return Err(TokenError::InvalidClaim {
+                name: "hgs.host",
+                reason: "empty",
+            });
+        }
+        if self.ear_status != EarStatus::for_status(self.status) {
+            return Err(TokenError::InvalidClaim {
+                name: "ear.status",
+                reason: "affirming if and only if hgs.status is Passed",
+            });
+        }
+        if self.status == AttestationStatus::Passed && !self.sub_statuses.is_empty() {
+            return Err(TokenError::InvalidClaim {
+                name: "hgs.sub-statuses",
+                reason: "a passed host has no sub-status",
+            });
+        }
+        if let Some(n) = &self.nonce {
+            if !NONCE_LEN.contains(&n.len()) {
+                return Err(TokenError::InvalidClaim {
+                    name: "eat_nonce",
+                    reason: "not 8 to 88 bytes",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn to_wire(&self) -> WireClaimsOut<'_> {
+        WireClaimsOut {
+            eat_profile: EAR_PROFILE,
+            iat: self.issued_at,
+            exp: self.expires_at,
+            verifier_id: &self.verifier_id,
+            eat_nonce: self.nonce.as_deref(),
+            submods: [(
+                self.submodule_name(),
+                WireSubmodOut {
+                    ear_status: self.ear_status,
+                    host: self.host.as_deref(),
+                    ek_fingerprint: &self.ek_fingerprint,
+                    policy_version: self.policy_version,
+                    status: self.status,
+                    sub_statuses: &self.sub_statuses,
+                },
+            )]
+            .into_iter()
+            .collect(),
+        }
+    }
+}
+
+// ---- Wire forms. Output borrows; input has every required claim optional, to name a missing
+// one, and derive's duplicate-field detection refuses a repeated known claim.
+
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderIn {
+    alg: Option<String>,
+    typ: Option<String>,
+    kid: Option<String>,
+}
+
+#[derive(Serialize)]
+struct WireClaimsOut<'a> {
+    eat_profile: &'static str,
+    iat: UnixSeconds,
+    exp: UnixSeconds,
+    #[serde(rename = "ear.verifier-id")]
+    verifier_id: &'a VerifierId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eat_nonce: Option<&'a str>,
+    submods: BTreeMap<&'a str, WireSubmodOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct WireSubmodOut<'a> {
+    #[serde(rename = "ear.status")]
+    ear_status: EarStatus,
+    #[serde(rename = "hgs.host", skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+    #[serde(rename = "hgs.ek-fingerprint")]
+    ek_fingerprint: &'a str,
+    #[serde(rename = "hgs.policy-version", skip_serializing_if = "Option::is_none")]
+    policy_version: Option<PolicyVersion>,
+    #[serde(rename = "hgs.status")]
+    status: AttestationStatus,
+    #[serde(rename = "hgs.sub-statuses")]
+    sub_statuses: &'a [SubStatus],
+}
+
+#[derive(Deserialize)]
+struct WireClaimsIn {
+    eat_profile: Option<String>,
+    iat: Option<UnixSeconds>,
+    exp: Option<UnixSeconds>,
+    #[serde(rename = "ear.verifier-id")]
+    verifier_id: Option<VerifierId>,
+    eat_nonce: Option<String>,
+    submods: Option<Submods>,
+}
+
+#[derive(Deserialize)]
+struct WireSubmodIn {
+    #[serde(rename = "ear.status")]
+    ear_status: Option<EarStatus>,
+    #[serde(rename = "hgs.host")]
+    host: Option<String>,
+    #[serde(rename = "hgs.ek-fingerprint")]
+    ek_fingerprint: Option<String>,
+    #[serde(rename = "hgs.policy-version")]
+    policy_version: Option<PolicyVersion>,
+    #[serde(rename = "hgs.status")]
+    status: Option<AttestationStatus>,
+    #[serde(rename = "hgs.sub-statuses")]
+    sub_statuses: Option<Vec<SubStatus>>,
+}
+
+/// `submods`, every entry kept (a map would silently merge duplicate names).
+struct Submods(Vec<(String, WireSubmodIn)>);
+
+impl<'de> Deserialize<'de> for Submods {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Submods;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of submodules")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Submods, A::Error> {
+                let mut v = Vec::new();
+                while let Some(entry) = m.next_entry::<String, WireSubmodIn>()? {
+                    v.push(entry);
+                }
+                Ok(Submods(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn missing(name: &'static str) -> TokenError {
+    TokenError::MissingClaim { name }
+}
+
+impl WireClaimsIn {
+    fn into_claims(self) -> Result<TokenClaims, TokenError> {
+        let profile = self.eat_profile.ok_or(missing("eat_profile"))?;
+        if profile != EAR_PROFILE {
+            return Err(TokenError::Profile { found: profile });
+        }
+        let issued_at = self.iat.ok_or(missing("iat"))?;
+        let expires_at = self.exp.ok_or(missing("exp"))?;
+        let verifier_id = self.verifier_id.ok_or(missing("ear.verifier-id"))?;
+        let mut submods = self.submods.ok_or(missing("submods"))?.0;
+        if submods.len() != 1 {
+            return Err(TokenError::Submodules {
+                count: submods.len(),
+            });
+        }
+        let Some((name, s)) = submods.pop() else {
+            return Err(TokenError::Submodules { count: 0 });
+        };
+        let claims = TokenClaims {
+            issued_at,
+            expires_at,
+            verifier_id,
+            nonce: self.eat_nonce,
+            ear_status: s.ear_status.ok_or(missing("submods.*.ear.status"))?,
+            host: s.host,
+            ek_fingerprint: s
+                .ek_fingerprint
+                .ok_or(missing("submods.*.hgs.ek-fingerprint"))?,
+            policy_version: s.policy_version,
+            status: s.status.ok_or(missing("submods.*.hgs.status"))?,
+            sub_statuses: s
+                .sub_statuses
+                .ok_or(missing("submods.*.hgs.sub-statuses"))?,
+        };
+        if name != claims.submodule_name() {
+            return Err(TokenError::InvalidClaim {
+                name: "submods",
+                reason: "the submodule is not named for hgs.host (or the EK fingerprint)",
+            });
+        }
+        claims.validate()?;
+        Ok(claims)
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    Base64UrlUnpadded::encode_string(bytes)
+}
+
+/// Decodes canonical unpadded base64url: the decoding must re-encode to the input, so each byte
+/// string has one accepted spelling.
+fn b64_decode(s: &str, segment: Segment) -> Result<Vec<u8>, TokenError> {
+    let bytes = Base64UrlUnpadded::decode_vec(s).map_err(|_| TokenError::Base64 { segment })?;
+    if Base64UrlUnpadded::encode_string(&bytes) != s {
+        return Err(TokenError::Base64 { segment });
+    }
+    Ok(bytes)
+}
+
+/// The public key as an RFC 7638 canonical JWK (members sorted, no whitespace): the thumbprint
+/// input, and what [`TokenSigner::public_jwk`] extends.
+fn canonical_jwk(key: &VerifyingKey) -> (String, String) {
+    let point = key.to_encoded_point(false);
+    // An uncompressed point of a valid key always has both coordinates.
+    let x = point.x().map(|x| b64(x)).unwrap_or_default();
+    let y = point.y().map(|y| b64(y)).unwrap_or_default();
+    (x, y)
+}
+
+/// RFC 7638 JWK thumbprint (SHA-256, base64url) of a P-256 public key: the `kid` of its tokens.
+pub fn key_id(key: &VerifyingKey) -> String {
+    let (x, y) = canonical_jwk(key);
+    let json = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    b64(&Sha256::digest(json.as_bytes()))
+}
+
+/// The server's token signing key (P-256). Its `Debug` shows only the key id.
+#[derive(Clone)]
+pub struct TokenSigner {
+    key: SigningKey,
+    kid: String,
+}
+
+impl fmt::Debug for TokenSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSigner")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSigner {
+    /// A signer for a signing key.
+    pub fn new(key: SigningKey) -> TokenSigner {
+        let kid = key_id(key.verifying_key());
+        TokenSigner { key, kid }
+    }
+
+    /// A fresh random key.
+    pub fn generate(rng: &mut impl rand_core::CryptoRngCore) -> TokenSigner {
+        TokenSigner::new(SigningKey::random(rng))
+    }
+
+    /// From a PKCS#8 `PrivateKeyInfo` (DER).
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<TokenSigner, TokenKeyError> {
+        SigningKey::from_pkcs8_der(der)
+            .map(TokenSigner::new)
+            .map_err(|e| TokenKeyError::Pkcs8(e.to_string()))
+    }
+
+    /// From a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
+    pub fn from_pkcs8_pem(pem: &str) -> Result<TokenSigner, TokenKeyError> {
+        SigningKey::from_pkcs8_pem(pem)
+            .map(TokenSigner::new)
+            .map_err(|e| TokenKeyError::Pkcs8(e.to_string()))
+    }
+
+    /// From the raw 32-byte big-endian private scalar (exactly 32 bytes: no implied leading
+    /// zeros).
+    pub fn from_scalar_bytes(bytes: &[u8]) -> Result<TokenSigner, TokenKeyError> {
+        if bytes.len() != 32 {
+            return Err(TokenKeyError::Scalar);
+        }
+        SigningKey::from_slice(bytes)
+            .map(TokenSigner::new)
+            .map_err(|_| TokenKeyError::Scalar)
+    }
+
+    /// `kid`: the RFC 7638 thumbprint of the public key.
+    pub fn key_id(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key.
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// The public key as a JWK, for a relying party's trust list:
+    /// `{"kty":"EC","crv":"P-256","x":..,"y":..,"kid":..,"alg":"ES256","use":"sig"}`.
+    pub fn public_jwk(&self) -> String {
+        let (x, y) = canonical_jwk(self.verifying_key());
+        format!(
+            r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}","kid":"{}","alg":"ES256","use":"sig"}}"#,
+            self.kid
+        )
+    }
+
+    /// The public key as a DER SubjectPublicKeyInfo.
+    pub fn verifying_key_der(&self) -> Vec<u8> {
+        // Encoding a valid P-256 point as SPKI cannot fail; an empty result would be refused by
+        // any reader.
+        self.verifying_key()
+            .to_public_key_der()
+            .map(|d| d.as_bytes().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Signs the claims into a compact JWS. Refuses claims the verifier would refuse
+    /// (`exp <= iat`, a malformed EK fingerprint, `ear.status` disagreeing with the status, ...).
+    pub fn sign(&self, claims: &TokenClaims) -> Result<String, TokenError> {
+        claims.validate()?;
+        let header = serde_json::to_vec(&HeaderOut {
+            alg: TOKEN_ALG,
+            typ: TOKEN_TYP,
+            kid: &self.kid,
+        })
+        .map_err(|source| TokenError::Json {
+            segment: Segment::Header,
+            source,
+        })?;
+        let payload = serde_json::to_vec(&claims.to_wire()).map_err(|source| TokenError::Json {
+            segment: Segment::Payload,
+            source,
+        })?;
+        let mut token = b64(&header);
+        token.push('.');
+        token.push_str(&b64(&payload));
+        let sig: Signature = self
+            .key
+            .try_sign(token.as_bytes())
+            .map_err(|_| TokenError::Signing)?;
+        let sig = sig.normalize_s().unwrap_or(sig);
+        token.push('.');
+        token.push_str(&b64(&sig.to_bytes()));
+        Ok(token)
+    }
+}
+
+/// A relying party's trust list of token keys, by `kid`, and the clock skew it tolerates.
+#[derive(Debug, Clone)]
+pub struct TokenVerifier {
+    keys: BTreeMap<String, VerifyingKey>,
+    skew: u64,
+}
+
+impl Default for TokenVerifier {
+    fn default() -> Self {
+        TokenVerifier::new()
+    }
+}
+
+/// Whether a verified token is still valid at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    /// `now < exp`.
+    Valid {
+        /// Seconds left.
+        remaining: u64,
+    },
+    /// `now >= exp`.
+    Expired {
+        /// `exp`.
+        exp: UnixSeconds,
+        /// The time asked about.
+        now: UnixSeconds,
+    },
+}
+
+/// A token whose signature, header and claims checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    claims: TokenClaims,
+    kid: String,
+}
+
+impl VerifiedToken {
+    /// The authenticated claims.
+    pub fn claims(&self) -> &TokenClaims {
+        &self.claims
+    }
+
+    /// The claims, owned.
+    pub fn into_claims(self) -> TokenClaims {
+        self.claims
+    }
+
+    /// The `kid` of the key that verified it.
+    pub fn key_id(&self) -> &str {
+        &self.kid
+    }
+
+    /// Valid or expired at `now` (expired from `exp` on, inclusive).
+    pub fn status(&self, now: UnixSeconds) -> TokenStatus {
+        if now >= self.claims.expires_at {
+            TokenStatus::Expired {
+                exp: self.claims.expires_at,
+                now,
+            }
+        } else {
+            TokenStatus::Valid {
+                remaining: self.claims.expires_at - now,
+            }
+        }
+    }
+
+    /// The one access test: not expired at `now`, `hgs.status` `Passed` and `ear.status`
+    /// `affirming`.
+    pub fn is_affirming(&self, now: UnixSeconds) -> bool {
+        matches!(self.status(now), TokenStatus::Valid { .. })
+            && self.claims.status == AttestationStatus::Passed
+            && self.claims.ear_status == EarStatus::Affirming
+    }
+}
+
+impl TokenVerifier {
+    /// No trusted key yet, [`DEFAULT_CLOCK_SKEW`].
+    pub fn new() -> TokenVerifier {
+        TokenVerifier {
+            keys: BTreeMap::new(),
+            skew: DEFAULT_CLOCK_SKEW,
+        }
+    }
+
+    /// Trusts a key (its `kid` is its RFC 7638 thumbprint).
+    pub fn with_key(mut self, key: VerifyingKey) -> TokenVerifier {
+        self.add_key(key);
+        self
+    }
+
+    /// Trusts a key; returns its `kid`.
+    pub fn add_key(&mut self, key: VerifyingKey) -> String {
+        let kid = key_id(&key);
+        self.keys.insert(kid.clone(), key);
+        kid
+    }
+
+    /// Trusts a DER SubjectPublicKeyInfo (as [`TokenSigner::verifying_key_der`] publishes).
+    pub fn with_public_key_der(self, der: &[u8]) -> Result<TokenVerifier, TokenKeyError> {
+        let key = VerifyingKey::from_public_key_der(der)
+            .map_err(|e| TokenKeyError::PublicKey(e.to_string()))?;
+        Ok(self.with_key(key))
+    }
+
+    /// Trusts a P-256 EC JWK (as [`TokenSigner::public_jwk`] publishes). Its `kid`, if any, must
+    /// be the key's thumbprint.
+    pub fn with_public_jwk(self, jwk: &str) -> Result<TokenVerifier, TokenKeyError> {
+        #[derive(Deserialize)]
+        struct Jwk {
+            kty: String,
+            crv: String,
+            x: String,
+            y: String,
+            kid: Option<String>,
+        }
+        let j: Jwk = serde_json::from_str(jwk).map_err(|_| TokenKeyError::Jwk("not a JWK"))?;
+        if j.kty != "EC" || j.crv != "P-256" {
+            return Err(TokenKeyError::Jwk("not kty EC, crv P-256"));
+        }
+        let x = b64_decode(&j.x, Segment::Header).map_err(|_| TokenKeyError::Jwk("bad x"))?;
+        let y = b64_decode(&j.y, Segment::Header).map_err(|_| TokenKeyError::Jwk("bad y"))?;
+        if x.len() != 32 || y.len() != 32 {
+            return Err(TokenKeyError::Jwk("x and y are 32 bytes"));
+        }
+        let mut sec1 = Vec::with_capacity(65);
+        sec1.push(4);
+        sec1.extend_from_slice(&x);
+        sec1.extend_from_slice(&y);
+        let key = VerifyingKey::from_sec1_bytes(&sec1)
+            .map_err(|_| TokenKeyError::Jwk("not a point on P-256"))?;
+        if j.kid.is_some_and(|k| k != key_id(&key)) {
+            return Err(TokenKeyError::Jwk(
+                "kid is not the key's RFC 7638 thumbprint",
+            ));
+        }
+        Ok(self.with_key(key))
+    }
+
+    /// Tolerates an `iat` up to `seconds` ahead of `now` (never extends `exp`).
+    pub fn with_clock_skew(mut self, seconds: u64) -> TokenVerifier {
+        self.skew = seconds;
+        self
+    }
+
+    /// The trusted `kid`s.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+
+    /// Verifies a token at `now`: length, structure, header (ES256, `typ` JWT, trusted `kid`, no
+    /// `crit` or other parameter), signature, then the claims (parsed only once authenticated):
+    /// profile, required claims, consistency, `iat <= now + skew`, and `now < exp` — an authentic
+    /// token at or past `exp` is [`TokenError::Expired`].
+    pub fn verify(&self, token: &str, now: UnixSeconds) -> Result<VerifiedToken, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::TooLong {
+                len: token.len(),
+                max: MAX_TOKEN_LEN,
+            });
+        }
+        let mut parts = token.split('.');
+        let (Some(h64), Some(p64), Some(s64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Segments {
+                found: token.split('.').count(),
+            });
+        };
+
+        let header = b64_decode(h64, Segment::Header)?;
+        let json = |source| TokenError::Json {
+            segment: Segment::Header,
+            source,
+        };
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&header).map_err(json)?;
+        let alg = map
+            .get("alg")
+            .ok_or(TokenError::MissingHeader { name: "alg" })?;
+        if alg.as_str() != Some(TOKEN_ALG) {
+            return Err(TokenError::Algorithm {
+                alg: alg.as_str().map_or_else(|| alg.to_string(), str::to_owned),
+            });
+        }
+        if map.contains_key("crit") {
+            return Err(TokenError::Critical);
+        }
+        if let Some(name) = map
+            .keys()
+            .find(|k| !matches!(k.as_str(), "alg" | "typ" | "kid"))
+        {
+            return Err(TokenError::HeaderParameter { name: name.clone() });
+        }
+        // Again, strictly: refuses duplicate parameters and non-string values.
+        let header: HeaderIn = serde_json::from_slice(&header).map_err(json)?;
+        let alg = header
+            .alg
+            .ok_or(TokenError::MissingHeader { name: "alg" })?;
+        if alg != TOKEN_ALG {
+            return Err(TokenError::Algorithm { alg });
+        }
+        let typ = header
+            .typ
+            .ok_or(TokenError::MissingHeader { name: "typ" })?;
+        if !typ.eq_ignore_ascii_case(TOKEN_TYP) {
+            return Err(TokenError::Type { typ });
+        }
+        let kid = header
+            .kid
+            .ok_or(TokenError::MissingHeader { name: "kid" })?;
+        let key = self
+            .keys
+            .get(&kid)
+            .ok_or_else(|| TokenError::UnknownKey { kid: kid.clone() })?;
+
+        let sig = b64_decode(s64, Segment::Signature)?;
+        if sig.len() != 64 {
+            return Err(TokenError::SignatureLength { len: sig.len() });
+        }
+        let sig = Signature::from_slice(&sig).map_err(|_| TokenError::SignatureEncoding)?;
+        if sig.normalize_s().is_some() {
+            return Err(TokenError::HighS);
+        }
+        let signing_input = &token[..h64.len() + 1 + p64.len()];
+        key.verify(signing_input.as_bytes(), &sig)
+            .map_err(|_| TokenError::BadSignature)?;
+
+        let payload = b64_decode(p64, Segment::Payload)?;
+        let wire: WireClaimsIn =
+            serde_json::from_slice(&payload).map_err(|source| TokenError::Json {
+                segment: Segment::Payload,
+                source,
+            })?;
+        let claims = wire.into_claims()?;
+        if claims.issued_at > now.saturating_add(self.skew) {
+            return Err(TokenError::IssuedInFuture {
+                iat: claims.issued_at,
+                now,
+                skew: self.skew,
+            });
+        }
+        if now >= claims.expires_at {
+            return Err(TokenError::Expired {
+                exp: claims.expires_at,
+                now,
+                claims: Box::new(claims),
+            });
+        }
+        Ok(VerifiedToken { claims, kid })
+    }
+}
