@@ -7,6 +7,12 @@
 //! - [`evidence`]: what the host sends back (AK, quotes, log).
 //! - [`evaluate`](mod@evaluate): every check, in order, into a [`Verdict`].
 //! - [`verdict`]: HGS statuses and sub-statuses, each failure with its evidence.
+//! - `token.rs`: signed attestation results ([`TokenSigner`], [`TokenVerifier`]): an ES256 JWT
+//!   in the EAR shape a relying party verifies offline, time passed in.
+//!
+//! The trust boundary is a type: claims, baselines and CI-policy measurements are read only from
+//! a [`QuotedLog`], which only binding a log to `hgs_tpm::verify_quote`'s [`VerifiedQuote`]s
+//! makes; a check whose PCRs were not quoted fails by name ([`Failure::PcrsNotQuoted`]).
 //!
 //! The artifacts and rules come from [`hgs_policy`], re-exported as [`policy`].
 #![forbid(unsafe_code)]
