@@ -56,7 +56,9 @@ pub struct ChallengeMessage {
     pub encrypted_secret: Vec<u8>,
     /// PCRs to quote.
     pub pcrs: PcrSet,
-    /// Banks to quote, one quote each.
+    /// Banks to quote, one quote each (empty: every bank the TPM has; the verifier judges
+    /// against the banks of its own [`Challenge`] whatever this says).
+    #[serde(default)]
     pub banks: Vec<HashAlg>,
 }
 
