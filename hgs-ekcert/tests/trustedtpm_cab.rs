@@ -256,3 +256,37 @@ fn every_corpus_leaf_same_outcome_as_expanded_tree() {
     }
     assert!(!chained.iter().any(|c| c.starts_with("goog-gce-ek")));
 }
+
+#[test]
+fn fuzz_seed_reads_and_its_borrowed_signature_is_refused() {
+    let seed = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cab/synthetic-signed-stm.cab"),
+    )
+    .unwrap();
+    let c = read_cabinet(&seed).unwrap();
+    assert_eq!(c.files[0].name, "STMicro/RootCA/root.crt");
+    // The real cabinet's signature, moved onto other bytes: the digest no longer matches.
+    assert!(matches!(
+        verify_cabinet(&seed, now()),
+        Err(AuthenticodeError::CabinetDigestMismatch { .. })
+    ));
+    let p = read_trusted_tpm_cab(&seed, now(), SignaturePolicy::AllowUnsigned).unwrap();
+    assert_eq!((p.anchors.len(), p.intermediates.len()), (1, 0));
+}
+
+#[test]
+fn truncations_and_flips_of_the_seed_never_panic() {
+    let seed = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cab/synthetic-signed-stm.cab"),
+    )
+    .unwrap();
+    for n in (0..seed.len()).step_by(3) {
+        let _ = read_cabinet(&seed[..n]);
+        let _ = verify_cabinet(&seed[..n], now());
+    }
+    for i in (0..seed.len()).step_by(5) {
+        let mut b = seed.clone();
+        b[i] ^= 0x80;
+        let _ = read_trusted_tpm_cab(&b, now(), SignaturePolicy::AllowUnsigned);
+    }
+}
