@@ -196,7 +196,9 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The bytes of a signed cabinet that Authenticode hashes (see the module docs), as slices.
+/// The bytes of a signed cabinet that Authenticode hashes, as slices (file bytes `0..4`, `8..34`
+/// and `56..cbCabinet`: all but `reserved1`, `iCabinet`, the reserve sizes and the first 16
+/// reserve bytes, which signing changes), and the signature bytes.
 pub fn signed_ranges(input: &[u8]) -> Result<(Vec<&[u8]>, &[u8])> {
     let layout = cab::cabinet_layout(input).map_err(AuthenticodeError::Cabinet)?;
     let Some((at, len)) = layout.header_reserve else {
@@ -206,7 +208,8 @@ pub fn signed_ranges(input: &[u8]) -> Result<(Vec<&[u8]>, &[u8])> {
     if at != 40 || len != 20 || reserve.get(..4) != Some(&[0, 0, 0x10, 0][..]) {
         return Err(AuthenticodeError::NotSigned);
     }
-    let word = |i: usize| u32::from_le_bytes([reserve[i], reserve[i + 1], reserve[i + 2], reserve[i + 3]]);
+    let word =
+        |i: usize| u32::from_le_bytes([reserve[i], reserve[i + 1], reserve[i + 2], reserve[i + 3]]);
     let (offset, sig_len) = (word(4), word(8));
     if offset == 0 || sig_len == 0 {
         return Err(AuthenticodeError::NotSigned);
@@ -226,7 +229,17 @@ pub fn signed_ranges(input: &[u8]) -> Result<(Vec<&[u8]>, &[u8])> {
     ))
 }
 
-/// Verifies the Authenticode signature of a cabinet at `now` (see the module docs).
+/// Verifies the Authenticode signature of a cabinet at `now`.
+///
+/// The signature is the PKCS#7 `SignedData` the 20-byte CFHEADER reserve area points at (file
+/// offsets 44/48: offset = `cbCabinet`, length to the end of the file). Its
+/// `SpcIndirectDataContent` digest must equal the hash of file bytes `0..4`, `8..34` and
+/// `56..cbCabinet` (see [`signed_ranges`]); then the signed attributes, the signer's signature
+/// over them, the code-signing EKU, and a chain through the signature's certificates to
+/// [`MICROSOFT_CODE_SIGNING_ROOT`] are checked. The chain is checked at the time of the cabinet's
+/// RFC 3161 timestamp once that verifies (imprint = hash of the signature, time-stamping EKU,
+/// chain to [`MICROSOFT_TIMESTAMP_ROOT`] at that time, not after `now`); without a timestamp, at
+/// `now`, so an expired signer is refused.
 pub fn verify_cabinet(input: &[u8], now: UnixTime) -> Result<CabinetSignature> {
     let (ranges, sig) = signed_ranges(input)?;
     let sd = SignedData::parse(sig, true)?;
@@ -272,7 +285,8 @@ pub fn verify_cabinet(input: &[u8], now: UnixTime) -> Result<CabinetSignature> {
         None => None,
     };
     let checked_at = timestamp.unwrap_or(now);
-    let root = Certificate::from_bytes(MICROSOFT_CODE_SIGNING_ROOT).map_err(der_err("pinned root"))?;
+    let root =
+        Certificate::from_bytes(MICROSOFT_CODE_SIGNING_ROOT).map_err(der_err("pinned root"))?;
     let chain = chain_to(&signer, &sd.certificates, &root, checked_at)?;
     Ok(CabinetSignature {
         digest_algorithm: hash,
@@ -301,12 +315,14 @@ fn verify_timestamp(token: &[u8], stamped: &[u8], now: UnixTime) -> Result<UnixT
     }
     let tst = der::single(sd.content.value, "TSTInfo").map_err(der_err("TSTInfo"))?;
     let mut r = tst.reader();
-    r.expect(tag::INTEGER, "version").map_err(der_err("TSTInfo"))?;
+    r.expect(tag::INTEGER, "version")
+        .map_err(der_err("TSTInfo"))?;
     r.expect(tag::OID, "policy").map_err(der_err("TSTInfo"))?;
     let imprint = r
         .expect(tag::SEQUENCE, "messageImprint")
         .map_err(der_err("TSTInfo"))?;
-    r.expect(tag::INTEGER, "serialNumber").map_err(der_err("TSTInfo"))?;
+    r.expect(tag::INTEGER, "serialNumber")
+        .map_err(der_err("TSTInfo"))?;
     let gen = r
         .expect(tag::GENERALIZED_TIME, "genTime")
         .map_err(der_err("TSTInfo"))?;
@@ -356,13 +372,20 @@ struct SignerInfo<'a> {
 fn attribute<'a>(set: &Tlv<'a>, wanted: &str) -> Result<Option<Tlv<'a>>> {
     let mut r = set.reader();
     while !r.is_empty() {
-        let a = r.expect(tag::SEQUENCE, "Attribute").map_err(der_err("attributes"))?;
+        let a = r
+            .expect(tag::SEQUENCE, "Attribute")
+            .map_err(der_err("attributes"))?;
         let mut ar = a.reader();
         let oid = der::read_oid(&mut ar, "attrType").map_err(der_err("attributes"))?;
         if oid == wanted {
-            let values = ar.expect(tag::SET, "attrValues").map_err(der_err("attributes"))?;
+            let values = ar
+                .expect(tag::SET, "attrValues")
+                .map_err(der_err("attributes"))?;
             let mut vr = values.reader();
-            return vr.read("attrValue").map(Some).map_err(der_err("attributes"));
+            return vr
+                .read("attrValue")
+                .map(Some)
+                .map_err(der_err("attributes"));
         }
     }
     Ok(None)
@@ -436,7 +459,8 @@ impl<'a> SignedData<'a> {
         let mut top = Reader::new(input, 0);
         let ci = top.expect(tag::SEQUENCE, "ContentInfo").map_err(&e)?;
         let rest = input.get(ci.raw.len()..).unwrap_or(&[]);
-        if !rest.is_empty() && !(padded && rest.len() < 8 && rest.iter().all(|&b| b == 0)) {
+        let padding = padded && rest.len() < 8 && rest.iter().all(|&b| b == 0);
+        if !rest.is_empty() && !padding {
             return Err(AuthenticodeError::Structure {
                 what: "bytes after the signature",
             });
@@ -472,7 +496,8 @@ impl<'a> SignedData<'a> {
                 }
                 // Only X.509 certificates (SEQUENCE); other choices are skipped.
                 if c.tag == tag::SEQUENCE {
-                    certificates.push(Certificate::from_bytes(c.raw).map_err(der_err("certificate"))?);
+                    certificates
+                        .push(Certificate::from_bytes(c.raw).map_err(der_err("certificate"))?);
                 }
             }
         }
@@ -498,20 +523,23 @@ impl<'a> SignedData<'a> {
     /// the signer's signature over them; returns the signer's certificate, which must carry `eku`.
     fn check_signer(&self, content: &[u8], eku: &'static str) -> Result<Certificate> {
         let s = &self.signer;
-        let attrs = s.signed_attrs.as_ref().ok_or(AuthenticodeError::MissingAttribute {
-            attribute: "any",
-        })?;
-        let ct = attribute(attrs, OID_CONTENT_TYPE)?.ok_or(AuthenticodeError::MissingAttribute {
-            attribute: "contentType",
-        })?;
+        let attrs = s
+            .signed_attrs
+            .as_ref()
+            .ok_or(AuthenticodeError::MissingAttribute { attribute: "any" })?;
+        let ct =
+            attribute(attrs, OID_CONTENT_TYPE)?.ok_or(AuthenticodeError::MissingAttribute {
+                attribute: "contentType",
+            })?;
         if ct.tag != tag::OID || der::oid_string(ct.value).as_deref() != Some(&self.content_type) {
             return Err(AuthenticodeError::Structure {
                 what: "contentType attribute differs from the content's type",
             });
         }
-        let md = attribute(attrs, OID_MESSAGE_DIGEST)?.ok_or(AuthenticodeError::MissingAttribute {
-            attribute: "messageDigest",
-        })?;
+        let md =
+            attribute(attrs, OID_MESSAGE_DIGEST)?.ok_or(AuthenticodeError::MissingAttribute {
+                attribute: "messageDigest",
+            })?;
         if md.tag != tag::OCTET_STRING || s.digest.tpm().hash(content) != md.value {
             return Err(AuthenticodeError::ContentDigestMismatch {
                 content: if eku == EKU_CODE_SIGNING {
@@ -538,7 +566,8 @@ impl<'a> SignedData<'a> {
         let bad = || AuthenticodeError::BadSignerSignature {
             subject: cert.subject.to_string(),
         };
-        signature::verify_message(s.algorithm()?, s.signature, &signed, &cert.key).map_err(|_| bad())?;
+        signature::verify_message(s.algorithm()?, s.signature, &signed, &cert.key)
+            .map_err(|_| bad())?;
         let has_eku = cert
             .extensions
             .ext_key_usage

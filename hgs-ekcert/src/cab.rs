@@ -1,7 +1,7 @@
 //! Microsoft cabinet (`MSCF`) reader for `TrustedTpm.cab`: bytes in, files out, no I/O.
 //!
 //! Reads the CFHEADER, its reserve area (where Authenticode records the signature's place, see
-//! [`crate::authenticode`]), the CFFOLDERs, the CFFILEs and the CFDATA blocks of each folder,
+//! [`crate::verify_cabinet`]), the CFFOLDERs, the CFFILEs and the CFDATA blocks of each folder,
 //! uncompressed or MSZIP. MSZIP blocks are raw DEFLATE (`CK` prefix) whose back-references may
 //! reach into the previous blocks of the folder, so each folder is inflated into one buffer, block
 //! after block, every file being a slice of it: the whole cabinet is decompressed once (the `cab`
@@ -100,7 +100,7 @@ pub struct CabFile {
     pub data: Vec<u8>,
 }
 
-/// The header fields Authenticode needs (see [`crate::authenticode`]).
+/// The header fields Authenticode needs (see [`crate::verify_cabinet`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CabLayout {
     /// `cbCabinet`: the cabinet's size without the appended signature.
@@ -151,10 +151,13 @@ impl<'a> Cursor<'a> {
     }
     fn cstr(&mut self, what: &'static str) -> Result<&'a [u8], CabError> {
         let rest = self.data.get(self.pos..).unwrap_or(&[]);
-        let n = rest.iter().position(|&b| b == 0).ok_or(CabError::Truncated {
-            what,
-            offset: self.pos,
-        })?;
+        let n = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(CabError::Truncated {
+                what,
+                offset: self.pos,
+            })?;
         let s = &rest[..n];
         self.pos += n + 1;
         Ok(s)
@@ -171,7 +174,7 @@ struct Folder {
     compression: u16,
 }
 
-/// Reads the header only: enough to find the signature (see [`crate::authenticode`]).
+/// Reads the header only: enough to find the signature (see [`crate::verify_cabinet`]).
 pub fn cabinet_layout(input: &[u8]) -> Result<CabLayout, CabError> {
     Ok(header(input)?.0)
 }
@@ -364,7 +367,9 @@ fn read_folder(
             }
             out[pos..end].copy_from_slice(bytes);
         } else {
-            let deflate = bytes.strip_prefix(b"CK").ok_or(bad("no MSZIP `CK` signature"))?;
+            let deflate = bytes
+                .strip_prefix(b"CK")
+                .ok_or(bad("no MSZIP `CK` signature"))?;
             // Raw DEFLATE into the folder buffer; the decoder may refer back to the earlier
             // blocks (non-wrapping buffer: distances are checked against its start).
             let mut state = DecompressorOxide::new();

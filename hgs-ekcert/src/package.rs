@@ -63,7 +63,7 @@ pub struct TrustedTpmPackage {
     pub unverified: Option<AuthenticodeError>,
 }
 
-/// Checks the signature of a `TrustedTpm.cab` at `now` (see [`authenticode`]) and reads its
+/// Checks the signature of a `TrustedTpm.cab` at `now` (see [`crate::verify_cabinet`]) and reads its
 /// certificates. Files outside `VENDOR/RootCA/` and `VENDOR/IntermediateCA/` are ignored.
 pub fn read_trusted_tpm_cab(
     input: &[u8],

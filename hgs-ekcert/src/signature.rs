@@ -155,7 +155,12 @@ pub(crate) fn verify(
     cert: &Certificate,
     issuer_key: &KeyInfo,
 ) -> std::result::Result<(), SigError> {
-    verify_message(cert.signature_algorithm, cert.signature(), cert.tbs(), issuer_key)
+    verify_message(
+        cert.signature_algorithm,
+        cert.signature(),
+        cert.tbs(),
+        issuer_key,
+    )
 }
 
 /// Verifies a signature `sig` made with `alg` over `message` (hashed here) with `issuer_key`.

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hgs_ekcert::{
-    read_cabinet, read_trusted_tpm_cab, verify, verify_cabinet, AuthenticodeError, CabError,
-    Error, Options, PackageError, SignaturePolicy, TrustStore, TrustedTpmPackage, UnixTime,
+    read_cabinet, read_trusted_tpm_cab, verify, verify_cabinet, AuthenticodeError, CabError, Error,
+    Options, PackageError, SignaturePolicy, TrustStore, TrustedTpmPackage, UnixTime,
     MICROSOFT_CODE_SIGNING_ROOT, MICROSOFT_TIMESTAMP_ROOT,
 };
 use serde_json::Value;
@@ -66,7 +66,11 @@ fn real_cabinet_signature_verifies() {
     assert_eq!(sig.timestamp, Some(ts));
     assert_eq!(sig.checked_at, ts);
     assert_eq!(sig.chain.len(), 3, "{:?}", sig.chain);
-    assert!(sig.chain[0].contains("CN=Microsoft Corporation"), "{:?}", sig.chain);
+    assert!(
+        sig.chain[0].contains("CN=Microsoft Corporation"),
+        "{:?}",
+        sig.chain
+    );
     assert!(sig.chain[2].contains("Microsoft Root Certificate Authority 2011"));
     // The signer expired in 2025: only the verified timestamp makes it acceptable today. A "now"
     // before the timestamp is refused.
@@ -105,7 +109,10 @@ fn cut_off_signature_is_refused_unless_allowed() {
     let cb = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
     let cut = &bytes[..cb];
     let e = verify_cabinet(cut, now()).unwrap_err();
-    assert!(matches!(e, AuthenticodeError::SignatureArea { .. }), "{e:?}");
+    assert!(
+        matches!(e, AuthenticodeError::SignatureArea { .. }),
+        "{e:?}"
+    );
     // Signature cut off and the reserve's pointer zeroed: "not signed".
     let mut zeroed = cut.to_vec();
     zeroed[44..52].fill(0);
@@ -122,7 +129,8 @@ fn cut_off_signature_is_refused_unless_allowed() {
     assert!(p.signature.is_none());
     assert!(p.anchors.len() > 40);
     // A synthetic unsigned cabinet too.
-    let tiny = hgs_ekcert::cab_testing::build(&[("X/RootCA/a.cer", MICROSOFT_CODE_SIGNING_ROOT)], true);
+    let tiny =
+        hgs_ekcert::cab_testing::build(&[("X/RootCA/a.cer", MICROSOFT_CODE_SIGNING_ROOT)], true);
     assert_eq!(
         read_trusted_tpm_cab(&tiny, now(), SignaturePolicy::Require).unwrap_err(),
         PackageError::Signature(AuthenticodeError::NotSigned)
@@ -139,7 +147,10 @@ fn bounds_are_enforced() {
     b[28..30].copy_from_slice(&u16::MAX.to_le_bytes());
     assert!(matches!(
         read_cabinet(&b),
-        Err(CabError::TooLarge { what: "file count", .. })
+        Err(CabError::TooLarge {
+            what: "file count",
+            ..
+        })
     ));
 }
 
@@ -186,7 +197,12 @@ fn expanded_store() -> Option<(TrustStore, usize, usize)> {
             };
             for f in files {
                 let f: &Path = &f.unwrap().path();
-                let ext = f.extension().unwrap().to_str().unwrap().to_ascii_lowercase();
+                let ext = f
+                    .extension()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_ascii_lowercase();
                 if !["cer", "crt", "der", "pem"].contains(&ext.as_str()) {
                     continue;
                 }
@@ -210,7 +226,11 @@ fn outcome(r: Result<hgs_ekcert::Verified, Error>) -> String {
     match r {
         Ok(v) => format!(
             "ok {}",
-            v.chain.iter().map(|l| l.subject.clone()).collect::<Vec<_>>().join(" <- ")
+            v.chain
+                .iter()
+                .map(|l| l.subject.clone())
+                .collect::<Vec<_>>()
+                .join(" <- ")
         ),
         Err(e) => format!("err {e}"),
     }
@@ -252,7 +272,10 @@ fn every_corpus_leaf_same_outcome_as_expanded_tree() {
     }
     eprintln!("chain to the cabinet: {chained:?}");
     for vendor in ["stm-", "ntc-", "ifx-", "intc-"] {
-        assert!(chained.iter().any(|c| c.starts_with(vendor)), "{vendor}: {chained:?}");
+        assert!(
+            chained.iter().any(|c| c.starts_with(vendor)),
+            "{vendor}: {chained:?}"
+        );
     }
     assert!(!chained.iter().any(|c| c.starts_with("goog-gce-ek")));
 }
