@@ -24,7 +24,8 @@ use thiserror::Error;
 pub const MAX_CAB_FILES: usize = 10_000;
 /// At most this many folders (the real cabinet has 1).
 pub const MAX_CAB_FOLDERS: usize = 64;
-/// At most this many bytes once uncompressed, all folders together: 32 MiB. The real cabinet
+/// At most this many bytes once uncompressed, all folders together, and at most this many bytes
+/// in all files together (files may overlap in a folder): 32 MiB. The real cabinet
 /// holds about 5 MB of certificates; a CFDATA header of 8 bytes may claim 32 KiB, so without a
 /// bound a small forged cabinet could ask for gigabytes.
 pub const MAX_CAB_UNCOMPRESSED: usize = 32 << 20;
@@ -267,8 +268,18 @@ pub fn read_cabinet(input: &[u8]) -> Result<Cabinet, CabError> {
     }
     c.pos = to_usize(layout.first_file_offset);
     let mut files = Vec::with_capacity(nfiles);
+    // Files may overlap in their folder: their copies are bounded too.
+    let mut copied = 0usize;
     for _ in 0..nfiles {
         let size = to_usize(c.u32("cbFile")?);
+        copied = copied.saturating_add(size);
+        if copied > MAX_CAB_UNCOMPRESSED {
+            return Err(CabError::TooLarge {
+                what: "size of the files",
+                value: copied,
+                max: MAX_CAB_UNCOMPRESSED,
+            });
+        }
         let start = to_usize(c.u32("uoffFolderStart")?);
         let folder = c.u16("iFolder")?;
         c.u16("date")?;
