@@ -152,6 +152,12 @@ pub enum AuthenticodeError {
         /// The EKU OID.
         eku: &'static str,
     },
+    /// The code-signing certificate is not Microsoft's own (`O=Microsoft Corporation`).
+    #[error("the cabinet is signed by `{subject}`, not by Microsoft Corporation")]
+    SignerNotMicrosoft {
+        /// Signer subject.
+        subject: String,
+    },
     /// The signer's chain to the pinned root failed (depth 0 = the signer).
     #[error("signer chain")]
     Chain(#[source] Error),
@@ -235,7 +241,7 @@ pub fn signed_ranges(input: &[u8]) -> Result<(Vec<&[u8]>, &[u8])> {
 /// offsets 44/48: offset = `cbCabinet`, length to the end of the file). Its
 /// `SpcIndirectDataContent` digest must equal the hash of file bytes `0..4`, `8..34` and
 /// `56..cbCabinet` (see [`signed_ranges`]); then the signed attributes, the signer's signature
-/// over them, the code-signing EKU, and a chain through the signature's certificates to
+/// over them, the code-signing EKU, a signer of `O=Microsoft Corporation`, and a chain through the signature's certificates to
 /// [`MICROSOFT_CODE_SIGNING_ROOT`] are checked. The chain is checked at the time of the cabinet's
 /// RFC 3161 timestamp once that verifies (imprint = hash of the signature, time-stamping EKU,
 /// chain to [`MICROSOFT_TIMESTAMP_ROOT`] at that time, not after `now`); without a timestamp, at
@@ -275,6 +281,13 @@ pub fn verify_cabinet(input: &[u8], now: UnixTime) -> Result<CabinetSignature> {
     }
     // Authenticode (PKCS #7 v1.5): the messageDigest covers the content's value octets.
     let signer = sd.check_signer(sd.content.value, EKU_CODE_SIGNING)?;
+    // The 2011 root also anchors other Microsoft signing services: the package must be signed
+    // by Microsoft itself, as TrustedTpm.cab is.
+    if signer.subject.attribute("2.5.4.10").as_deref() != Some("Microsoft Corporation") {
+        return Err(AuthenticodeError::SignerNotMicrosoft {
+            subject: signer.subject.to_string(),
+        });
+    }
 
     let timestamp = match sd.signer.unsigned_attribute(OID_MS_RFC3161_TIMESTAMP)? {
         Some(token) => {
