@@ -352,6 +352,14 @@ fn read_folder(
                 why: "more than 38 KiB uncompressed",
             });
         }
+        // Checked before the folder buffer is allocated.
+        if compression == 0 && compressed != uncompressed {
+            return Err(CabError::BadBlock {
+                folder: fi,
+                block: bi,
+                why: "stored block size differs from cbUncomp",
+            });
+        }
         size += uncompressed;
         *total = total.saturating_add(uncompressed);
         if *total > MAX_CAB_UNCOMPRESSED {
