@@ -2,11 +2,11 @@
 //!
 //! | cmdlet | verb |
 //! |---|---|
-//! | Add-HgsAttestationTpmHost | `hgs host add --path host.json --name HOST [--force] [--policy-version v1\|v2]` |
+//! | Add-HgsAttestationTpmHost | `hgs host add --path host.json --name HOST [--force] [--policy-version v1\|v2]`, or `--ekpub FILE [--ekcert FILE]` instead of `--path` |
 //! | Get-/Remove-HgsAttestationTpmHost | `hgs host list`, `hgs host remove NAME` |
 //! | Add-HgsAttestationTpmPolicy | `hgs tpm-policy add --path ref.tcglog --name CLASS` |
 //! | Add-HgsAttestationCIPolicy | `hgs ci-policy add --path policy.p7b --name NAME` (or `--from-log`) |
-//! | TrustedTpm.cab install | `hgs roots add DIR`, `hgs roots list` |
+//! | TrustedTpm.cab install | `hgs roots add TrustedTpm.cab [--allow-unsigned]` (or its expanded `DIR`), `hgs roots list` |
 //! | Get-/Enable-/Disable-/Remove-HgsAttestationPolicy | `hgs policy list \| enable \| disable \| remove` |
 //! | (attestation request) | `hgs challenge`, `hgs attest` |
 
@@ -40,12 +40,21 @@ pub struct VersionArg {
 /// `hgs host ...`.
 #[derive(Debug, Subcommand)]
 pub enum HostCmd {
-    /// Register a host from its platform identifier (Add-HgsAttestationTpmHost).
+    /// Register a host (Add-HgsAttestationTpmHost) from its platform identifier, or from the EK
+    /// files a Linux host's tools write (`--ekpub`, `--ekcert`).
     Add {
         /// The platform identifier JSON (`hgs platform-identifier`).
-        #[arg(long)]
-        path: PathBuf,
-        /// Host name (default: the name in the identifier).
+        #[arg(long, required_unless_present = "ekpub", conflicts_with = "ekpub")]
+        path: Option<PathBuf>,
+        /// The EK public key: TPM2B_PUBLIC (`tpm2_createek -u`), TPMT_PUBLIC, or SubjectPublicKeyInfo
+        /// PEM/DER (`tpm2_readpublic -f pem`; rebuilt with the default EK template).
+        #[arg(long, requires = "name")]
+        ekpub: Option<PathBuf>,
+        /// The EK certificate: DER, PEM, or the NV blob (`tpm2_getekcertificate`,
+        /// `tpm2_nvread 0x01c00002`), header and padding included.
+        #[arg(long, requires = "ekpub")]
+        ekcert: Option<PathBuf>,
+        /// Host name (default: the name in the identifier; required with --ekpub).
         #[arg(long)]
         name: Option<String>,
         /// v1 only: register without a trusted EK certificate.
@@ -132,12 +141,20 @@ pub enum CiPolicyCmd {
 /// `hgs roots ...`.
 #[derive(Debug, Subcommand)]
 pub enum RootsCmd {
-    /// Install TPM vendor certificates: a TrustedTpm.cab-style tree (VENDOR/RootCA,
-    /// VENDOR/IntermediateCA) or a folder of certificates (self-signed ones become anchors).
+    /// Install TPM vendor certificates (the TrustedTpm.cab step): Microsoft's `TrustedTpm.cab`
+    /// itself (its Authenticode signature checked to Microsoft's root; `VENDOR/RootCA` become
+    /// anchors, `VENDOR/IntermediateCA` intermediates), the same tree expanded, or a folder of
+    /// certificates (self-signed ones become anchors).
     Add {
-        /// The directory.
-        #[arg(value_name = "DIR")]
-        directory: PathBuf,
+        /// The cabinet file, or the directory.
+        #[arg(value_name = "CAB|DIR")]
+        path: PathBuf,
+        /// Install from a cabinet whose signature is missing or does not verify (warned).
+        #[arg(long)]
+        allow_unsigned: bool,
+        /// Check the cabinet's signature at this time (RFC 3339; default: now).
+        #[arg(long)]
+        at: Option<String>,
         /// Store.
         #[command(flatten)]
         store: StoreArg,
@@ -257,24 +274,59 @@ pub fn unix_time(at: Option<&str>) -> anyhow::Result<i64> {
     }
 }
 
+/// The EK of `hgs host add`, with the host name: from the platform identifier (`--path`) or the
+/// EK files (`--ekpub`, `--ekcert`).
+fn host_ek(
+    path: Option<PathBuf>,
+    ekpub: Option<PathBuf>,
+    ekcert: Option<PathBuf>,
+    name: Option<String>,
+) -> anyhow::Result<(String, hgs_cli::identity::Ek)> {
+    if let Some(file) = ekpub {
+        let name = name.context("--name is required with --ekpub")?;
+        let public = hgs_cli::ekcheck::ek_public_from_file(&read_file(&file)?)
+            .with_context(|| format!("--ekpub {}", file.display()))?;
+        let certificate = match ekcert {
+            Some(f) => Some(
+                hgs_cli::ekcheck::ek_certificate_from_file(&read_file(&f)?)
+                    .with_context(|| format!("--ekcert {}", f.display()))?,
+            ),
+            None => None,
+        };
+        return Ok((
+            name,
+            hgs_cli::identity::Ek {
+                profile: "files".into(),
+                public,
+                certificate,
+            },
+        ));
+    }
+    let path = path.context("give --path (platform identifier) or --ekpub")?;
+    let bytes = read_file(&path)?;
+    let id: hgs_cli::identity::PlatformIdentifier = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a platform identifier", path.display()))?;
+    let name = name.unwrap_or_else(|| id.name.clone());
+    let ek = id
+        .primary_ek()
+        .with_context(|| format!("{}: no EK public area in the identifier", path.display()))?;
+    Ok((name, ek))
+}
+
 /// Runs `hgs host ...`.
 pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         HostCmd::Add {
             path,
+            ekpub,
+            ekcert,
             name,
             force,
             version,
             at,
             store,
         } => {
-            let bytes = read_file(&path)?;
-            let id: hgs_cli::identity::PlatformIdentifier = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{}: not a platform identifier", path.display()))?;
-            let name = name.unwrap_or_else(|| id.name.clone());
-            let ek = id.primary_ek().with_context(|| {
-                format!("{}: no EK public area in the identifier", path.display())
-            })?;
+            let (name, ek) = host_ek(path, ekpub, ekcert, name)?;
             let at = unix_time(at.as_deref())?;
             let host = update(&store, |ps| {
                 let check = hgs_cli::ekcheck::check(
@@ -424,39 +476,138 @@ pub fn run_ci_policy(cmd: CiPolicyCmd) -> anyhow::Result<ExitCode> {
 
 /// Runs `hgs roots ...`.
 pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
+    use hgs_cli::roots::{RootSource, ROOT_SOURCES};
+    use std::collections::{BTreeMap, HashSet};
     match cmd {
         RootsCmd::Add {
-            directory: dir,
+            path,
+            allow_unsigned,
+            at,
             store,
         } => {
-            let (found, skipped) = hgs_cli::ekcheck::installable(&dir)
-                .with_context(|| format!("cannot read {}", dir.display()))?;
+            let started = std::time::Instant::now();
+            let (found, skipped) = if path.is_dir() {
+                hgs_cli::ekcheck::installable_dir(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?
+            } else {
+                let bytes = read_file(&path)?;
+                let now = unix_time(at.as_deref())?;
+                let (found, skipped, package) =
+                    hgs_cli::ekcheck::installable_cab(&path, &bytes, now, allow_unsigned)?;
+                match (&package.signature, &package.unverified) {
+                    (Some(sig), _) => println!(
+                        "signature verified: {} (timestamp {}, chain valid at {})",
+                        sig.chain.join(" <- "),
+                        sig.timestamp
+                            .map_or_else(|| "none".to_string(), |t| t.to_string()),
+                        sig.checked_at
+                    ),
+                    (None, Some(e)) => eprintln!(
+                        "WARNING: installing from {} although its signature does not verify \
+                         (--allow-unsigned): {:#}",
+                        path.display(),
+                        anyhow::Error::new(e.clone())
+                    ),
+                    (None, None) => {}
+                }
+                (found, skipped)
+            };
             for s in &skipped {
                 eprintln!("skipped {s}");
             }
             let n = found.len();
-            update(&store, |ps| {
-                for c in found {
-                    if !ps.trusted_certificates.iter().any(|t| t.der == c.der) {
-                        ps.trusted_certificates.push(c);
+            let mut per_vendor: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+            for i in &found {
+                let e = per_vendor
+                    .entry(i.certificate.vendor.clone().unwrap_or_else(|| "-".into()))
+                    .or_default();
+                match i.certificate.role {
+                    TrustRole::Root => e.0 += 1,
+                    TrustRole::Intermediate => e.1 += 1,
+                }
+            }
+            let added = store.open()?.update(|data| {
+                let mut ps = registry::load(data)?;
+                let mut have: HashSet<Vec<u8>> = ps
+                    .trusted_certificates
+                    .iter()
+                    .map(|t| t.der.clone())
+                    .collect();
+                let mut added = 0usize;
+                for i in &found {
+                    if have.insert(i.certificate.der.clone()) {
+                        ps.trusted_certificates.push(i.certificate.clone());
+                        added += 1;
                     }
                 }
-                Ok(())
+                registry::save(data, &ps)?;
+                for i in &found {
+                    data.insert(
+                        ROOT_SOURCES,
+                        &registry::cert_key(&i.certificate.der),
+                        None,
+                        &RootSource {
+                            file: i.source.clone(),
+                        },
+                        true,
+                    )?;
+                }
+                Ok::<_, anyhow::Error>(added)
             })?;
-            println!("installed {n} certificates from {}", dir.display());
+            println!(
+                "installed {n} certificates ({added} new) from {} in {:.2} s",
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+            for (vendor, (a, i)) in per_vendor {
+                println!("  {vendor:<10} {a} anchors, {i} intermediates");
+            }
             Ok(ExitCode::SUCCESS)
         }
         RootsCmd::List { store } => {
-            for c in read(&store)?.trusted_certificates {
-                let role = match c.role {
-                    TrustRole::Root => "root",
-                    TrustRole::Intermediate => "intermediate",
+            let data = store.open()?.read()?;
+            let ps = registry::load(&data)?;
+            let source = |der: &[u8]| {
+                data.get::<RootSource>(ROOT_SOURCES, &registry::cert_key(der))
+                    .map(|(s, _)| s.file)
+                    .unwrap_or_else(|_| "-".into())
+            };
+            // Per install file and vendor: how many anchors and intermediates came from it.
+            let mut summary: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+            let mut lines = Vec::new();
+            for c in &ps.trusted_certificates {
+                let file = source(&c.der);
+                // Certificates from a folder record their own file: group them by its folder.
+                let group = if file.ends_with(".cab") || file == "-" {
+                    file.clone()
+                } else {
+                    std::path::Path::new(&file)
+                        .parent()
+                        .map_or(file.clone(), |p| p.display().to_string())
                 };
-                println!(
+                let vendor = c.vendor.clone().unwrap_or_else(|| "-".into());
+                let e = summary.entry((group, vendor)).or_default();
+                let role = match c.role {
+                    TrustRole::Root => {
+                        e.0 += 1;
+                        "root"
+                    }
+                    TrustRole::Intermediate => {
+                        e.1 += 1;
+                        "intermediate"
+                    }
+                };
+                lines.push(format!(
                     "{role:<12} {:<10} {}",
                     c.vendor.as_deref().unwrap_or("-"),
                     c.subject
-                );
+                ));
+            }
+            for ((file, vendor), (a, i)) in &summary {
+                println!("from {file}: {vendor:<10} {a} anchors, {i} intermediates");
+            }
+            for l in lines {
+                println!("{l}");
             }
             Ok(ExitCode::SUCCESS)
         }

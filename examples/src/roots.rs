@@ -1,5 +1,6 @@
-//! Loading installed TPM trust from directories, for `hgs ekcert verify --roots` and (later)
-//! `hgs roots add`. Two layouts:
+//! Loading installed TPM trust from directories, for `hgs ekcert verify --roots` and
+//! `hgs roots add DIR` (`hgs roots add TrustedTpm.cab` reads the cabinet itself, see
+//! [`crate::ekcheck::installable_cab`]). Two layouts:
 //! - TrustedTpm.cab style: `VENDOR/RootCA/*` are anchors, `VENDOR/IntermediateCA/*` intermediates
 //!   (also `RootCA/` and `IntermediateCA/` directly under the directory);
 //! - otherwise a folder, flat or with one level of vendor folders, of `.cer/.crt/.der/.pem` files:
@@ -18,6 +19,8 @@ pub struct LoadedRoots {
     pub intermediates: Vec<Vec<u8>>,
     /// Files skipped, with the reason.
     pub skipped: Vec<(PathBuf, String)>,
+    /// For every certificate of `anchors` and `intermediates`: the file it was read from.
+    pub sources: Vec<(Vec<u8>, PathBuf)>,
 }
 
 const EXTENSIONS: [&str; 4] = ["cer", "crt", "der", "pem"];
@@ -100,6 +103,7 @@ pub fn add_file(out: &mut LoadedRoots, file: &Path, anchor: Option<bool>) -> std
     for der in certs {
         match hgs_ekcert::Certificate::from_bytes(&der) {
             Ok(c) => {
+                out.sources.push((c.der().to_vec(), file.to_path_buf()));
                 if anchor.unwrap_or_else(|| c.is_self_signed()) {
                     out.anchors.push(c.der().to_vec());
                 } else {
@@ -110,4 +114,15 @@ pub fn add_file(out: &mut LoadedRoots, file: &Path, anchor: Option<bool>) -> std
         }
     }
     Ok(())
+}
+
+/// Collection of the store recording where each installed certificate came from: record name =
+/// the certificate's record name in `roots` (SHA-256 of the DER), value = [`RootSource`].
+pub const ROOT_SOURCES: &str = "root_sources";
+
+/// Where an installed certificate came from, for `hgs roots list`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RootSource {
+    /// The file given to `hgs roots add` (the cabinet) or the certificate file under the folder.
+    pub file: String,
 }

@@ -543,7 +543,12 @@ fn read_extensions(mut r: Reader<'_>, ext: &mut Extensions, quirks: &mut Vec<Qui
                     .ok()
                     .flatten();
             }
-            "2.5.29.32" | "2.5.29.31" | "1.3.6.1.5.5.7.1.1" => {}
+            // certificatePolicies: the TCG EK profile defines it (Infineon marks it critical);
+            // HGS constrains no policy, so every policy is acceptable and the extension is
+            // processed in the RFC 5280 sense of "any policy". CRL distribution points and AIA are
+            // informational only here: critical ones are refused below, like any other.
+            "2.5.29.32" => {}
+            "2.5.29.31" | "1.3.6.1.5.5.7.1.1" if !critical => {}
             _ => {
                 if critical {
                     ext.unhandled_critical.push(oid);

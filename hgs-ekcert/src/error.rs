@@ -119,6 +119,17 @@ pub enum Error {
     /// The presented EK public key could not be read.
     #[error("EK public key: {0}")]
     EkPublic(String),
+    /// A certificate on the path (leaf or CA) carries a critical extension this crate does not
+    /// process (RFC 5280 §4.2: such a certificate must be rejected).
+    #[error("certificate at depth {depth} (`{subject}`) has an unknown critical extension {oid}")]
+    UnknownCriticalExtension {
+        /// Depth of the certificate (0 = the EK certificate).
+        depth: usize,
+        /// Its subject.
+        subject: String,
+        /// The extension's OID (dotted).
+        oid: String,
+    },
 }
 
 /// A vendor deviation from DER / RFC 5280 / the TCG EK Credential Profile that this crate accepts,

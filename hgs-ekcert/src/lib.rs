@@ -14,6 +14,9 @@
 //! | `path.rs` | chain building with a budget |
 //! | `ekpub.rs` | the presented EK public (TPM2B_PUBLIC / TPMT_PUBLIC / SPKI) vs the certificate key |
 //! | `verify.rs` | the entry point and its result |
+//! | `cab.rs` | Microsoft cabinet reader (MSZIP), bounded |
+//! | `authenticode.rs` | the cabinet's Authenticode signature, to a pinned Microsoft root |
+//! | `package.rs` | `TrustedTpm.cab`: signature, then `VENDOR/RootCA` and `VENDOR/IntermediateCA` |
 //! | `error.rs` | one variant per reason, and the quirks |
 //!
 //! ```
@@ -32,12 +35,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod authenticode;
+mod cab;
 pub mod cert;
 pub mod container;
 mod der;
 pub mod ekpub;
 pub mod error;
 pub mod name;
+mod package;
 pub mod path;
 pub mod signature;
 pub mod tcg;
@@ -45,11 +51,25 @@ pub mod time;
 pub mod trust_store;
 pub mod verify;
 
+pub use authenticode::{
+    signed_ranges, verify_cabinet, AuthenticodeError, CabinetSignature, EKU_CODE_SIGNING,
+    EKU_TIME_STAMPING, MAX_SIGNATURE_CERTIFICATES, MICROSOFT_CODE_SIGNING_ROOT,
+    MICROSOFT_TIMESTAMP_ROOT,
+};
+#[doc(hidden)]
+pub use cab::testing as cab_testing;
+pub use cab::{
+    cabinet_layout, read_cabinet, CabError, CabFile, CabLayout, Cabinet, MAX_CAB_FILES,
+    MAX_CAB_FOLDERS, MAX_CAB_UNCOMPRESSED,
+};
 pub use cert::{Certificate, Curve, KeyInfo, KeyType, KeyUsage};
 pub use container::certificates_in;
 pub use ekpub::{check_key_match, EkPublic};
 pub use error::{Error, Quirk, Result};
 pub use name::Name;
+pub use package::{
+    read_trusted_tpm_cab, PackageCertificate, PackageError, SignaturePolicy, TrustedTpmPackage,
+};
 pub use path::Budget;
 pub use tcg::{check_ek_profile, TpmInfo, TpmSpec};
 pub use time::UnixTime;

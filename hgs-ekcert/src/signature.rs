@@ -23,7 +23,8 @@ pub enum Hash {
 }
 
 impl Hash {
-    fn tpm(self) -> HashAlg {
+    /// The `hgs_tpm` hash algorithm.
+    pub(crate) fn tpm(self) -> HashAlg {
         match self {
             Self::Sha1 => HashAlg::Sha1,
             Self::Sha256 => HashAlg::Sha256,
@@ -32,7 +33,8 @@ impl Hash {
         }
     }
 
-    fn from_oid(oid: &str) -> Option<Self> {
+    /// The hash of a digest AlgorithmIdentifier's OID.
+    pub(crate) fn from_oid(oid: &str) -> Option<Self> {
         Some(match oid {
             "1.3.14.3.2.26" => Self::Sha1,
             "2.16.840.1.101.3.4.2.1" => Self::Sha256,
@@ -153,9 +155,22 @@ pub(crate) fn verify(
     cert: &Certificate,
     issuer_key: &KeyInfo,
 ) -> std::result::Result<(), SigError> {
+    verify_message(
+        cert.signature_algorithm,
+        cert.signature(),
+        cert.tbs(),
+        issuer_key,
+    )
+}
+
+/// Verifies a signature `sig` made with `alg` over `message` (hashed here) with `issuer_key`.
+pub(crate) fn verify_message(
+    alg: SignatureAlgorithm,
+    sig: &[u8],
+    message: &[u8],
+    issuer_key: &KeyInfo,
+) -> std::result::Result<(), SigError> {
     let key = tpm_key(issuer_key).map_err(SigError::Unsupported)?;
-    let alg = cert.signature_algorithm;
-    let sig = cert.signature();
     let (r_s, sigobj);
     let signature = match alg {
         SignatureAlgorithm::RsaPkcs1(h) => {
@@ -196,7 +211,7 @@ pub(crate) fn verify(
     };
     sigobj = signature;
     RustCryptoVerifier
-        .verify(&key, cert.tbs(), &sigobj)
+        .verify(&key, message, &sigobj)
         .map_err(|e| match e {
             hgs_tpm::Error::UnusableKey(why) => {
                 SigError::Unsupported(Error::UnsupportedAlgorithm {

@@ -153,6 +153,7 @@ pub fn verify_certificate(
     options: &Options,
 ) -> Result<Verified> {
     refuse(options, &cert.quirks)?;
+    refuse_unknown_critical(cert, 0)?;
     tcg::check_ek_profile(cert)?;
     let time = TimeCheck {
         at: options.time,
@@ -171,8 +172,9 @@ pub fn verify_certificate(
     tcg::profile_quirks(cert).iter().for_each(&mut add);
     let mut chain = vec![link(cert, Role::Leaf)];
     let mut anchor_self_signed = false;
-    for slot in &found.path {
+    for (i, slot) in found.path.iter().enumerate() {
         let c = store.get(*slot);
+        refuse_unknown_critical(c, i + 1)?;
         for q in c
             .quirks
             .iter()
@@ -210,6 +212,20 @@ pub fn verify_certificate(
         quirks,
         signature_checks: found.signature_checks,
     })
+}
+
+/// RFC 5280 §4.2: a certificate with a critical extension the verifier does not process must be
+/// rejected. The extensions this crate processes are listed in [`crate::cert`]; any other critical
+/// one, at any depth, is refused.
+fn refuse_unknown_critical(c: &Certificate, depth: usize) -> Result<()> {
+    match c.extensions.unhandled_critical.first() {
+        Some(oid) => Err(Error::UnknownCriticalExtension {
+            depth,
+            subject: c.subject.to_string(),
+            oid: oid.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn link(c: &Certificate, role: Role) -> ChainLink {

@@ -76,6 +76,8 @@ struct Spec<'a> {
     ca: bool,
     not_before: &'a str,
     not_after: &'a str,
+    /// An extra critical extension (OID) with an empty SEQUENCE value.
+    extra_critical: Option<&'a str>,
 }
 
 const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
@@ -90,6 +92,9 @@ fn build(s: &Spec<'_>) -> Vec<u8> {
         exts.push(ext("2.5.29.19", true, seq(&[])));
         exts.push(ext("2.5.29.15", true, tlv(0x03, &[0x03, 0x08]))); // keyAgreement
         exts.push(ext("2.5.29.37", false, seq(&[oid("2.23.133.8.1")])));
+    }
+    if let Some(id) = s.extra_critical {
+        exts.push(ext(id, true, seq(&[])));
     }
     let subject = if s.subject.is_empty() {
         seq(&[])
@@ -147,6 +152,7 @@ fn pki() -> Pki {
         ca: true,
         not_before: NB,
         not_after: NA,
+        extra_critical: None,
     };
     let root_der = build(&base);
     let int_der = build(&Spec {
@@ -207,6 +213,7 @@ fn leaf_resigned_by_untrusted_key_with_same_issuer_name() {
         ca: false,
         not_before: NB,
         not_after: NA,
+        extra_critical: None,
     });
     let s = store(&[&p.root_der], &[&p.int_der]);
     let e = verify(&forged, &s, None, &now()).unwrap_err();
@@ -238,6 +245,7 @@ fn chain_through_a_ca_without_ca_rights() {
         ca: false,
         not_before: NB,
         not_after: NA,
+        extra_critical: None,
     });
     let s = store(&[&p.root_der], &[&fake_ca]);
     let e = verify(&p.leaf_der, &s, None, &now()).unwrap_err();
@@ -264,6 +272,7 @@ fn expired_intermediate() {
         ca: true,
         not_before: NB,
         not_after: "250101000000Z",
+        extra_critical: None,
     });
     let s = store(&[&p.root_der], &[&old]);
     let e = verify(&p.leaf_der, &s, None, &now()).unwrap_err();
@@ -289,6 +298,7 @@ fn loop_of_cross_signed_cas() {
             ca: true,
             not_before: NB,
             not_after: NA,
+            extra_critical: None,
         })
     };
     let a_cert = ca("Test TPM EK CA", "Loop B", &p.int, &b);
@@ -328,6 +338,7 @@ fn budget_bounds_a_pile_of_same_name_cas() {
                 ca: true,
                 not_before: NB,
                 not_after: NA,
+                extra_critical: None,
             })
         })
         .collect();
@@ -354,4 +365,48 @@ fn ca_certificate_is_not_an_ek_certificate() {
     let e = verify(&p.int_der, &s, None, &now()).unwrap_err();
     assert!(matches!(e, Error::NotEkCertificate(_)), "{e}");
     let _ = &p.ek;
+}
+
+#[test]
+fn unknown_critical_extension_in_leaf_or_ca_is_refused() {
+    let p = pki();
+    let s = store(&[&p.root_der], &[&p.int_der]);
+    // The genuine leaf, re-signed by the genuine EK CA with an extra critical extension
+    // (a private OID nobody processes): the signature is good, the extension is not.
+    let forged = build(&Spec {
+        serial: 3,
+        subject: "",
+        issuer: "Test TPM EK CA",
+        key: &p.ek,
+        signer: &p.int,
+        ca: false,
+        not_before: NB,
+        not_after: NA,
+        extra_critical: Some("1.3.6.1.4.1.99999.1"),
+    });
+    match verify(&forged, &s, Some(&ekpub(&p.ek)), &now()) {
+        Err(Error::UnknownCriticalExtension { depth, oid, .. }) => {
+            assert_eq!((depth, oid.as_str()), (0, "1.3.6.1.4.1.99999.1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Same in the intermediate (nameConstraints, which this crate does not process), depth 1.
+    let int_nc = build(&Spec {
+        serial: 2,
+        subject: "Test TPM EK CA",
+        issuer: "Test TPM Root",
+        key: &p.int,
+        signer: &p.root,
+        ca: true,
+        not_before: NB,
+        not_after: NA,
+        extra_critical: Some("2.5.29.30"),
+    });
+    let s = store(&[&p.root_der], &[&int_nc]);
+    match verify(&p.leaf_der, &s, Some(&ekpub(&p.ek)), &now()) {
+        Err(Error::UnknownCriticalExtension { depth, oid, .. }) => {
+            assert_eq!((depth, oid.as_str()), (1, "2.5.29.30"));
+        }
+        other => panic!("{other:?}"),
+    }
 }
