@@ -897,11 +897,13 @@ impl Run {
     }
 
     fn fail(&mut self, name: CheckId, failure: Failure) {
+        // The check's line already says which policy it is: drop the failure's own prefix.
+        let text = failure.to_string();
+        let prefix = format!("{name}: ");
+        let detail = text.strip_prefix(&prefix).map_or_else(|| text.clone(), str::to_string);
         self.checks.push(Check {
             name,
-            outcome: CheckOutcome::Failed {
-                detail: failure.to_string(),
-            },
+            outcome: CheckOutcome::Failed { detail },
         });
         self.failures.push(failure);
     }
