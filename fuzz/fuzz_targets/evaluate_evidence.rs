@@ -68,12 +68,13 @@ fuzz_target!(|input: &[u8]| {
     // fuzzer reaches binding, claims, baselines and rules; and once with the defaults.
     let host = Host { challenge: &challenge, evidence: &evidence, registered: &[], now: 0 };
     let lenient = Attestor::new()
+        .with_verifier(hgs_tpm::RingVerifier)
         .with_freshness(FreshnessPolicy::NotChecked)
         .with_bank_policy(BankPolicy::AllowSha1);
     let v = lenient.evaluate(&host, baselines, &[]);
     assert!(!v.passed());
     let _ = v.to_string();
-    let v = Attestor::new().evaluate(&host, baselines, &[]);
+    let v = Attestor::new().with_verifier(hgs_tpm::RingVerifier).evaluate(&host, baselines, &[]);
     // No host is registered: nothing may pass.
     assert!(!v.passed());
     let _ = v.to_string();
