@@ -87,12 +87,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(attestor.evaluate(black_box(&host), &baselines, &[])))
     });
 
-    let ring = Attestor::new()
+    // The pure-Rust backend (no C toolchain), in the same run.
+    let pure = Attestor::new()
         .with_freshness(hgs_attest::FreshnessPolicy::NotChecked)
         .with_bank_policy(hgs_tcglog::BankPolicy::AllowSha1)
-        .with_verifier(hgs_tpm::RingVerifier);
-    g.bench_function("evaluate/full_ring", |b| {
-        b.iter(|| black_box(ring.evaluate(black_box(&host), &baselines, &[])))
+        .with_verifier(RustCryptoVerifier);
+    g.bench_function("evaluate/full_rustcrypto", |b| {
+        b.iter(|| black_box(pure.evaluate(black_box(&host), &baselines, &[])))
     });
 
     // Breakdown.

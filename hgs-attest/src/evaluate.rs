@@ -20,8 +20,8 @@ use hgs_policy::rules::{evaluate_rules, RuleOutcome, RuleResult};
 use hgs_policy::{CiPolicyRegistration, PolicySettings, PolicyVersion, TpmBaseline, TpmHost};
 use hgs_tcglog::{hex, BankPolicy, BindError, BootClaims, EventLog, QuotedLog};
 use hgs_tpm::{
-    verify_quote, Freshness, HashAlg, PcrSet, Public, QuoteError, QuoteRequirements,
-    RustCryptoVerifier, SignatureVerifier, VerifiedQuote,
+    verify_quote, DefaultVerifier, Freshness, HashAlg, PcrSet, Public, QuoteError,
+    QuoteRequirements, SignatureVerifier, VerifiedQuote,
 };
 
 use crate::challenge::{Challenge, MIN_NONCE_LEN};
@@ -96,7 +96,7 @@ impl Default for Attestor {
     fn default() -> Self {
         Attestor {
             settings: PolicySettings::default(),
-            verifier: Box::new(RustCryptoVerifier),
+            verifier: Box::new(DefaultVerifier),
             matcher: Box::new(EventByEvent),
             bank_policy: BankPolicy::Sha256OrStronger,
             freshness: FreshnessPolicy::Required,
@@ -123,7 +123,8 @@ struct Judged {
 
 impl Attestor {
     /// Microsoft's default policy states, SHA-256-or-stronger banks, freshness required, a
-    /// 5-minute challenge age, pure-Rust signatures, the event-by-event matcher.
+    /// 5-minute challenge age, [`DefaultVerifier`] signatures (ring where it implements the
+    /// algorithm, with feature `ring`, on by default), the event-by-event matcher.
     pub fn new() -> Self {
         Self::default()
     }
@@ -900,7 +901,9 @@ impl Run {
         // The check's line already says which policy it is: drop the failure's own prefix.
         let text = failure.to_string();
         let prefix = format!("{name}: ");
-        let detail = text.strip_prefix(&prefix).map_or_else(|| text.clone(), str::to_string);
+        let detail = text
+            .strip_prefix(&prefix)
+            .map_or_else(|| text.clone(), str::to_string);
         self.checks.push(Check {
             name,
             outcome: CheckOutcome::Failed { detail },

@@ -2,7 +2,7 @@
 //! `hgs_tpm`'s [`SignatureVerifier`] (RSA PKCS#1 v1.5 and PSS with SHA-1/256/384/512, ECDSA on
 //! P-256 and P-384).
 
-use hgs_tpm::{EccCurve, HashAlg, PublicKey, RustCryptoVerifier, Signature, SignatureVerifier};
+use hgs_tpm::{DefaultVerifier, EccCurve, HashAlg, PublicKey, Signature, SignatureVerifier};
 use serde::Serialize;
 
 use crate::cert::{Certificate, Curve, KeyInfo};
@@ -210,7 +210,7 @@ pub(crate) fn verify_message(
         }
     };
     sigobj = signature;
-    RustCryptoVerifier
+    DefaultVerifier
         .verify(&key, message, &sigobj)
         .map_err(|e| match e {
             hgs_tpm::Error::UnusableKey(why) => {

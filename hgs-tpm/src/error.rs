@@ -67,6 +67,10 @@ pub enum Error {
     /// The key cannot be used for the requested operation (wrong type, curve or size).
     #[error("unusable key: {0}")]
     UnusableKey(&'static str),
+    /// This signature backend does not implement the key size or algorithm combination (another
+    /// backend may: [`crate::DefaultVerifier`] falls back to the pure-Rust one only on this).
+    #[error("not implemented by this signature backend: {0}")]
+    NotInBackend(&'static str),
     /// The signature's scheme does not fit the key (e.g. ECDSA signature, RSA key).
     #[error("signature scheme 0x{scheme:04x} does not fit a {key} key")]
     SchemeMismatch {

@@ -56,6 +56,6 @@ pub use public::{
 };
 pub use quote::{verify_quote, Freshness, QuoteError, QuoteRequirements, VerifiedQuote};
 pub use signature::Signature;
-pub use verify::{RustCryptoVerifier, SignatureVerifier};
+pub use verify::{DefaultVerifier, RustCryptoVerifier, SignatureVerifier};
 #[cfg(feature = "ring")]
 pub use verify_ring::RingVerifier;

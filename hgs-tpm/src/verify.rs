@@ -16,9 +16,37 @@ pub trait SignatureVerifier {
     fn verify(&self, key: &PublicKey, message: &[u8], signature: &Signature<'_>) -> Result<()>;
 }
 
-/// The default, pure-Rust verifier.
+/// The pure-Rust verifier (RustCrypto `rsa`, `p256`, `p384`): no C toolchain needed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RustCryptoVerifier;
+
+/// The verifier to use: `ring` (feature `ring`; audited, assembly-accelerated RSA, ~14x faster
+/// than `rsa` 0.9 on RSA-2048) for what ring implements, the pure-Rust [`RustCryptoVerifier`]
+/// for the rest (RSA moduli under 2048 bits, RSA-PSS with SHA-1, P-256/P-384 with SHA-512) and
+/// for everything when the feature is off. It falls back only when ring says it does not
+/// implement the algorithm ([`Error::NotInBackend`]), never on a bad signature, and refuses RSA
+/// moduli above [`MAX_RSA_BITS`] as the pure-Rust verifier does: both accept the same signatures.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultVerifier;
+
+impl SignatureVerifier for DefaultVerifier {
+    fn verify(&self, key: &PublicKey, message: &[u8], signature: &Signature<'_>) -> Result<()> {
+        #[cfg(feature = "ring")]
+        {
+            if let PublicKey::Rsa { modulus, .. } = key {
+                let n = &modulus[modulus.iter().take_while(|b| **b == 0).count()..];
+                if n.len() * 8 > MAX_RSA_BITS {
+                    return Err(Error::UnusableKey("RSA modulus larger than 4096 bits"));
+                }
+            }
+            match crate::RingVerifier.verify(key, message, signature) {
+                Err(Error::NotInBackend(_)) => {}
+                other => return other,
+            }
+        }
+        RustCryptoVerifier.verify(key, message, signature)
+    }
+}
 
 /// Largest RSA modulus accepted (bits): TPMs support 2048 and 3072, some 4096.
 pub const MAX_RSA_BITS: usize = 4096;

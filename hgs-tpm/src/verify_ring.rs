@@ -53,9 +53,18 @@ impl SignatureVerifier for RingVerifier {
                     (true, TPM_ALG_SHA256) => &rs::RSA_PSS_2048_8192_SHA256,
                     (true, TPM_ALG_SHA384) => &rs::RSA_PSS_2048_8192_SHA384,
                     (true, TPM_ALG_SHA512) => &rs::RSA_PSS_2048_8192_SHA512,
+                    (true, TPM_ALG_SHA1) => {
+                        return Err(Error::NotInBackend("ring has no RSA-PSS with SHA-1"))
+                    }
                     _ => return Err(unsupported),
                 };
                 let n = strip(modulus);
+                let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+                if !(2048..=8192).contains(&bits) {
+                    return Err(Error::NotInBackend(
+                        "ring verifies RSA moduli of 2048-8192 bits",
+                    ));
+                }
                 let e = exponent.to_be_bytes();
                 let sig = pad(sig, n.len())?;
                 rs::RsaPublicKeyComponents { n, e: strip(&e) }
@@ -79,7 +88,11 @@ impl SignatureVerifier for RingVerifier {
                         (EccCurve::NistP384, TPM_ALG_SHA384) => {
                             (48, &rs::ECDSA_P384_SHA384_FIXED, false)
                         }
-                        (EccCurve::NistP256 | EccCurve::NistP384, _) => return Err(unsupported),
+                        (EccCurve::NistP256 | EccCurve::NistP384, _) => {
+                            return Err(Error::NotInBackend(
+                                "ring pairs P-256 and P-384 with SHA-256 and SHA-384 only",
+                            ))
+                        }
                         _ => {
                             return Err(Error::UnusableKey(
                                 "ECDSA is supported on NIST P-256 and P-384 only",

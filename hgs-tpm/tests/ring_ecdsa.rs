@@ -5,7 +5,8 @@
 
 use hgs_tpm::alg::{TPM_ALG_SHA256, TPM_ALG_SHA384};
 use hgs_tpm::{
-    EccCurve, PublicKey, RingVerifier, RustCryptoVerifier, Signature, SignatureVerifier,
+    DefaultVerifier, EccCurve, PublicKey, RingVerifier, RustCryptoVerifier, Signature,
+    SignatureVerifier,
 };
 use proptest::prelude::*;
 use sha2::Digest;
@@ -22,6 +23,7 @@ fn check(key: PublicKey, hash: u16, msg: &[u8], r: Vec<u8>, s: Vec<u8>, flip: us
     let sig = Signature::Ecdsa { hash, r: &r, s: &s };
     RingVerifier.verify(&key, msg, &sig).unwrap();
     RustCryptoVerifier.verify(&key, msg, &sig).unwrap();
+    DefaultVerifier.verify(&key, msg, &sig).unwrap();
     let mut bad = r.clone();
     let i = flip % bad.len();
     bad[i] ^= 1;
@@ -32,6 +34,7 @@ fn check(key: PublicKey, hash: u16, msg: &[u8], r: Vec<u8>, s: Vec<u8>, flip: us
     };
     assert!(RingVerifier.verify(&key, msg, &sig).is_err());
     assert!(RustCryptoVerifier.verify(&key, msg, &sig).is_err());
+    assert!(DefaultVerifier.verify(&key, msg, &sig).is_err());
 }
 
 proptest! {
