@@ -1,4 +1,4 @@
-//! Host-side verbs: `hgs platform-identifier`, `hgs baseline capture`, `hgs agent ak|attest`,
+//! Host-side verbs: `hgs platform-identifier`, `hgs baseline capture`, `hgs agent ak|attest|run`,
 //! `hgs swtpm start|stop|replay-log`.
 //!
 //! These are the Linux counterparts of the Windows cmdlets run on a guarded host
@@ -12,6 +12,8 @@ use clap::{Args, Subcommand};
 
 use crate::util::read_file;
 
+#[cfg(feature = "tpm")]
+mod client;
 #[cfg(feature = "tpm")]
 mod replay;
 #[cfg(feature = "tpm")]
@@ -92,6 +94,38 @@ pub enum AgentCmd {
         /// Output evidence JSON.
         #[arg(long)]
         out: PathBuf,
+        /// TCG log to attach.
+        #[arg(long, default_value = DEFAULT_LOG)]
+        log: PathBuf,
+        /// Agent state directory (from `hgs agent ak`).
+        #[arg(long, default_value = DEFAULT_AGENT_STATE)]
+        state: PathBuf,
+        /// TPM connection.
+        #[command(flatten)]
+        tcti: TctiArg,
+    },
+    /// Attest to an `hgs serve` attestation service on a schedule, keeping the latest signed
+    /// result in STATE/token.jwt; transport and server errors are retried with backoff.
+    Run {
+        /// The service, e.g. `https://hgs.example:8443`.
+        #[arg(long)]
+        server: String,
+        /// This host's registered name.
+        #[arg(long)]
+        host: String,
+        /// PEM certificate to trust for the service (the one `hgs serve` printed, or its CA);
+        /// default: the public web PKI roots.
+        #[arg(long)]
+        server_cert: Option<PathBuf>,
+        /// Seconds between attestations.
+        #[arg(long, default_value_t = 3600)]
+        interval: u64,
+        /// One attestation, then exit: 0 when Passed, 1 when refused, 2 when it could not be done.
+        #[arg(long)]
+        once: bool,
+        /// Retries of a failed round (transport or server error) before giving up on it.
+        #[arg(long, default_value_t = 5)]
+        retries: u32,
         /// TCG log to attach.
         #[arg(long, default_value = DEFAULT_LOG)]
         log: PathBuf,
@@ -325,43 +359,136 @@ mod with_tpm {
                     .with_context(|| format!("{}: not a challenge", challenge.display()))?;
                 let log_bytes = read_file(&log)?;
                 let st = load_ak_state(&state)?;
-                let mut tpm = open(&tcti)?;
-                let pcrs: Vec<u8> = ch
-                    .pcrs
-                    .iter()
-                    .map(|p| u8::try_from(p).ok())
-                    .collect::<Option<_>>()
-                    .with_context(|| format!("{}: PCR index out of range", challenge.display()))?;
-                let banks = agent::banks_of(&ch.banks);
-                let answer = agent::answer_challenge(
-                    &mut tpm,
-                    &st,
-                    &agent::ChallengeInput {
-                        credential_blob: &ch.credential_blob,
-                        encrypted_secret: &ch.encrypted_secret,
-                        pcrs: &pcrs,
-                        banks: &banks,
-                    },
-                )?;
-                let ak_public = st.public_bytes().context("AK state: public is not hex")?;
-                let mut ev = agent::to_evidence(&ak_public, &answer, &log_bytes);
-                ev.challenge_id = ch.id.clone();
+                let ev = answer(&ch, &log_bytes, &st, &tcti)?;
                 write_json(&out, &ev)?;
                 println!(
-                    "credential activated ({} byte secret); quoted PCRs {:?} in {}; evidence written to {}",
-                    answer.secret.len(),
+                    "credential activated; quoted PCRs {} in {}; evidence written to {}",
                     ch.pcrs,
-                    answer
-                        .quotes
+                    ev.quotes
                         .iter()
-                        .map(|q| q.bank.name())
+                        .map(|q| q.bank.as_str())
                         .collect::<Vec<_>>()
                         .join(", "),
                     out.display()
                 );
                 Ok(ExitCode::SUCCESS)
             }
+            AgentCmd::Run {
+                server,
+                host,
+                server_cert,
+                interval,
+                once,
+                retries,
+                log,
+                state,
+                tcti,
+            } => {
+                let st = load_ak_state(&state)?;
+                let ak_public = st.public_bytes().context("AK state: public is not hex")?;
+                let http = client::Client::new(&server, server_cert.as_deref())?;
+                let interval = std::time::Duration::from_secs(interval.max(1));
+                loop {
+                    let mut attempt = 0;
+                    let result = loop {
+                        match round(&http, &host, &ak_public, &log, &st, &tcti) {
+                            Ok(a) => break Ok(a),
+                            Err(e) if e.retryable() && attempt < retries => {
+                                let wait = client::backoff(attempt, interval);
+                                eprintln!(
+                                    "attestation failed: {:#}; retrying in {}s",
+                                    anyhow::Error::from(e),
+                                    wait.as_secs()
+                                );
+                                std::thread::sleep(wait);
+                                attempt += 1;
+                            }
+                            Err(e) => break Err(e),
+                        }
+                    };
+                    let passed = match result {
+                        Ok(a) => {
+                            print!("{}", a.verdict);
+                            if let Some(token) = &a.token {
+                                write_out(&client::token_path(&state), token.as_bytes())?;
+                                println!(
+                                    "attestation result saved to {}",
+                                    client::token_path(&state).display()
+                                );
+                            }
+                            a.verdict.passed()
+                        }
+                        Err(e) if once => {
+                            return Err(anyhow::Error::from(e).context("attestation failed"))
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "attestation failed: {:#} (next try in {}s)",
+                                anyhow::Error::from(e),
+                                interval.as_secs()
+                            );
+                            false
+                        }
+                    };
+                    if once {
+                        return Ok(if passed {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::from(1)
+                        });
+                    }
+                    std::thread::sleep(interval);
+                }
+            }
         }
+    }
+
+    /// Answers a challenge with the TPM: activate the credential (the secret is the nonce),
+    /// quote the challenged PCRs in each challenged bank, attach the log.
+    fn answer(
+        ch: &hgs_attest::ChallengeMessage,
+        log_bytes: &[u8],
+        st: &AkState,
+        tcti: &TctiArg,
+    ) -> anyhow::Result<hgs_attest::Evidence> {
+        let mut tpm = open(tcti)?;
+        let pcrs: Vec<u8> = ch
+            .pcrs
+            .iter()
+            .map(|p| u8::try_from(p).ok())
+            .collect::<Option<_>>()
+            .context("challenge: PCR index out of range")?;
+        let banks = agent::banks_of(&ch.banks);
+        let answer = agent::answer_challenge(
+            &mut tpm,
+            st,
+            &agent::ChallengeInput {
+                credential_blob: &ch.credential_blob,
+                encrypted_secret: &ch.encrypted_secret,
+                pcrs: &pcrs,
+                banks: &banks,
+            },
+        )?;
+        let ak_public = st.public_bytes().context("AK state: public is not hex")?;
+        let mut ev = agent::to_evidence(&ak_public, &answer, log_bytes);
+        ev.challenge_id = ch.id.clone();
+        Ok(ev)
+    }
+
+    /// One round with the service: challenge, answer, verdict.
+    fn round(
+        http: &client::Client,
+        host: &str,
+        ak_public: &[u8],
+        log: &std::path::Path,
+        st: &AkState,
+        tcti: &TctiArg,
+    ) -> Result<client::Attested, client::RoundError> {
+        let ch = http.challenge(host, ak_public)?;
+        // The log is read each round: it grows as the host runs (new events on PCRs 11-14).
+        let log_bytes = read_file(log).map_err(client::RoundError::Tpm)?;
+        let ev = answer(&ch, &log_bytes, st, tcti).map_err(client::RoundError::Tpm)?;
+        http.attest(&ev)
     }
 
     /// Runs `hgs swtpm ...`.
