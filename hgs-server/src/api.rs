@@ -51,6 +51,12 @@ use crate::ServerConfig;
 /// ([`crate::MAX_IN_FLIGHT`] × 1 MiB at most).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Challenges issued between purges of long-expired ones.
+const PURGE_EVERY: u64 = 256;
+
+/// Seconds an expired or used challenge is kept before it is purged.
+const CHALLENGE_RETENTION: u64 = 3600;
+
 /// Evaluations run at once on the blocking pool (CPU-bound: signature checks, log replay).
 const MAX_CONCURRENT_EVALUATIONS: usize = 16;
 
@@ -446,6 +452,13 @@ async fn create_challenge<S: Store>(
         .insert_challenge(&id, &challenge, now.saturating_add(st.config.challenge_ttl))
         .await?;
     st.metrics.challenges.inc();
+    // Bounded storage: every PURGE_EVERY challenges, drop those expired CHALLENGE_RETENTION ago
+    // (kept that long so a late replay reads "used"/"expired" rather than "unknown").
+    if st.metrics.challenges.get() % PURGE_EVERY == 0 {
+        st.store
+            .purge_challenges(now.saturating_sub(CHALLENGE_RETENTION))
+            .await?;
+    }
     message.id = Some(id);
     Ok(Json(message))
 }

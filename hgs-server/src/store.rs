@@ -234,7 +234,8 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) and migrates `url` (`sqlite:PATH` or `sqlite::memory:`).
+    /// Opens (creating if missing) and migrates `url` (`sqlite:PATH`, or `sqlite::memory:` for a
+    /// database that lives as long as the store).
     pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
         let options = SqliteConnectOptions::from_str(url)?
@@ -243,10 +244,19 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
+        // Every connection to `:memory:` is its own database: keep exactly one, forever.
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if memory {
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            sqlx::sqlite::SqlitePoolOptions::new().max_connections(8)
+        }
+        .connect_with(options)
+        .await?;
         migrator(INIT_SQLITE).run(&pool).await?;
         Ok(SqliteStore { pool })
     }

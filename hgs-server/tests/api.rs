@@ -431,3 +431,23 @@ async fn duplicates_are_409_and_registrations_and_the_key_survive_a_restart() {
         (200, Some("Passed"))
     );
 }
+
+#[tokio::test]
+async fn long_expired_challenges_are_purged_and_storage_stays_bounded() {
+    let clock = TestClock::new();
+    let r = start("purge", &clock).await;
+    let host = SimulatedHost::new("P", &healthy());
+    r.register(&host).await;
+    let old = r.challenge(&host).await;
+    clock.advance(2 * 3600);
+    for _ in 0..256 {
+        r.challenge(&host).await;
+    }
+    // The old one is gone (unknown), not merely expired.
+    let (status, body) = r.attest(&host.answer(&old)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("unknown_challenge")),
+        "{body}"
+    );
+}
