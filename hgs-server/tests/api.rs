@@ -451,3 +451,27 @@ async fn long_expired_challenges_are_purged_and_storage_stays_bounded() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_takes_concurrent_attestations_and_replays_without_busy_errors() {
+    let clock = TestClock::new();
+    let r = std::sync::Arc::new(start("concurrent", &clock).await);
+    let n = 60;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let r = r.clone();
+        tasks.push(tokio::spawn(async move {
+            let host = SimulatedHost::new(&format!("C{i:03}"), &healthy());
+            r.register(&host).await;
+            let evidence = host.answer(&r.challenge(&host).await);
+            let (a, b) = tokio::join!(r.attest(&evidence), r.attest(&evidence));
+            let mut statuses = [a.0, b.0];
+            statuses.sort_unstable();
+            assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(r.server.store().verdicts().await.unwrap().len(), n);
+}
