@@ -39,7 +39,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use crate::metrics::Metrics;
-use crate::store::{Consumed, Store, StoreError, VerdictRecord};
+use crate::store::{Consumed, Hosts, Store, StoreError, VerdictRecord};
 use crate::ServerConfig;
 
 /// Largest request body accepted, in bytes; larger bodies get 413 before anything is parsed or
@@ -435,7 +435,7 @@ async fn create_challenge<S: Store>(
     ApiJson(body): ApiJson<ChallengeBody>,
 ) -> Result<Json<ChallengeMessage>, ApiError> {
     let now = st.config.clock.now();
-    let registry = st.store.registry().await?;
+    let registry = st.store.registry(Hosts::Named(&body.host)).await?;
     let host = registry
         .hosts
         .iter()
@@ -479,7 +479,10 @@ async fn attest<S: Store>(
         Consumed::Expired { expires_at } => return Err(ApiError::ChallengeExpired { expires_at }),
         Consumed::Unknown => return Err(ApiError::UnknownChallenge),
     };
-    let registry = st.store.registry().await?;
+    let registry = st
+        .store
+        .registry(Hosts::WithEk(&challenge.ek_fingerprint))
+        .await?;
     let still_registered = registry.hosts.iter().any(|h| h.name == challenge.host);
     let max_age = st.config.challenge_ttl;
     let permit = st
@@ -560,7 +563,7 @@ async fn list_hosts<S: Store>(
     _: Admin,
     State(st): State<Arc<AppState<S>>>,
 ) -> Result<Json<Vec<TpmHost>>, ApiError> {
-    Ok(Json(st.store.registry().await?.hosts))
+    Ok(Json(st.store.registry(Hosts::All).await?.hosts))
 }
 
 /// The EK certificate check of a registration. No TPM roots are installed on a server yet (the
@@ -612,7 +615,7 @@ async fn add_host<S: Store>(
         })
         .transpose()?;
     let check = ek_certificate_check(cert.as_deref(), &body.ekpub, now);
-    let existing = st.store.registry().await?.hosts;
+    let existing = st.store.registry(Hosts::All).await?.hosts;
     let host = register_host(
         &name,
         &body.ekpub,
@@ -645,7 +648,7 @@ async fn list_baselines<S: Store>(
     _: Admin,
     State(st): State<Arc<AppState<S>>>,
 ) -> Result<Json<Vec<TpmBaseline>>, ApiError> {
-    Ok(Json(st.store.registry().await?.baselines))
+    Ok(Json(st.store.registry(Hosts::All).await?.baselines))
 }
 
 async fn add_baseline<S: Store>(
@@ -684,7 +687,7 @@ async fn list_ci_policies<S: Store>(
     _: Admin,
     State(st): State<Arc<AppState<S>>>,
 ) -> Result<Json<Vec<CiPolicyRegistration>>, ApiError> {
-    Ok(Json(st.store.registry().await?.ci_policies))
+    Ok(Json(st.store.registry(Hosts::All).await?.ci_policies))
 }
 
 async fn add_ci_policy<S: Store>(
@@ -722,7 +725,7 @@ async fn list_policies<S: Store>(
     _: Admin,
     State(st): State<Arc<AppState<S>>>,
 ) -> Result<Json<Vec<PolicyStateEntry>>, ApiError> {
-    let settings = st.store.registry().await?.settings;
+    let settings = st.store.registry(Hosts::None).await?.settings;
     Ok(Json(
         HgsPolicy::ALL
             .into_iter()
@@ -743,7 +746,7 @@ async fn set_policy<S: Store>(
         kind: "policy",
         name: name.clone(),
     })?;
-    let mut settings = st.store.registry().await?.settings;
+    let mut settings = st.store.registry(Hosts::None).await?.settings;
     match action.as_str() {
         "enable" => settings.enable(policy)?,
         "disable" => settings.disable(policy)?,
@@ -760,7 +763,7 @@ async fn set_policy<S: Store>(
 }
 
 async fn health<S: Store>(State(st): State<Arc<AppState<S>>>) -> Result<Response, ApiError> {
-    st.store.registry().await?;
+    st.store.registry(Hosts::None).await?;
     Ok(Json(serde_json::json!({ "status": "ok" })).into_response())
 }
 
@@ -773,7 +776,7 @@ async fn metrics<S: Store>(State(st): State<Arc<AppState<S>>>) -> Response {
 }
 
 async fn status<S: Store>(State(st): State<Arc<AppState<S>>>) -> Result<Html<String>, ApiError> {
-    let registry = st.store.registry().await?;
+    let registry = st.store.registry(Hosts::All).await?;
     let verdicts = st.store.verdicts().await?;
     Ok(Html(crate::status::page(
         &registry.hosts,

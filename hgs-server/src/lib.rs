@@ -24,7 +24,9 @@ use std::sync::Arc;
 use hgs_attest::TokenSigner;
 
 pub use api::{ApiError, ErrorBody, MAX_BODY_BYTES};
-pub use store::{Consumed, PostgresStore, Registry, SqliteStore, Store, StoreError, VerdictRecord};
+pub use store::{
+    Consumed, Hosts, PostgresStore, Registry, SqliteStore, Store, StoreError, VerdictRecord,
+};
 pub use tls::{TlsError, TlsIdentity};
 
 /// How long a token is valid by default: 8 hours, as HGS health certificates.

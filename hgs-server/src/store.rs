@@ -35,6 +35,20 @@ pub struct Registry {
     pub settings: PolicySettings,
 }
 
+/// Which hosts [`Store::registry`] reads (the rest of the registry is always read whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hosts<'a> {
+    /// No host: only baselines, CI policies and settings.
+    None,
+    /// Every host (listing, the status page).
+    All,
+    /// The host of this name (a challenge request).
+    Named(&'a str),
+    /// The hosts with this EK fingerprint: all an evaluation looks at, so an attestation costs
+    /// the same in a fleet of ten or ten thousand.
+    WithEk(&'a str),
+}
+
 /// What consuming a challenge found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Consumed {
@@ -103,8 +117,11 @@ impl From<sqlx::Error> for StoreError {
 
 /// The server's storage. Both engines implement it with the same SQL.
 pub trait Store: Send + Sync + 'static {
-    /// Everything registered.
-    fn registry(&self) -> impl Future<Output = Result<Registry, StoreError>> + Send;
+    /// Everything registered, with only the `hosts` asked for.
+    fn registry(
+        &self,
+        hosts: Hosts<'_>,
+    ) -> impl Future<Output = Result<Registry, StoreError>> + Send;
     /// Adds a host (already checked by `hgs_policy::host::register_host`); a name or EK taken
     /// meanwhile (another replica) is [`StoreError::Duplicate`].
     fn insert_host(&self, host: &TpmHost) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -287,11 +304,28 @@ impl PostgresStore {
 macro_rules! sql_store {
     ($engine:ty) => {
         impl Store for $engine {
-            async fn registry(&self) -> Result<Registry, StoreError> {
+            async fn registry(&self, which: Hosts<'_>) -> Result<Registry, StoreError> {
                 let mut tx = self.pool.begin().await?;
-                let hosts: Vec<(String,)> = sqlx::query_as("SELECT body FROM hosts ORDER BY name")
-                    .fetch_all(&mut *tx)
-                    .await?;
+                let hosts: Vec<(String,)> = match which {
+                    Hosts::None => Vec::new(),
+                    Hosts::All => {
+                        sqlx::query_as("SELECT body FROM hosts ORDER BY name")
+                            .fetch_all(&mut *tx)
+                            .await?
+                    }
+                    Hosts::Named(name) => {
+                        sqlx::query_as("SELECT body FROM hosts WHERE name = $1")
+                            .bind(name)
+                            .fetch_all(&mut *tx)
+                            .await?
+                    }
+                    Hosts::WithEk(fingerprint) => {
+                        sqlx::query_as("SELECT body FROM hosts WHERE ek_fingerprint = $1")
+                            .bind(fingerprint)
+                            .fetch_all(&mut *tx)
+                            .await?
+                    }
+                };
                 let baselines: Vec<(String,)> =
                     sqlx::query_as("SELECT body FROM baselines ORDER BY name")
                         .fetch_all(&mut *tx)

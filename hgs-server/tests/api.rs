@@ -233,7 +233,14 @@ async fn an_oversized_body_is_413_and_nothing_is_stored() {
     assert_eq!(resp.status(), 413);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "payload_too_large");
-    assert!(r.server.store().registry().await.unwrap().hosts.is_empty());
+    assert!(r
+        .server
+        .store()
+        .registry(hgs_server::store::Hosts::All)
+        .await
+        .unwrap()
+        .hosts
+        .is_empty());
     // Same for evidence: an oversized log never reaches the store or the evaluator.
     let resp = r
         .client
@@ -264,7 +271,14 @@ async fn truncated_json_is_400_and_nothing_is_stored() {
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "bad_request", "{body}");
-    assert!(r.server.store().registry().await.unwrap().hosts.is_empty());
+    assert!(r
+        .server
+        .store()
+        .registry(hgs_server::store::Hosts::All)
+        .await
+        .unwrap()
+        .hosts
+        .is_empty());
     // Truncated evidence too.
     r.register(&host).await;
     let e = serde_json::to_string(&host.answer(&r.challenge(&host).await)).unwrap();
@@ -306,7 +320,12 @@ async fn a_wrong_or_missing_admin_token_is_401_and_nothing_is_stored() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
-    let reg = r.server.store().registry().await.unwrap();
+    let reg = r
+        .server
+        .store()
+        .registry(hgs_server::store::Hosts::All)
+        .await
+        .unwrap();
     assert!(reg.hosts.is_empty());
     assert!(reg
         .settings
