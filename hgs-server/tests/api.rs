@@ -494,3 +494,59 @@ async fn sqlite_takes_concurrent_attestations_and_replays_without_busy_errors() 
     }
     assert_eq!(r.server.store().verdicts().await.unwrap().len(), n);
 }
+
+#[tokio::test]
+async fn a_key_that_cannot_quote_or_bad_hex_is_refused_and_no_challenge_is_stored() {
+    let clock = TestClock::new();
+    let r = start("badak", &clock).await;
+    let host = SimulatedHost::new("H", &healthy());
+    r.register(&host).await;
+    // The EK offered as the AK: not a restricted signing key.
+    let resp = r
+        .client
+        .post(r.url("/v1/challenges"))
+        .json(&serde_json::json!({ "host": "H", "ak_public": hgs_tcglog::hex(host.ek.public()) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "challenge_refused", "{body}");
+    // Not hex.
+    let resp = r
+        .client
+        .post(r.url("/v1/challenges"))
+        .json(&serde_json::json!({ "host": "H", "ak_public": "zz" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    // Evidence without a challenge id.
+    let mut e = host.answer(&r.challenge(&host).await);
+    e.challenge_id = None;
+    let (status, body) = r.attest(&e).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("bad_request")),
+        "{body}"
+    );
+    // Only the one good challenge was issued.
+    let metrics = r
+        .client
+        .get(r.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hgs_challenges_issued_total 1"),
+        "{metrics}"
+    );
+    // An unknown path is a JSON 404 too.
+    let resp = r.client.get(r.url("/v2/nothing")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+}
