@@ -116,6 +116,9 @@ pub enum ApiError {
     /// The body is larger than [`MAX_BODY_BYTES`]. 413.
     #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
+    /// The body did not arrive within [`crate::REQUEST_BODY_TIMEOUT`]. 408.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     /// Missing or wrong admin bearer token. 401.
     #[error("administrator endpoints need `Authorization: Bearer <admin token>`")]
     Unauthorized,
@@ -191,6 +194,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::UnknownHost(_) | ApiError::NotFound { .. } | ApiError::UnknownChallenge => {
                 StatusCode::NOT_FOUND
@@ -216,6 +220,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::BodyTimeout => "request_timeout",
             ApiError::Unauthorized => "unauthorized",
             ApiError::UnknownHost(_) => "unknown_host",
             ApiError::NotFound { .. } => "not_found",
@@ -258,13 +263,17 @@ impl<T: serde::de::DeserializeOwned, St: Send + Sync> FromRequest<St> for ApiJso
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &St) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest(r.body_text())
-            }
-        })?;
+        let bytes =
+            tokio::time::timeout(crate::REQUEST_BODY_TIMEOUT, Bytes::from_request(req, state))
+                .await
+                .map_err(|_| ApiError::BodyTimeout)?
+                .map_err(|r| {
+                    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::PayloadTooLarge
+                    } else {
+                        ApiError::BadRequest(r.body_text())
+                    }
+                })?;
         serde_json::from_slice(&bytes)
             .map(ApiJson)
             .map_err(|e| ApiError::BadRequest(e.to_string()))

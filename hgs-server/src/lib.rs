@@ -39,6 +39,13 @@ pub const DEFAULT_CHALLENGE_TTL: u64 = 300;
 /// Requests handled at once per server; more wait in the accept queue (bounded memory).
 pub const MAX_IN_FLIGHT: usize = 256;
 
+/// How long a client may take to send a request's head (and a new connection its first
+/// request): a connection that trickles bytes is closed instead of holding memory.
+pub const REQUEST_HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a client may take to send a request's body (at most [`MAX_BODY_BYTES`]).
+pub const REQUEST_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Name of the generated token key in the database's `server_keys` table.
 const TOKEN_KEY_NAME: &str = "token-signing-key/p256";
 
@@ -191,10 +198,14 @@ impl<S: Store> Server<S> {
     ) -> Result<(), ServerError> {
         listener.set_nonblocking(true)?;
         let config = tls.rustls_config()?;
-        axum_server::from_tcp_rustls(listener, config)?
-            .handle(handle)
-            .serve(self.router().into_make_service())
-            .await?;
+        let mut server = axum_server::from_tcp_rustls(listener, config)?
+            .first_request_timeout(REQUEST_HEAD_TIMEOUT)
+            .handle(handle);
+        server
+            .http_builder()
+            .http1()
+            .header_read_timeout(REQUEST_HEAD_TIMEOUT);
+        server.serve(self.router().into_make_service()).await?;
         Ok(())
     }
 }

@@ -550,3 +550,23 @@ async fn a_key_that_cannot_quote_or_bad_hex_is_refused_and_no_challenge_is_store
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
 }
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed() {
+    use tokio::io::AsyncReadExt;
+    let clock = TestClock::new();
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let r = Running::start(Server::new(config(&clock), store).await.unwrap()).await;
+    let port = r.base.rsplit(':').next().unwrap();
+    let mut idle = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), idle.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the idle connection stayed open: {read:?}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(5));
+}
