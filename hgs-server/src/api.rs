@@ -9,6 +9,7 @@
 //! - `PUT|DELETE /v1/hosts/{name}`, `GET /v1/hosts` ([`HostRegistration`] body);
 //! - `PUT|DELETE /v1/baselines/{name}`, `GET /v1/baselines` ([`BaselineRegistration`] body);
 //! - `PUT|DELETE /v1/ci-policies/{name}`, `GET /v1/ci-policies` ([`CiPolicyRequest`] body);
+//! - `POST /v1/roots` ([`RootInstall`] body), `GET /v1/roots`, `DELETE /v1/roots/{fingerprint}`;
 //! - `POST /v1/policies/{name}/enable|disable`, `GET /v1/policies`.
 //!
 //! Operators: `GET /health`, `GET /metrics` (Prometheus), `GET /status` (read-only HTML).
@@ -20,12 +21,13 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use hgs_attest::policy::baseline::{BaselineError, BaselineProfile};
 use hgs_attest::policy::cipolicy::CiPolicyError;
 use hgs_attest::policy::host::{register_host, HostError};
 use hgs_attest::policy::rules::PolicyStateError;
+use hgs_attest::policy::store::{TrustRole, TrustedCertificate};
 use hgs_attest::policy::{
     CiPolicyRegistration, EkCertificateCheck, HgsPolicy, PolicyState, PolicyVersion,
     RegistrationOptions, TpmBaseline, TpmHost,
@@ -157,6 +159,9 @@ pub enum ApiError {
     /// The reference log gives no CI policy. 422.
     #[error(transparent)]
     CiPolicy(#[from] CiPolicyError),
+    /// The certificate to install does not parse. 422.
+    #[error("not an X.509 certificate: {0}")]
+    Certificate(String),
     /// The policy state cannot change (locked). 409.
     #[error(transparent)]
     PolicyState(#[from] PolicyStateError),
@@ -209,7 +214,8 @@ impl ApiError {
             ApiError::Challenge(_)
             | ApiError::Registration(_)
             | ApiError::Baseline(_)
-            | ApiError::CiPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | ApiError::CiPolicy(_)
+            | ApiError::Certificate(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Token(_) | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -235,6 +241,7 @@ impl ApiError {
             ApiError::Registration(_) => "registration_refused",
             ApiError::Baseline(_) => "baseline_refused",
             ApiError::CiPolicy(_) => "ci_policy_refused",
+            ApiError::Certificate(_) => "certificate_refused",
             ApiError::PolicyState(_) => "policy_locked",
             ApiError::Store(_) => "storage_unavailable",
             ApiError::Token(_) => "token_signing_failed",
@@ -386,6 +393,43 @@ pub struct CiPolicyRequest {
     pub file_name: Option<String>,
 }
 
+/// `POST /v1/roots` body: a TPM vendor certificate to trust.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RootInstall {
+    /// `root` (a trust anchor) or `intermediate` (chain building only).
+    pub role: TrustRole,
+    /// The certificate, DER, hex.
+    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    pub der: Vec<u8>,
+    /// The vendor it came from, if known.
+    #[serde(default)]
+    pub vendor: Option<String>,
+}
+
+/// An installed certificate, as `GET /v1/roots` lists it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct InstalledRoot {
+    /// SHA-256 of the DER, hex: its name in `DELETE /v1/roots/{fingerprint}`.
+    pub fingerprint: String,
+    /// Root or intermediate.
+    pub role: TrustRole,
+    /// Subject.
+    pub subject: String,
+    /// Vendor, if known.
+    pub vendor: Option<String>,
+}
+
+impl InstalledRoot {
+    fn of(c: &TrustedCertificate) -> InstalledRoot {
+        InstalledRoot {
+            fingerprint: hgs_tcglog::hex(&Sha256::digest(&c.der)),
+            role: c.role,
+            subject: c.subject.clone(),
+            vendor: c.vendor.clone(),
+        }
+    }
+}
+
 /// One policy's state, as `GET /v1/policies` lists it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PolicyStateEntry {
@@ -415,6 +459,8 @@ pub(crate) fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
             "/v1/ci-policies/{name}",
             put(add_ci_policy::<S>).delete(remove_ci_policy::<S>),
         )
+        .route("/v1/roots", get(list_roots::<S>).post(add_root::<S>))
+        .route("/v1/roots/{fingerprint}", delete(remove_root::<S>))
         .route("/v1/policies", get(list_policies::<S>))
         .route("/v1/policies/{name}/{action}", post(set_policy::<S>))
         .route("/health", get(health::<S>))
@@ -575,10 +621,14 @@ async fn list_hosts<S: Store>(
     Ok(Json(st.store.registry(Hosts::All).await?.hosts))
 }
 
-/// The EK certificate check of a registration. No TPM roots are installed on a server yet (the
-/// roots endpoints are still to come), so a certificate checks as untrusted, naming why: v2 hosts
-/// cannot be registered until roots can be, v1 hosts with `force` can.
-fn ek_certificate_check(certificate: Option<&[u8]>, ekpub: &[u8], now: u64) -> EkCertificateCheck {
+/// The EK certificate check of a registration, against the installed TPM roots and
+/// intermediates (as `hgs host add` does with the CLI's store).
+fn ek_certificate_check(
+    certificate: Option<&[u8]>,
+    ekpub: &[u8],
+    installed: &[TrustedCertificate],
+    now: u64,
+) -> EkCertificateCheck {
     let Some(cert) = certificate else {
         return EkCertificateCheck::Missing;
     };
@@ -590,13 +640,16 @@ fn ek_certificate_check(certificate: Option<&[u8]>, ekpub: &[u8], now: u64) -> E
             }
         }
     };
+    let mut store = hgs_ekcert::TrustStore::new();
+    for c in installed {
+        // Each was parsed when installed; one unreadable now is simply not trusted.
+        let _ = match c.role {
+            TrustRole::Root => store.add_anchor(&c.der),
+            TrustRole::Intermediate => store.add_intermediate(&c.der),
+        };
+    }
     let at = hgs_ekcert::UnixTime(i64::try_from(now).unwrap_or(i64::MAX));
-    match hgs_ekcert::verify(
-        cert,
-        &hgs_ekcert::TrustStore::new(),
-        Some(&ek),
-        &hgs_ekcert::Options::at(at),
-    ) {
+    match hgs_ekcert::verify(cert, &store, Some(&ek), &hgs_ekcert::Options::at(at)) {
         Ok(v) => EkCertificateCheck::Trusted(hgs_attest::policy::EkIdentity {
             manufacturer: v.manufacturer,
             model: v.model,
@@ -623,8 +676,14 @@ async fn add_host<S: Store>(
             from_hex(c).ok_or_else(|| ApiError::BadRequest("ek_certificate is not hex".into()))
         })
         .transpose()?;
-    let check = ek_certificate_check(cert.as_deref(), &body.ekpub, now);
-    let existing = st.store.registry(Hosts::All).await?.hosts;
+    let registry = st.store.registry(Hosts::All).await?;
+    let check = ek_certificate_check(
+        cert.as_deref(),
+        &body.ekpub,
+        &registry.trusted_certificates,
+        now,
+    );
+    let existing = registry.hosts;
     let host = register_host(
         &name,
         &body.ekpub,
@@ -726,6 +785,55 @@ async fn remove_ci_policy<S: Store>(
         Err(ApiError::NotFound {
             kind: "CI policy",
             name,
+        })
+    }
+}
+
+async fn list_roots<S: Store>(
+    _: Admin,
+    State(st): State<Arc<AppState<S>>>,
+) -> Result<Json<Vec<InstalledRoot>>, ApiError> {
+    let registry = st.store.registry(Hosts::None).await?;
+    Ok(Json(
+        registry
+            .trusted_certificates
+            .iter()
+            .map(InstalledRoot::of)
+            .collect(),
+    ))
+}
+
+async fn add_root<S: Store>(
+    _: Admin,
+    State(st): State<Arc<AppState<S>>>,
+    ApiJson(body): ApiJson<RootInstall>,
+) -> Result<(StatusCode, Json<InstalledRoot>), ApiError> {
+    let cert = hgs_ekcert::Certificate::from_bytes(&body.der)
+        .map_err(|e| ApiError::Certificate(e.to_string()))?;
+    let installed = TrustedCertificate {
+        role: body.role,
+        vendor: body.vendor,
+        subject: cert.subject.to_string(),
+        der: body.der.clone(),
+    };
+    let entry = InstalledRoot::of(&installed);
+    st.store
+        .insert_certificate(&entry.fingerprint, &installed)
+        .await?;
+    Ok((StatusCode::CREATED, Json(entry)))
+}
+
+async fn remove_root<S: Store>(
+    _: Admin,
+    State(st): State<Arc<AppState<S>>>,
+    Path(fingerprint): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if st.store.remove_certificate(&fingerprint).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound {
+            kind: "trusted certificate",
+            name: fingerprint,
         })
     }
 }

@@ -15,6 +15,7 @@ use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
+use hgs_attest::policy::store::TrustedCertificate;
 use hgs_attest::policy::{
     CiPolicyRegistration, HgsPolicy, PolicySettings, PolicyState, TpmBaseline, TpmHost,
 };
@@ -33,6 +34,8 @@ pub struct Registry {
     pub ci_policies: Vec<CiPolicyRegistration>,
     /// `Hgs_*` states (defaults overlaid with what administrators set).
     pub settings: PolicySettings,
+    /// Installed TPM roots and intermediates, for EK certificate checks.
+    pub trusted_certificates: Vec<TrustedCertificate>,
 }
 
 /// Which hosts [`Store::registry`] reads (the rest of the registry is always read whole).
@@ -142,6 +145,18 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a CI policy; false if there was none.
     fn remove_ci_policy(&self, name: &str)
         -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Installs a TPM root or intermediate under its DER's SHA-256 (`fingerprint`);
+    /// [`StoreError::Duplicate`] if it is installed already.
+    fn insert_certificate(
+        &self,
+        fingerprint: &str,
+        certificate: &TrustedCertificate,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Removes an installed certificate; false if there was none.
+    fn remove_certificate(
+        &self,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Sets one policy's state (one upsert: concurrent changes to other policies are kept).
     fn set_policy_state(
         &self,
@@ -180,18 +195,48 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<String, StoreError>> + Send;
 }
 
-const INIT_SQLITE: &str = include_str!("../migrations/sqlite/0001_init.sql");
-const INIT_POSTGRES: &str = include_str!("../migrations/postgres/0001_init.sql");
+/// The migrations of each engine (version, description, SQL), embedded in the binary.
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "roots",
+        include_str!("../migrations/sqlite/0002_roots.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "roots",
+        include_str!("../migrations/postgres/0002_roots.sql"),
+    ),
+];
 
-fn migrator(sql: &'static str) -> Migrator {
+fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed("init"),
-            MigrationType::Simple,
-            sql.into_sql_str(),
-            false,
-        )]),
+        migrations: Cow::Owned(
+            migrations
+                .iter()
+                .map(|&(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        sql.into_sql_str(),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
         ..Migrator::DEFAULT
     }
 }
@@ -274,7 +319,7 @@ impl SqliteStore {
         }
         .connect_with(options)
         .await?;
-        migrator(INIT_SQLITE).run(&pool).await?;
+        migrator(SQLITE_MIGRATIONS).run(&pool).await?;
         Ok(SqliteStore { pool })
     }
 }
@@ -294,7 +339,7 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;
-        migrator(INIT_POSTGRES).run(&pool).await?;
+        migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
         Ok(PostgresStore { pool })
     }
 }
@@ -338,6 +383,10 @@ macro_rules! sql_store {
                     sqlx::query_as("SELECT policy, state FROM policy_states")
                         .fetch_all(&mut *tx)
                         .await?;
+                let certs: Vec<(String,)> =
+                    sqlx::query_as("SELECT body FROM trusted_certificates ORDER BY fingerprint")
+                        .fetch_all(&mut *tx)
+                        .await?;
                 tx.commit().await?;
                 let mut settings = PolicySettings::default();
                 for (p, s) in states {
@@ -359,6 +408,10 @@ macro_rules! sql_store {
                         .map(|(b,)| parse(b, "CI policy"))
                         .collect::<Result<_, _>>()?,
                     settings,
+                    trusted_certificates: certs
+                        .iter()
+                        .map(|(b,)| parse(b, "trusted certificate"))
+                        .collect::<Result<_, _>>()?,
                 })
             }
 
@@ -427,6 +480,31 @@ macro_rules! sql_store {
                     .await?
                     .rows_affected()
                     > 0)
+            }
+
+            async fn insert_certificate(
+                &self,
+                fingerprint: &str,
+                certificate: &TrustedCertificate,
+            ) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO trusted_certificates (fingerprint, body) VALUES ($1, $2)")
+                    .bind(fingerprint)
+                    .bind(json(certificate, "trusted certificate")?)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(duplicate("trusted certificate", fingerprint))?;
+                Ok(())
+            }
+
+            async fn remove_certificate(&self, fingerprint: &str) -> Result<bool, StoreError> {
+                Ok(
+                    sqlx::query("DELETE FROM trusted_certificates WHERE fingerprint = $1")
+                        .bind(fingerprint)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected()
+                        > 0,
+                )
             }
 
             async fn set_policy_state(

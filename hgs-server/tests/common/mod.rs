@@ -34,7 +34,7 @@ pub struct SimulatedHost {
     pub log: Vec<u8>,
 }
 
-fn seed(name: &str, what: &str) -> [u8; 32] {
+pub fn seed(name: &str, what: &str) -> [u8; 32] {
     Sha256::new()
         .chain_update(name)
         .chain_update([0])
