@@ -8,6 +8,7 @@ mod cipolicy;
 mod demo;
 mod ekcert;
 mod host;
+mod serve;
 mod tcglog;
 mod util;
 
@@ -70,6 +71,8 @@ enum Command {
     Challenge(admin::ChallengeArgs),
     /// Verifier: judge a host's evidence; prints the verdict, exit 0 only when Passed.
     Attest(admin::AttestArgs),
+    /// Service: run the attestation server (HTTPS API, SQLite or PostgreSQL; see README).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => admin::run_policy(cmd),
         Command::Challenge(args) => admin::run_challenge(args),
         Command::Attest(args) => admin::run_attest(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

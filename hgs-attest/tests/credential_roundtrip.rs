@@ -232,3 +232,109 @@ proptest! {
         prop_assert_eq!(activate_with_seed(&seed, &ak_name, &cred.credential_blob).unwrap(), secret);
     }
 }
+
+/// `hgs_tpm::soft::SoftEk` (the simulated hosts' EK) against `make_credential`, and against the
+/// independent activation above from the same private scalar.
+mod soft_ek {
+    use super::*;
+    use hgs_tpm::soft::{SoftEk, SoftEkError};
+
+    const SEED: [u8; 32] = [9; 32];
+
+    fn ak_name(tail: u8) -> Vec<u8> {
+        [&[0x00u8, 0x0b][..], &[tail; 32]].concat()
+    }
+
+    #[test]
+    fn make_credential_then_soft_activation_round_trips() {
+        let ek = SoftEk::from_seed(&SEED).unwrap();
+        let name = ak_name(1);
+        for secret in [&b""[..], b"x", &[0xa5; 32]] {
+            let cred = make_credential(ek.public(), &name, secret, &mut rand_core::OsRng).unwrap();
+            assert_eq!(
+                ek.activate_credential(&name, &cred.credential_blob, &cred.encrypted_secret)
+                    .unwrap(),
+                secret
+            );
+        }
+    }
+
+    #[test]
+    fn soft_activation_agrees_with_the_independent_one() {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let ek = SoftEk::from_seed(&SEED).unwrap();
+        let sk = p256::SecretKey::from_slice(&SEED).unwrap();
+        let pt = sk.public_key().to_encoded_point(false);
+        let name = ak_name(2);
+        let cred =
+            make_credential(ek.public(), &name, b"cross-check", &mut rand_core::OsRng).unwrap();
+        let seed = ecc_seed(&sk, pt.x().unwrap(), &cred.encrypted_secret);
+        let independent = activate_with_seed(&seed, &name, &cred.credential_blob).unwrap();
+        let soft = ek
+            .activate_credential(&name, &cred.credential_blob, &cred.encrypted_secret)
+            .unwrap();
+        assert_eq!(independent, soft);
+        assert_eq!(soft, b"cross-check");
+    }
+
+    #[test]
+    fn a_wrong_ak_name_or_another_ek_fails_the_integrity_check() {
+        let ek = SoftEk::from_seed(&SEED).unwrap();
+        let cred =
+            make_credential(ek.public(), &ak_name(3), b"nonce", &mut rand_core::OsRng).unwrap();
+        assert_eq!(
+            ek.activate_credential(&ak_name(4), &cred.credential_blob, &cred.encrypted_secret),
+            Err(SoftEkError::Integrity)
+        );
+        let other = SoftEk::from_seed(&[10; 32]).unwrap();
+        assert_eq!(
+            other.activate_credential(&ak_name(3), &cred.credential_blob, &cred.encrypted_secret),
+            Err(SoftEkError::Integrity)
+        );
+    }
+
+    #[test]
+    fn malformed_inputs_are_typed_errors_not_panics() {
+        let ek = SoftEk::from_seed(&SEED).unwrap();
+        let name = ak_name(5);
+        let cred = make_credential(ek.public(), &name, b"nonce", &mut rand_core::OsRng).unwrap();
+        assert_eq!(
+            ek.activate_credential(&name, &cred.credential_blob, &[0, 1]),
+            Err(SoftEkError::MalformedSecret)
+        );
+        let mut off_curve = cred.encrypted_secret.clone();
+        let last = off_curve.len() - 1;
+        off_curve[last] ^= 1;
+        assert_eq!(
+            ek.activate_credential(&name, &cred.credential_blob, &off_curve),
+            Err(SoftEkError::PointNotOnCurve)
+        );
+        assert_eq!(
+            ek.activate_credential(&name, &cred.credential_blob[..10], &cred.encrypted_secret),
+            Err(SoftEkError::MalformedBlob)
+        );
+        let mut flipped = cred.credential_blob.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert_eq!(
+            ek.activate_credential(&name, &flipped, &cred.encrypted_secret),
+            Err(SoftEkError::Integrity)
+        );
+        for cut in 0..cred.credential_blob.len() {
+            assert!(ek
+                .activate_credential(&name, &cred.credential_blob[..cut], &cred.encrypted_secret)
+                .is_err());
+        }
+    }
+
+    #[test]
+    fn the_soft_ek_is_a_registrable_restricted_decryption_key() {
+        let ek = SoftEk::from_seed(&SEED).unwrap();
+        let public = hgs_tpm::Public::parse(ek.public()).unwrap();
+        assert!(public.attributes.restricted() && public.attributes.decrypt());
+        assert!(!public.attributes.sign());
+        assert!(hgs_attest::policy::host::ek_fingerprint(ek.public()).is_ok());
+        // Not a quoting key.
+        assert!(check_ak_attributes(ek.public()).is_err());
+    }
+}

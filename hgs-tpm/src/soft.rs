@@ -1,6 +1,7 @@
 //! A software attestation key (feature `soft`): a P-256 restricted signing key that produces
 //! TPMS_ATTEST quotes and TPMT_SIGNATUREs exactly as a TPM's TPM2_Quote would, over PCR values
-//! the caller supplies.
+//! the caller supplies; and a software endorsement key ([`SoftEk`]), a P-256 restricted decryption
+//! key that recovers credentials as TPM2_ActivateCredential does.
 //!
 //! For tests and simulations only: it proves nothing about a platform (there is no TPM behind it,
 //! and the PCR values are whatever the caller says). It exists so that the verifier's binding and
@@ -8,11 +9,17 @@
 
 use ecdsa::signature::hazmat::PrehashSigner;
 
-use crate::alg::{HashAlg, TPM_ALG_ECC, TPM_ALG_ECDSA, TPM_ALG_NULL, TPM_ALG_SHA256};
+use aes::cipher::{AsyncStreamCipher, KeyIvInit};
+use hmac::Mac;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+
+use crate::alg::{
+    HashAlg, TPM_ALG_AES, TPM_ALG_CFB, TPM_ALG_ECC, TPM_ALG_ECDSA, TPM_ALG_NULL, TPM_ALG_SHA256,
+};
 use crate::attest::{Attest, Attested, ClockInfo, TPM_ST_ATTEST_QUOTE};
 use crate::pcr_selection::{PcrSelect, PcrSelection};
 use crate::pcr_set::PcrSet;
-use crate::public::{EccCurve, ObjectAttributes, Parameters, Public, Scheme, Unique};
+use crate::public::{EccCurve, ObjectAttributes, Parameters, Public, Scheme, SymDef, Unique};
 use crate::signature::Signature;
 
 /// A software P-256 AK (ECDSA with SHA-256).
@@ -144,4 +151,221 @@ impl SoftAk {
         .encode();
         Ok((attest, signature))
     }
+}
+
+/// The TCG default EK policy (PolicySecret(TPM_RH_ENDORSEMENT)), the authPolicy of template-made
+/// EKs (TCG EK Credential Profile, template L-2).
+const EK_AUTH_POLICY: [u8; 32] = [
+    0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d, 0x46, 0xa5, 0xd7, 0x24,
+    0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
+];
+
+/// A software endorsement key: ECC P-256, nameAlg SHA-256, AES-128-CFB, the attributes and
+/// authPolicy of the TCG EK template (L-2), so a verifier's TPM2_MakeCredential accepts it.
+///
+/// P-256 rather than RSA-2048 (which most real EKs are): generating one is instant, so a
+/// simulated fleet of thousands of hosts starts at once; real RSA EKs are covered by swtpm tests.
+#[derive(Debug, Clone)]
+pub struct SoftEk {
+    key: p256::SecretKey,
+    x: [u8; 32],
+    public: Vec<u8>,
+}
+
+/// Why the software EK cannot be made or refuses a credential (TPM2_ActivateCredential's errors).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SoftEkError {
+    /// The seed is not a valid P-256 scalar.
+    #[error("the seed is not a valid P-256 private key")]
+    BadSeed,
+    /// The encrypted secret is not a TPMS_ECC_POINT of two 32-byte-or-shorter coordinates.
+    #[error("the encrypted secret is not a P-256 TPMS_ECC_POINT")]
+    MalformedSecret,
+    /// The encrypted secret's point is not on P-256 (TPM_RC_ECC_POINT).
+    #[error("the encrypted secret's point is not on P-256")]
+    PointNotOnCurve,
+    /// The credential blob is not TPM2B_DIGEST(integrity) || encIdentity (TPM_RC_SIZE).
+    #[error("the credential blob is not an integrity HMAC followed by an encrypted identity")]
+    MalformedBlob,
+    /// The integrity HMAC does not match: the credential was made for another EK or another
+    /// object name (TPM_RC_INTEGRITY).
+    #[error("credential integrity check failed: made for another EK or another AK name")]
+    Integrity,
+    /// The decrypted identity is not a TPM2B_DIGEST of at most 32 bytes.
+    #[error("the decrypted credential is not a TPM2B_DIGEST")]
+    MalformedIdentity,
+}
+
+impl SoftEk {
+    /// A key from a 32-byte seed (deterministic: the same seed gives the same EK).
+    pub fn from_seed(seed: &[u8; 32]) -> Result<SoftEk, SoftEkError> {
+        let key = p256::SecretKey::from_slice(seed).map_err(|_| SoftEkError::BadSeed)?;
+        let point = key.public_key().to_encoded_point(false);
+        let (Some(x), Some(y)) = (point.x(), point.y()) else {
+            return Err(SoftEkError::BadSeed);
+        };
+        let public = Public {
+            bytes: &[],
+            had_size_prefix: true,
+            object_type: TPM_ALG_ECC,
+            name_alg: TPM_ALG_SHA256,
+            attributes: ObjectAttributes(
+                ObjectAttributes::FIXED_TPM
+                    | ObjectAttributes::FIXED_PARENT
+                    | ObjectAttributes::SENSITIVE_DATA_ORIGIN
+                    | ObjectAttributes::ADMIN_WITH_POLICY
+                    | ObjectAttributes::RESTRICTED
+                    | ObjectAttributes::DECRYPT,
+            ),
+            auth_policy: &EK_AUTH_POLICY,
+            parameters: Parameters::Ecc {
+                symmetric: Some(SymDef {
+                    algorithm: TPM_ALG_AES,
+                    key_bits: 128,
+                    mode: TPM_ALG_CFB,
+                }),
+                scheme: Scheme {
+                    scheme: TPM_ALG_NULL,
+                    hash: TPM_ALG_NULL,
+                    extra: 0,
+                },
+                curve: EccCurve::NistP256,
+                kdf: Scheme {
+                    scheme: TPM_ALG_NULL,
+                    hash: TPM_ALG_NULL,
+                    extra: 0,
+                },
+            },
+            unique: Unique::Ecc { x, y },
+        }
+        .encode_tpm2b();
+        let mut ek_x = [0u8; 32];
+        ek_x.copy_from_slice(x);
+        Ok(SoftEk {
+            key,
+            x: ek_x,
+            public,
+        })
+    }
+
+    /// The EK's TPM2B_PUBLIC.
+    pub fn public(&self) -> &[u8] {
+        &self.public
+    }
+
+    /// TPM2_ActivateCredential for the object named `ak_name` (nameAlg || digest): recovers the
+    /// secret from `credential_blob` (TPM2B_ID_OBJECT contents) and `encrypted_secret`
+    /// (TPM2B_ENCRYPTED_SECRET contents, the ephemeral TPMS_ECC_POINT).
+    ///
+    /// seed = KDFe(SHA-256, ECDH(EK, ephemeral).x, "IDENTITY", ephemeral.x, EK.x); the integrity
+    /// HMAC (key KDFa(seed, "INTEGRITY")) over encIdentity || `ak_name` is checked in constant time
+    /// before anything is decrypted; then AES-128-CFB with KDFa(seed, "STORAGE", `ak_name`), IV 0.
+    pub fn activate_credential(
+        &self,
+        ak_name: &[u8],
+        credential_blob: &[u8],
+        encrypted_secret: &[u8],
+    ) -> Result<Vec<u8>, SoftEkError> {
+        let (ex, rest) = split_tpm2b(encrypted_secret).ok_or(SoftEkError::MalformedSecret)?;
+        let (ey, rest) = split_tpm2b(rest).ok_or(SoftEkError::MalformedSecret)?;
+        if !rest.is_empty() || ex.len() > 32 || ey.len() > 32 {
+            return Err(SoftEkError::MalformedSecret);
+        }
+        let mut sec1 = [0u8; 65];
+        sec1[0] = 4;
+        sec1[33 - ex.len()..33].copy_from_slice(ex);
+        sec1[65 - ey.len()..].copy_from_slice(ey);
+        let eph =
+            p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| SoftEkError::PointNotOnCurve)?;
+        let z = p256::ecdh::diffie_hellman(self.key.to_nonzero_scalar(), eph.as_affine());
+        let seed = kdfe_sha256(z.raw_secret_bytes(), "IDENTITY", &sec1[1..33], &self.x, 256);
+
+        let (integrity, enc_identity) =
+            split_tpm2b(credential_blob).ok_or(SoftEkError::MalformedBlob)?;
+        if enc_identity.len() < 2 {
+            return Err(SoftEkError::MalformedBlob);
+        }
+        let hmac_key = kdfa_sha256(&seed, "INTEGRITY", &[], &[], 256);
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new_from_slice(&hmac_key)
+                .map_err(|_| SoftEkError::Integrity)?;
+        mac.update(enc_identity);
+        mac.update(ak_name);
+        mac.verify_slice(integrity)
+            .map_err(|_| SoftEkError::Integrity)?;
+
+        let sym_key = kdfa_sha256(&seed, "STORAGE", ak_name, &[], 128);
+        let mut plain = enc_identity.to_vec();
+        cfb_mode::Decryptor::<aes::Aes128>::new_from_slices(&sym_key, &[0u8; 16])
+            .map_err(|_| SoftEkError::MalformedIdentity)?
+            .decrypt(&mut plain);
+        let (secret, rest) = split_tpm2b(&plain).ok_or(SoftEkError::MalformedIdentity)?;
+        if !rest.is_empty() || secret.len() > 32 {
+            return Err(SoftEkError::MalformedIdentity);
+        }
+        Ok(secret.to_vec())
+    }
+}
+
+/// Splits a TPM2B (u16 BE size, then that many bytes) off the front of `b`.
+fn split_tpm2b(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (size, rest) = b.split_first_chunk::<2>()?;
+    let len = usize::from(u16::from_be_bytes(*size));
+    (rest.len() >= len).then(|| rest.split_at(len))
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    // HMAC takes keys of any length, so `new_from_slice` cannot fail; the fallback is unreachable.
+    let mut m = <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| {
+            <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new(&[0u8; 64].into())
+        });
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().to_vec()
+}
+
+/// KDFa with SHA-256 (TPM 2.0 Part 1 §11.4.10.2), `label` without its NUL.
+fn kdfa_sha256(key: &[u8], label: &str, u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
+    let bytes = bits.div_ceil(8) as usize;
+    let mut out = Vec::with_capacity(bytes + 32);
+    let mut counter: u32 = 0;
+    while out.len() < bytes {
+        counter += 1;
+        out.extend_from_slice(&hmac_sha256(
+            key,
+            &[
+                &counter.to_be_bytes(),
+                label.as_bytes(),
+                &[0],
+                u,
+                v,
+                &bits.to_be_bytes(),
+            ],
+        ));
+    }
+    out.truncate(bytes);
+    out
+}
+
+/// KDFe with SHA-256 (TPM 2.0 Part 1 §11.4.10.3), `label` without its NUL.
+fn kdfe_sha256(z: &[u8], label: &str, u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
+    let bytes = bits.div_ceil(8) as usize;
+    let mut out = Vec::with_capacity(bytes + 32);
+    let mut counter: u32 = 0;
+    while out.len() < bytes {
+        counter += 1;
+        out.extend_from_slice(&HashAlg::Sha256.hash_parts(&[
+            &counter.to_be_bytes(),
+            z,
+            label.as_bytes(),
+            &[0],
+            u,
+            v,
+        ]));
+    }
+    out.truncate(bytes);
+    out
 }

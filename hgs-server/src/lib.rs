@@ -1,0 +1,211 @@
+//! The attestation service over [`hgs_attest`]: guarded hosts attest over HTTPS, a `Passed`
+//! verdict earns a signed attestation result token, and registrations live in SQLite (embedded
+//! default) or in one PostgreSQL database shared by several replicas.
+//!
+//! - [`Server`]: the axum [`Router`](axum::Router) (see [`api`] for the endpoints) over a
+//!   [`Store`], served over rustls ([`tls`]).
+//! - [`store`]: the storage trait and its two engines; challenges are consumed atomically,
+//!   exactly once across replicas.
+//! - [`metrics`]: Prometheus counters and the latency histogram at `/metrics`.
+//!
+//! The server reads the clock at the edge ([`Clock`]) and passes `now` to the library; the token
+//! key is a P-256 key from a PEM file or generated once and kept in the database, so every
+//! replica on one database signs with the same key.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod metrics;
+mod status;
+pub mod store;
+pub mod tls;
+
+use std::sync::Arc;
+
+use hgs_attest::TokenSigner;
+
+pub use api::{ApiError, ErrorBody, MAX_BODY_BYTES};
+pub use store::{
+    Consumed, Hosts, PostgresStore, Registry, SqliteStore, Store, StoreError, VerdictRecord,
+};
+pub use tls::{TlsError, TlsIdentity};
+
+/// How long a token is valid by default: 8 hours, as HGS health certificates.
+pub const DEFAULT_TOKEN_LIFETIME: u64 = 8 * 3600;
+
+/// How long a challenge may be answered by default: the library's default maximum challenge age
+/// (`hgs_attest::evaluate::DEFAULT_MAX_CHALLENGE_AGE`, 5 minutes).
+pub const DEFAULT_CHALLENGE_TTL: u64 = 300;
+
+/// Requests handled at once per server; more wait in the accept queue (bounded memory).
+pub const MAX_IN_FLIGHT: usize = 256;
+
+/// How long a client may take to send a request's head (and a new connection its first
+/// request): a connection that trickles bytes is closed instead of holding memory.
+pub const REQUEST_HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a client may take to send a request's body (at most [`MAX_BODY_BYTES`]).
+pub const REQUEST_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Name of the generated token key in the database's `server_keys` table.
+const TOKEN_KEY_NAME: &str = "token-signing-key/p256";
+
+/// The current time in UNIX seconds. The server reads it once per request and passes it on.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        }))
+    }
+
+    /// Another time source (e.g. a test's clock that can be moved forward).
+    pub fn from_fn(f: impl Fn() -> u64 + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(f))
+    }
+
+    /// Now.
+    pub fn now(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The administrators' bearer token (compared in constant time).
+    pub admin_token: String,
+    /// Token lifetime in seconds.
+    pub token_lifetime: u64,
+    /// Seconds a challenge may be answered in.
+    pub challenge_ttl: u64,
+    /// The token signing key; `None`: the one kept in the database (generated on first start).
+    pub token_key: Option<TokenSigner>,
+    /// The time source.
+    pub clock: Clock,
+}
+
+impl ServerConfig {
+    /// Defaults ([`DEFAULT_TOKEN_LIFETIME`], [`DEFAULT_CHALLENGE_TTL`], key from the database, the
+    /// system clock) with this admin token.
+    pub fn new(admin_token: impl Into<String>) -> ServerConfig {
+        ServerConfig {
+            admin_token: admin_token.into(),
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            challenge_ttl: DEFAULT_CHALLENGE_TTL,
+            token_key: None,
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The admin token is too short to be a secret.
+    #[error("the admin token must be at least {MIN_ADMIN_TOKEN_LEN} characters")]
+    WeakAdminToken,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored token key is unreadable.
+    #[error("the token key stored in the database is unreadable: {0}")]
+    TokenKey(#[source] hgs_attest::TokenKeyError),
+    /// TLS setup failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The metrics registry refused a metric.
+    #[error("metrics: {0}")]
+    Metrics(#[source] prometheus::Error),
+    /// Serving failed.
+    #[error("serving failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shortest admin token accepted (a 128-bit random token is 22+ characters in any encoding).
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+/// The attestation server: configuration, store, token key and metrics, shared by every request.
+#[derive(Debug)]
+pub struct Server<S: Store> {
+    state: Arc<api::AppState<S>>,
+}
+
+impl<S: Store> Clone for Server<S> {
+    fn clone(&self) -> Self {
+        Server {
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<S: Store> Server<S> {
+    /// A server over `store`. Without a configured token key, takes the one in the database,
+    /// generating and storing it on first start (insert-if-absent: replicas agree on one key).
+    pub async fn new(config: ServerConfig, store: S) -> Result<Server<S>, ServerError> {
+        if config.admin_token.len() < MIN_ADMIN_TOKEN_LEN {
+            return Err(ServerError::WeakAdminToken);
+        }
+        let signer = match config.token_key.clone() {
+            Some(k) => k,
+            None => {
+                let candidate = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+                let hex = hgs_tcglog::hex(&candidate.to_bytes());
+                let stored = store.get_or_insert_secret(TOKEN_KEY_NAME, &hex).await?;
+                let bytes = api::from_hex(&stored)
+                    .ok_or(ServerError::TokenKey(hgs_attest::TokenKeyError::Scalar))?;
+                TokenSigner::from_scalar_bytes(&bytes).map_err(ServerError::TokenKey)?
+            }
+        };
+        let metrics = metrics::Metrics::new().map_err(ServerError::Metrics)?;
+        Ok(Server {
+            state: Arc::new(api::AppState::new(config, store, signer, metrics)),
+        })
+    }
+
+    /// The token signing key's public half, as a JWK.
+    pub fn token_jwk(&self) -> String {
+        self.state.signer.public_jwk()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.state.store
+    }
+
+    /// The HTTP application (every endpoint, the body limit, the concurrency limit, metrics).
+    pub fn router(&self) -> axum::Router {
+        api::router(self.state.clone())
+    }
+
+    /// Serves HTTPS on `listener` until `handle` is told to shut down.
+    pub async fn serve(
+        &self,
+        listener: std::net::TcpListener,
+        tls: &TlsIdentity,
+        handle: axum_server::Handle<std::net::SocketAddr>,
+    ) -> Result<(), ServerError> {
+        listener.set_nonblocking(true)?;
+        let config = tls.rustls_config()?;
+        let mut server = axum_server::from_tcp_rustls(listener, config)?
+            .first_request_timeout(REQUEST_HEAD_TIMEOUT)
+            .handle(handle);
+        server
+            .http_builder()
+            .http1()
+            .header_read_timeout(REQUEST_HEAD_TIMEOUT);
+        server.serve(self.router().into_make_service()).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! `GET /status`: a small read-only HTML page for operators (hosts, last verdict and why, token
+//! expiry). Every value is HTML-escaped; the page has no script and no form.
+
+use std::fmt::Write;
+
+use hgs_attest::policy::TpmHost;
+
+use crate::store::VerdictRecord;
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The page at `now`.
+pub(crate) fn page(hosts: &[TpmHost], verdicts: &[VerdictRecord], now: u64) -> String {
+    let mut rows = String::new();
+    for h in hosts {
+        let v = verdicts.iter().find(|v| v.host == h.name);
+        let (status, when, why, token) = match v {
+            None => (
+                "never attested".to_owned(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ),
+            Some(v) => (
+                v.status.clone(),
+                format!("{} s ago", now.saturating_sub(v.at)),
+                v.reason.clone(),
+                match v.token_expires_at {
+                    None => "no token".to_owned(),
+                    Some(exp) if exp <= now => format!("Expired ({} s ago)", now - exp),
+                    Some(exp) => format!("valid for {} s", exp - now),
+                },
+            ),
+        };
+        let _ = writeln!(
+            rows,
+            "<tr><td class=\"host\">{}</td><td>{}</td><td class=\"status\">{}</td><td>{}</td>\
+             <td class=\"why\">{}</td><td class=\"token\">{}</td></tr>",
+            escape(&h.name),
+            escape(h.policy_version.name()),
+            escape(&status),
+            escape(&when),
+            escape(&why).replace('\n', "<br>"),
+            escape(&token),
+        );
+    }
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+         <title>hgs-server status</title>\
+         <style>body{{font-family:sans-serif}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #999;padding:4px;vertical-align:top}}</style></head>\n\
+         <body><h1>hgs-server status</h1><p>{} registered host(s)</p>\n\
+         <table id=\"hosts\"><thead><tr><th>Host</th><th>Version</th><th>Last verdict</th>\
+         <th>When</th><th>Why</th><th>Token</th></tr></thead><tbody>\n{rows}</tbody></table>\
+         </body></html>\n",
+        hosts.len()
+    )
+}

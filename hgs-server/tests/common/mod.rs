@@ -1,0 +1,231 @@
+//! Shared by the server tests: a simulated host (software EK and AK over a synthetic Windows boot
+//! log) and a running HTTPS server on an ephemeral 127.0.0.1 port with a client that trusts its
+//! self-signed certificate.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use hgs_attest::{ChallengeMessage, Evidence, QuoteEvidence};
+use hgs_server::{Clock, Server, ServerConfig, Store, TlsIdentity};
+use hgs_tcglog::synthetic::WindowsBoot;
+use hgs_tcglog::EventLog;
+use hgs_tpm::soft::{SoftAk, SoftEk};
+use hgs_tpm::Public;
+use sha2::{Digest, Sha256};
+
+pub const ADMIN: &str = "test-admin-token-0123456789";
+pub const CI_DIGEST: [u8; 32] = [0x5a; 32];
+pub const START: u64 = 1_800_000_000;
+
+/// The healthy boot every test registers its baseline and CI policy from.
+pub fn healthy() -> WindowsBoot {
+    WindowsBoot {
+        si_policy: Some(("SiPolicy.p7b".into(), 0x000B, CI_DIGEST.to_vec())),
+        ..WindowsBoot::default()
+    }
+}
+
+/// A software host: an EK and an AK (derived from its name), and the log of one boot.
+pub struct SimulatedHost {
+    pub name: String,
+    pub ek: SoftEk,
+    pub ak: SoftAk,
+    pub log: Vec<u8>,
+}
+
+pub fn seed(name: &str, what: &str) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(name)
+        .chain_update([0])
+        .chain_update(what)
+        .finalize()
+        .into()
+}
+
+impl SimulatedHost {
+    pub fn new(name: &str, boot: &WindowsBoot) -> SimulatedHost {
+        SimulatedHost {
+            name: name.into(),
+            ek: SoftEk::from_seed(&seed(name, "ek")).unwrap(),
+            ak: SoftAk::from_seed(&seed(name, "ak")).unwrap(),
+            log: boot.build(),
+        }
+    }
+
+    /// What TPM2_ActivateCredential then TPM2_Quote (one per bank) would give, with the log.
+    pub fn answer(&self, msg: &ChallengeMessage) -> Evidence {
+        let ak_name = Public::parse(self.ak.public()).unwrap().name().unwrap();
+        let nonce = self
+            .ek
+            .activate_credential(&ak_name, &msg.credential_blob, &msg.encrypted_secret)
+            .unwrap();
+        let replayed = hgs_tcglog::replay::replay(&EventLog::parse(&self.log).unwrap()).unwrap();
+        let quotes = msg
+            .banks
+            .iter()
+            .map(|b| {
+                let alg = hgs_tcglog::HashAlg::from_tpm_alg_id(b.tpm_alg_id()).unwrap();
+                let (attest, signature) = self
+                    .ak
+                    .quote(&nonce, &[(*b, msg.pcrs)], |_, p| {
+                        Some(
+                            replayed
+                                .get(alg, p)
+                                .map_or_else(|| vec![0; b.digest_len()], <[u8]>::to_vec),
+                        )
+                    })
+                    .unwrap();
+                QuoteEvidence {
+                    bank: b.name().into(),
+                    pcrs: msg.pcrs.to_vec(),
+                    attest,
+                    signature,
+                }
+            })
+            .collect();
+        Evidence {
+            format: hgs_attest::EVIDENCE_FORMAT.into(),
+            challenge_id: msg.id.clone(),
+            ak_public: self.ak.public().to_vec(),
+            quotes,
+            pcr_values: Default::default(),
+            event_log: self.log.clone(),
+        }
+    }
+
+    pub fn registration(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ekpub": hgs_tcglog::hex(self.ek.public()),
+            "policy_version": "v1",
+            "force": true,
+        })
+    }
+
+    pub fn challenge_body(&self) -> serde_json::Value {
+        serde_json::json!({ "host": self.name, "ak_public": hgs_tcglog::hex(self.ak.public()) })
+    }
+}
+
+/// A test clock that can be moved.
+#[derive(Clone)]
+pub struct TestClock(pub Arc<AtomicU64>);
+
+impl TestClock {
+    pub fn new() -> TestClock {
+        TestClock(Arc::new(AtomicU64::new(START)))
+    }
+    pub fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+    pub fn advance(&self, s: u64) {
+        self.0.fetch_add(s, Ordering::SeqCst);
+    }
+    pub fn clock(&self) -> Clock {
+        let t = self.0.clone();
+        Clock::from_fn(move || t.load(Ordering::SeqCst))
+    }
+}
+
+pub fn config(clock: &TestClock) -> ServerConfig {
+    let mut c = ServerConfig::new(ADMIN);
+    c.clock = clock.clock();
+    c
+}
+
+/// A server running over HTTPS on 127.0.0.1, and a client trusting its certificate.
+pub struct Running<S: Store> {
+    pub server: Server<S>,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub handle: axum_server::Handle<std::net::SocketAddr>,
+}
+
+impl<S: Store> Running<S> {
+    pub async fn start(server: Server<S>) -> Running<S> {
+        let tls = TlsIdentity::self_signed(&["localhost".into(), "127.0.0.1".into()]).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = axum_server::Handle::new();
+        let (srv, h) = (server.clone(), handle.clone());
+        let cert = reqwest::Certificate::from_pem(tls.certificate_pem().as_bytes()).unwrap();
+        tokio::spawn(async move { srv.serve(listener, &tls, h).await.unwrap() });
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(cert)
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap();
+        Running {
+            server,
+            base: format!("https://localhost:{port}"),
+            client,
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn admin_put(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(ADMIN)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers the healthy baseline and CI policy (v1).
+    pub async fn register_policies(&self) {
+        let log = hgs_tcglog::hex(&healthy().build());
+        let r = self
+            .admin_put(
+                "/v1/baselines/class",
+                &serde_json::json!({ "reference_log": log, "policy_version": "v1" }),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let r = self
+            .admin_put(
+                "/v1/ci-policies/ci",
+                &serde_json::json!({ "reference_log": log, "policy_version": "v1" }),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    pub async fn register(&self, host: &SimulatedHost) {
+        let r = self
+            .admin_put(&format!("/v1/hosts/{}", host.name), &host.registration())
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    pub async fn challenge(&self, host: &SimulatedHost) -> ChallengeMessage {
+        let r = self
+            .client
+            .post(self.url("/v1/challenges"))
+            .json(&host.challenge_body())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    pub async fn attest(&self, evidence: &Evidence) -> (u16, serde_json::Value) {
+        let r = self
+            .client
+            .post(self.url("/v1/attestations"))
+            .json(evidence)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+}
