@@ -520,3 +520,146 @@ fn cli_evidence_for_another_challenge_a_narrowed_quote_or_edited_event_data_is_r
         "{text}"
     );
 }
+
+/// `hgs serve` killed when the test ends, however it ends.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The service flow on the software TPM: `hgs serve` (SQLite, loopback, self-signed TLS) and
+/// `hgs agent run --once`: Passed, with a token that verifies offline against the service's
+/// published key; then the host's registration removed, and the next round refused by name.
+#[test]
+fn cli_serve_and_agent_run_attest_over_https() {
+    if !swtpm_available() {
+        return;
+    }
+    let r = start("serve");
+    host_side(&r, &running_enforced());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(r.dir.join("admin-token"), "serve-test-admin-token").unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let _served = Served(
+        Command::new(HGS)
+            .current_dir(&r.dir)
+            .args([
+                "serve",
+                "--listen",
+                &listen,
+                "--db",
+                "sqlite:server.db",
+                "--admin-token-file",
+                "admin-token",
+                "--cert-out",
+                "server.pem",
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(&listen).is_err() || !r.dir.join("server.pem").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hgs serve did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let url = format!("https://{listen}");
+    let cert =
+        reqwest::Certificate::from_pem(&std::fs::read(r.dir.join("server.pem")).unwrap()).unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(cert)
+        .build()
+        .unwrap();
+    let admin = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {
+        let mut req = http
+            .request(method, format!("{url}{path}"))
+            .bearer_auth("serve-test-admin-token");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().unwrap();
+        let status = resp.status();
+        let text = resp.text().unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+    };
+    let ident = read_json(&r, "host.json");
+    let ekpub = ident["endorsement_keys"][0]["public"].as_str().unwrap();
+    let reference = hgs_tcglog::hex(&std::fs::read(r.dir.join("ref.tcglog")).unwrap());
+    admin(
+        reqwest::Method::PUT,
+        "/v1/hosts/host1",
+        Some(serde_json::json!({ "ekpub": ekpub, "policy_version": "v1", "force": true })),
+    );
+    admin(
+        reqwest::Method::PUT,
+        "/v1/baselines/class",
+        Some(serde_json::json!({ "reference_log": reference, "policy_version": "v1" })),
+    );
+    admin(
+        reqwest::Method::PUT,
+        "/v1/ci-policies/ci",
+        Some(serde_json::json!({ "reference_log": reference, "policy_version": "v1" })),
+    );
+
+    let agent_run = || {
+        r.hgs(&[
+            "agent",
+            "run",
+            "--once",
+            "--retries",
+            "0",
+            "--server",
+            &url,
+            "--server-cert",
+            "server.pem",
+            "--host",
+            "host1",
+            "--log",
+            "boot.log",
+            "--state",
+            "agent",
+        ])
+    };
+    let out = agent_run();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Passed (policy v1)"));
+    let token = std::fs::read_to_string(r.dir.join("agent/token.jwt")).unwrap();
+    let jwk = http
+        .get(format!("{url}/v1/token-key"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let verified = hgs_attest::TokenVerifier::new()
+        .with_public_jwk(&jwk)
+        .unwrap()
+        .verify(&token, now)
+        .unwrap();
+    assert!(verified.is_affirming(now));
+    assert_eq!(verified.claims().host.as_deref(), Some("host1"));
+
+    // Registration removed: the service no longer knows the host; no new token.
+    admin(reqwest::Method::DELETE, "/v1/hosts/host1", None);
+    std::fs::remove_file(r.dir.join("agent/token.jwt")).unwrap();
+    let out = agent_run();
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown_host"), "{err}");
+    assert!(!r.dir.join("agent/token.jwt").exists());
+}
