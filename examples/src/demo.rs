@@ -390,7 +390,227 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
         other => bail!("replayed quote not refused: {other:?}"),
     }
     drop(tpm);
+    service_demo(&sw.tcti(), &ekpub, &log, &ak)?;
     drop(sw);
     println!("\nDemo complete.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `hgs serve` killed when the demo ends, however it ends.
+#[cfg(feature = "tpm")]
+struct Served(std::process::Child);
+
+#[cfg(feature = "tpm")]
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Part 3: the same host attests to the service over HTTPS.
+#[cfg(feature = "tpm")]
+fn service_demo(
+    tcti: &str,
+    ekpub: &[u8],
+    log: &[u8],
+    ak: &hgs_cli::tpm::ak::AkState,
+) -> anyhow::Result<()> {
+    use hgs_cli::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
+    use std::process::Command;
+
+    println!("\n== Part 3: the attestation service (hgs serve on SQLite) and its agent ==");
+    let dir = std::env::temp_dir().join(format!("hgs-demo-service-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("agent"))?;
+    std::fs::write(dir.join("boot.log"), log)?;
+    std::fs::write(dir.join("agent/ak.json"), serde_json::to_vec(ak)?)?;
+    let admin_token = hgs_cli::hex::hex(&{
+        let mut t = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut t);
+        t
+    });
+    std::fs::write(dir.join("admin-token"), &admin_token)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let url = format!("https://{listen}");
+    let hgs = std::env::current_exe()?;
+
+    step(
+        "14",
+        "hgs serve: HTTPS on a loopback port, SQLite, self-signed certificate",
+    );
+    let _served = Served(
+        Command::new(&hgs)
+            .current_dir(&dir)
+            .args(["serve", "--listen", &listen, "--db", "sqlite:server.db"])
+            .args([
+                "--admin-token-file",
+                "admin-token",
+                "--cert-out",
+                "server.pem",
+            ])
+            .stderr(std::process::Stdio::null())
+            .spawn()?,
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(&listen).is_err() || !dir.join("server.pem").exists() {
+        if std::time::Instant::now() > deadline {
+            bail!("hgs serve did not start on {listen}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    println!("      listening on {url}");
+    let cert = reqwest::Certificate::from_pem(&std::fs::read(dir.join("server.pem"))?)?;
+    let http = reqwest::blocking::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(cert)
+        .build()?;
+    let hex = hgs_cli::hex::hex;
+    let admin = |path: &str, body: serde_json::Value| -> anyhow::Result<()> {
+        let r = http
+            .put(format!("{url}{path}"))
+            .bearer_auth(&admin_token)
+            .json(&body)
+            .send()?;
+        if !r.status().is_success() {
+            bail!("{path}: {} {}", r.status(), r.text()?);
+        }
+        Ok(())
+    };
+
+    step(
+        "15",
+        "admin over the API: the host (v1), its baseline and CI policy",
+    );
+    admin(
+        "/v1/hosts/demo-host",
+        serde_json::json!({ "ekpub": hex(ekpub), "policy_version": "v1", "force": true }),
+    )?;
+    for path in ["/v1/baselines/demo-class", "/v1/ci-policies/demo-ci"] {
+        admin(
+            path,
+            serde_json::json!({ "reference_log": hex(log), "policy_version": "v1" }),
+        )?;
+    }
+    println!("      registered");
+
+    step(
+        "16",
+        "host: hgs agent run --once (challenge, TPM answer, verdict, token)",
+    );
+    let out = Command::new(&hgs)
+        .current_dir(&dir)
+        .args([
+            "agent",
+            "run",
+            "--once",
+            "--server",
+            &url,
+            "--server-cert",
+            "server.pem",
+        ])
+        .args([
+            "--host",
+            "demo-host",
+            "--log",
+            "boot.log",
+            "--state",
+            "agent",
+            "--tcti",
+            tcti,
+        ])
+        .output()?;
+    for line in String::from_utf8_lossy(&out.stdout).lines().take(4) {
+        println!("      {line}");
+    }
+    if !out.status.success() {
+        bail!(
+            "the agent's round failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    step(
+        "17",
+        "relying party: verify the token offline with the service's published key",
+    );
+    let token = std::fs::read_to_string(dir.join("agent/token.jwt"))?;
+    let jwk = http.get(format!("{url}/v1/token-key")).send()?.text()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let verified = hgs_attest::TokenVerifier::new()
+        .with_public_jwk(&jwk)?
+        .verify(&token, now)?;
+    let c = verified.claims();
+    println!(
+        "      host {}, status {:?}, policy {}, EK {}..., valid until {} ({}s), affirming: {}",
+        c.host.as_deref().unwrap_or("-"),
+        c.status,
+        c.policy_version
+            .map_or_else(|| "-".to_string(), |v| v.to_string()),
+        &c.ek_fingerprint[..16],
+        c.expires_at,
+        c.expires_at.saturating_sub(now),
+        verified.is_affirming(now)
+    );
+
+    step(
+        "18",
+        "tampered: the same answer submitted twice (a replayed challenge)",
+    );
+    let ak_public = ak
+        .public_bytes()
+        .ok_or_else(|| anyhow!("AK state without public"))?;
+    let msg: hgs_attest::ChallengeMessage = http
+        .post(format!("{url}/v1/challenges"))
+        .json(&serde_json::json!({ "host": "demo-host", "ak_public": hex(&ak_public) }))
+        .send()?
+        .json()?;
+    let mut tpm = hgs_cli::tpm::Tpm::open(tcti)?;
+    let pcrs: Vec<u8> = msg
+        .pcrs
+        .iter()
+        .filter_map(|p| u8::try_from(p).ok())
+        .collect();
+    let answer = answer_challenge(
+        &mut tpm,
+        ak,
+        &ChallengeInput {
+            credential_blob: &msg.credential_blob,
+            encrypted_secret: &msg.encrypted_secret,
+            pcrs: &pcrs,
+            banks: &banks_of(&msg.banks),
+        },
+    )?;
+    drop(tpm);
+    let mut evidence = to_evidence(&ak_public, &answer, log);
+    evidence.challenge_id = msg.id.clone();
+    let submit = || -> anyhow::Result<(u16, serde_json::Value)> {
+        let r = http
+            .post(format!("{url}/v1/attestations"))
+            .json(&evidence)
+            .send()?;
+        Ok((r.status().as_u16(), r.json()?))
+    };
+    let (first, body) = submit()?;
+    println!(
+        "      first submission: {first}, {}",
+        body["verdict"]["status"].as_str().unwrap_or("-")
+    );
+    let (second, body) = submit()?;
+    if second < 400 {
+        bail!("a replayed challenge was accepted");
+    }
+    println!(
+        "      REFUSED ({second}): {}: {}",
+        body["error"].as_str().unwrap_or("-"),
+        body["message"].as_str().unwrap_or("-")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }

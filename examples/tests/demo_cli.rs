@@ -52,7 +52,7 @@ fn offline_demo_evaluates_the_bundled_evidence_and_refuses_the_tampered_copy() {
 
 #[cfg(feature = "tpm")]
 #[test]
-fn full_demo_passes_on_a_software_tpm_and_refuses_a_replayed_quote() {
+fn full_demo_passes_on_a_software_tpm_and_refuses_a_replayed_quote_then_attests_to_the_service() {
     if !(hgs_cli::swtpm::on_path("swtpm") && hgs_cli::swtpm::on_path("swtpm_setup")) {
         if std::env::var("HGS_SKIP_TPM_TESTS").as_deref() == Ok("1") {
             return;
@@ -67,5 +67,10 @@ fn full_demo_passes_on_a_software_tpm_and_refuses_a_replayed_quote() {
         text.contains("REFUSED (TpmError): sha256 quote refused: quote nonce"),
         "{text}"
     );
+    // Part 3: the service and its agent.
+    assert!(text.contains("Passed (policy v1)"), "{text}");
+    assert!(text.contains("status Passed, policy v1"), "{text}");
+    assert!(text.contains("affirming: true"), "{text}");
+    assert!(text.contains("REFUSED (409): challenge_used"), "{text}");
     assert!(text.contains("Demo complete."), "{text}");
 }
