@@ -676,14 +676,15 @@ async fn add_host<S: Store>(
             from_hex(c).ok_or_else(|| ApiError::BadRequest("ek_certificate is not hex".into()))
         })
         .transpose()?;
-    let registry = st.store.registry(Hosts::All).await?;
-    let check = ek_certificate_check(
-        cert.as_deref(),
-        &body.ekpub,
-        &registry.trusted_certificates,
-        now,
-    );
-    let existing = registry.hosts;
+    let installed = st.store.trusted_certificates().await?;
+    let check = ek_certificate_check(cert.as_deref(), &body.ekpub, &installed, now);
+    // Only the hosts a duplicate could be (this name, this EK): registering a fleet stays linear.
+    let fingerprint = hgs_attest::policy::host::ek_fingerprint(&body.ekpub)?;
+    let existing = st
+        .store
+        .registry(Hosts::NamedOrWithEk(&name, &fingerprint))
+        .await?
+        .hosts;
     let host = register_host(
         &name,
         &body.ekpub,
@@ -793,10 +794,10 @@ async fn list_roots<S: Store>(
     _: Admin,
     State(st): State<Arc<AppState<S>>>,
 ) -> Result<Json<Vec<InstalledRoot>>, ApiError> {
-    let registry = st.store.registry(Hosts::None).await?;
     Ok(Json(
-        registry
-            .trusted_certificates
+        st.store
+            .trusted_certificates()
+            .await?
             .iter()
             .map(InstalledRoot::of)
             .collect(),
@@ -880,7 +881,7 @@ async fn set_policy<S: Store>(
 }
 
 async fn health<S: Store>(State(st): State<Arc<AppState<S>>>) -> Result<Response, ApiError> {
-    st.store.registry(Hosts::None).await?;
+    st.store.ping().await?;
     Ok(Json(serde_json::json!({ "status": "ok" })).into_response())
 }
 

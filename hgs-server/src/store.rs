@@ -34,11 +34,11 @@ pub struct Registry {
     pub ci_policies: Vec<CiPolicyRegistration>,
     /// `Hgs_*` states (defaults overlaid with what administrators set).
     pub settings: PolicySettings,
-    /// Installed TPM roots and intermediates, for EK certificate checks.
-    pub trusted_certificates: Vec<TrustedCertificate>,
 }
 
-/// Which hosts [`Store::registry`] reads (the rest of the registry is always read whole).
+/// Which hosts [`Store::registry`] reads (baselines, CI policies and settings are always read
+/// whole; the installed TPM roots never: [`Store::trusted_certificates`] reads them, for host
+/// registration only, so a TrustedTpm.cab's two thousand certificates cost an attestation nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hosts<'a> {
     /// No host: only baselines, CI policies and settings.
@@ -50,6 +50,9 @@ pub enum Hosts<'a> {
     /// The hosts with this EK fingerprint: all an evaluation looks at, so an attestation costs
     /// the same in a fleet of ten or ten thousand.
     WithEk(&'a str),
+    /// The hosts with this name or this EK fingerprint: all a registration's duplicate checks
+    /// look at, so registering a fleet is not quadratic.
+    NamedOrWithEk(&'a str, &'a str),
 }
 
 /// What consuming a challenge found.
@@ -125,6 +128,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         hosts: Hosts<'_>,
     ) -> impl Future<Output = Result<Registry, StoreError>> + Send;
+    /// The installed TPM roots and intermediates (EK certificate checks at registration).
+    fn trusted_certificates(
+        &self,
+    ) -> impl Future<Output = Result<Vec<TrustedCertificate>, StoreError>> + Send;
+    /// One round trip to the database (`GET /health`).
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Adds a host (already checked by `hgs_policy::host::register_host`); a name or EK taken
     /// meanwhile (another replica) is [`StoreError::Duplicate`].
     fn insert_host(&self, host: &TpmHost) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -370,6 +379,16 @@ macro_rules! sql_store {
                             .fetch_all(&mut *tx)
                             .await?
                     }
+                    Hosts::NamedOrWithEk(name, fingerprint) => {
+                        sqlx::query_as(
+                            "SELECT body FROM hosts WHERE name = $1 OR ek_fingerprint = $2 \
+                             ORDER BY name",
+                        )
+                        .bind(name)
+                        .bind(fingerprint)
+                        .fetch_all(&mut *tx)
+                        .await?
+                    }
                 };
                 let baselines: Vec<(String,)> =
                     sqlx::query_as("SELECT body FROM baselines ORDER BY name")
@@ -381,10 +400,6 @@ macro_rules! sql_store {
                         .await?;
                 let states: Vec<(String, String)> =
                     sqlx::query_as("SELECT policy, state FROM policy_states")
-                        .fetch_all(&mut *tx)
-                        .await?;
-                let certs: Vec<(String,)> =
-                    sqlx::query_as("SELECT body FROM trusted_certificates ORDER BY fingerprint")
                         .fetch_all(&mut *tx)
                         .await?;
                 tx.commit().await?;
@@ -408,11 +423,23 @@ macro_rules! sql_store {
                         .map(|(b,)| parse(b, "CI policy"))
                         .collect::<Result<_, _>>()?,
                     settings,
-                    trusted_certificates: certs
-                        .iter()
-                        .map(|(b,)| parse(b, "trusted certificate"))
-                        .collect::<Result<_, _>>()?,
                 })
+            }
+
+            async fn trusted_certificates(&self) -> Result<Vec<TrustedCertificate>, StoreError> {
+                let certs: Vec<(String,)> =
+                    sqlx::query_as("SELECT body FROM trusted_certificates ORDER BY fingerprint")
+                        .fetch_all(&self.pool)
+                        .await?;
+                certs
+                    .iter()
+                    .map(|(b,)| parse(b, "trusted certificate"))
+                    .collect()
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
             }
 
             async fn insert_host(&self, host: &TpmHost) -> Result<(), StoreError> {

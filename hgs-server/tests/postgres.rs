@@ -1,6 +1,7 @@
 //! Two server replicas on one PostgreSQL database: a simulated fleet attests concurrently through
 //! both, every host's evidence submitted to both replicas at once and then replayed. Every verdict
-//! must be right, no challenge accepted twice, no registration lost.
+//! must be right, no challenge accepted twice, no registration lost. Then a replica in its own
+//! process is killed (SIGKILL) in the middle of a fleet's run, and the other carries on.
 //!
 //! The database comes from `HGS_TEST_POSTGRES_URL` (`scripts/test` starts a throwaway cluster).
 //! Without it the test fails when `CI` is set, and is skipped with a message otherwise.
@@ -8,12 +9,16 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::*;
 use hgs_attest::TokenVerifier;
-use hgs_server::{PostgresStore, Server};
+use hgs_attest::{ChallengeMessage, Evidence};
+use hgs_server::{Clock, PostgresStore, Server, ServerConfig, TlsIdentity};
 use hgs_tcglog::synthetic::WindowsBoot;
 use tokio::sync::Semaphore;
 
@@ -33,7 +38,13 @@ async fn fresh_database() -> Option<String> {
     };
     use sqlx::Executor;
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    let name = format!("hgs_test_{}_{}", std::process::id(), START);
+    // One database per test (tests of one process run in parallel).
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "hgs_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
     admin
         .execute(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name}"
@@ -53,7 +64,7 @@ fn fleet_size() -> usize {
     std::env::var("HGS_TEST_FLEET")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(200)
+        .unwrap_or(1000)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -190,4 +201,285 @@ async fn two_replicas_on_one_database_accept_each_challenge_exactly_once() {
     for r in replicas.iter() {
         r.handle.shutdown();
     }
+}
+
+const CHILD_URL: &str = "HGS_PG_CHILD_URL";
+const CHILD_DIR: &str = "HGS_PG_CHILD_DIR";
+
+/// Not a test of its own: the replica process the kill test starts (and kills). Its clock stands
+/// at `START`, like the in-process replica's.
+#[test]
+fn postgres_child_replica() {
+    let (Ok(url), Ok(dir)) = (std::env::var(CHILD_URL), std::env::var(CHILD_DIR)) else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let store = PostgresStore::connect(&url, 8).await.unwrap();
+        let mut config = ServerConfig::new(ADMIN);
+        config.clock = Clock::from_fn(|| START);
+        let server = Server::new(config, store).await.unwrap();
+        let tls = TlsIdentity::self_signed(&["localhost".into()]).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let dir = Path::new(&dir);
+        std::fs::write(dir.join("cert.pem"), tls.certificate_pem()).unwrap();
+        std::fs::write(dir.join("port.tmp"), port.to_string()).unwrap();
+        std::fs::rename(dir.join("port.tmp"), dir.join("port")).unwrap();
+        server
+            .serve(listener, &tls, axum_server::Handle::new())
+            .await
+            .unwrap();
+    });
+}
+
+/// A replica reached over HTTPS whose requests may fail (it may be dead): the failures are
+/// returned, as an agent sees them.
+#[derive(Clone)]
+struct Remote {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Remote {
+    async fn challenge(&self, host: &SimulatedHost) -> Result<ChallengeMessage, String> {
+        let r = self
+            .client
+            .post(format!("{}/v1/challenges", self.base))
+            .json(&host.challenge_body())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if r.status() != 200 {
+            return Err(format!("challenge: HTTP {}", r.status()));
+        }
+        r.json().await.map_err(|e| e.to_string())
+    }
+
+    async fn attest(&self, evidence: &Evidence) -> Result<(u16, serde_json::Value), String> {
+        let r = self
+            .client
+            .post(format!("{}/v1/attestations", self.base))
+            .json(evidence)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.map_err(|e| e.to_string())?))
+    }
+}
+
+fn spawn_replica(url: &str, dir: &Path) -> (Child, Remote) {
+    let _ = std::fs::remove_file(dir.join("port"));
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "postgres_child_replica",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_URL, url)
+        .env(CHILD_DIR, dir)
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let port = loop {
+        if let Ok(p) = std::fs::read_to_string(dir.join("port")) {
+            break p;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the replica process did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let cert = std::fs::read(dir.join("cert.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    (
+        child,
+        Remote {
+            base: format!("https://localhost:{port}"),
+            client,
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_mid_run_leaves_the_other_carrying_on() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("hgs-pg-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // Replica A in this process; replica B in a child process, on the same database.
+    let clock = TestClock::new();
+    let a = Running::start(
+        Server::new(
+            config(&clock),
+            PostgresStore::connect(&url, 16).await.unwrap(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let (child, b) = spawn_replica(&url, &dir);
+    let child = Arc::new(Mutex::new(child));
+    let a_remote = Remote {
+        base: a.base.clone(),
+        client: a.client.clone(),
+    };
+    let replicas = Arc::new([a_remote, b]);
+    a.register_policies().await;
+    let verifier = TokenVerifier::new()
+        .with_public_jwk(&a.server.token_jwk())
+        .unwrap();
+
+    let n = (fleet_size() / 2).max(40);
+    let hosts: Vec<Arc<(SimulatedHost, bool)>> = (0..n)
+        .map(|i| {
+            let tampered = i % 10 == 7;
+            let boot = WindowsBoot {
+                secure_boot: !tampered,
+                ..healthy()
+            };
+            Arc::new((SimulatedHost::new(&format!("K{i:04}"), &boot), tampered))
+        })
+        .collect();
+    // Registered through both replicas (B's writes are on the shared database).
+    for (i, h) in hosts.iter().enumerate() {
+        let r = replicas[i % 2]
+            .client
+            .put(format!("{}/v1/hosts/{}", replicas[i % 2].base, h.0.name))
+            .bearer_auth(ADMIN)
+            .json(&h.0.registration())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    // A challenge B issues and B never sees answered: the survivor redeems it after B dies.
+    let orphan = replicas[1].challenge(&hosts[0].0).await.unwrap();
+
+    // The run: each host attests through "its" replica (every second host through B), and an
+    // agent whose replica fails starts its round again on the other. B is killed once a third of
+    // the fleet is done, while the rest are in flight.
+    let done = Arc::new(AtomicUsize::new(0));
+    let failovers = Arc::new(AtomicUsize::new(0));
+    let limit = Arc::new(Semaphore::new(32));
+    let mut tasks = Vec::new();
+    for (i, h) in hosts.iter().enumerate() {
+        let (h, rs, limit, verifier) =
+            (h.clone(), replicas.clone(), limit.clone(), verifier.clone());
+        let (done, failovers, child) = (done.clone(), failovers.clone(), child.clone());
+        tasks.push(tokio::spawn(async move {
+            let _p = limit.acquire().await.unwrap();
+            let (host, tampered) = (&h.0, h.1);
+            let mut target = i % 2;
+            let mut attempts = 0;
+            let (evidence, body) = loop {
+                attempts += 1;
+                assert!(attempts <= 3, "{}: no replica answered", host.name);
+                let round = async {
+                    let msg = rs[target].challenge(host).await?;
+                    let evidence = host.answer(&msg);
+                    let (status, body) = rs[target].attest(&evidence).await?;
+                    assert_eq!(status, 200, "{}: {body}", host.name);
+                    Ok::<_, String>((evidence, body))
+                };
+                match round.await {
+                    Ok(r) => break r,
+                    Err(_) => {
+                        failovers.fetch_add(1, Ordering::SeqCst);
+                        target = 0;
+                    }
+                }
+            };
+            let v = body["verdict"]["status"].as_str().unwrap();
+            if tampered {
+                assert_eq!(v, "InsecureHostConfiguration", "{}: {body}", host.name);
+                assert!(body["token"].is_null());
+            } else {
+                assert_eq!(v, "Passed", "{}: {body}", host.name);
+                let t = verifier
+                    .verify(body["token"].as_str().unwrap(), START + 1)
+                    .unwrap();
+                assert_eq!(t.claims().host.as_deref(), Some(host.name.as_str()));
+            }
+            if done.fetch_add(1, Ordering::SeqCst) + 1 == n / 3 {
+                // SIGKILL: no shutdown, in-flight requests to B are cut.
+                let mut c = child.lock().unwrap();
+                c.kill().unwrap();
+                c.wait().unwrap();
+            }
+            evidence
+        }));
+    }
+    let mut answered = Vec::new();
+    for t in tasks {
+        answered.push(t.await.unwrap());
+    }
+    assert!(
+        child.lock().unwrap().try_wait().unwrap().is_some(),
+        "replica B was killed"
+    );
+    let failovers = failovers.load(Ordering::SeqCst);
+    assert!(
+        failovers > 0,
+        "B was killed with a third of the fleet done: some rounds must have failed over"
+    );
+    eprintln!(
+        "{n} hosts, replica B killed after {}: {failovers} rounds failed over to A",
+        n / 3
+    );
+
+    // The survivor: every accepted challenge, whichever replica took it, stays used.
+    for e in &answered {
+        let (status, body) = replicas[0].attest(e).await.unwrap();
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["error"], "challenge_used");
+    }
+    // The orphaned challenge B issued is redeemed at A.
+    let (status, body) = replicas[0]
+        .attest(&hosts[0].0.answer(&orphan))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["verdict"]["status"], "Passed", "{body}");
+    // Nothing lost: every registration, and a last verdict per host.
+    let listed: serde_json::Value = a
+        .client
+        .get(a.url("/v1/hosts"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), n);
+    let page = a
+        .client
+        .get(a.url("/status"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tampered = hosts.iter().filter(|h| h.1).count();
+    assert_eq!(
+        page.matches("<td class=\"status\">Passed</td>").count(),
+        n - tampered,
+        "{page}"
+    );
+    a.handle.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
 }

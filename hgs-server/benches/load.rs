@@ -1,0 +1,292 @@
+//! Load benchmark of the attestation service (a benchmark, not a test: it measures and prints,
+//! it asserts nothing about time).
+//!
+//! Simulated hosts (software P-256 EK and AK over the synthetic Windows boot, the same
+//! `SimulatedHost` the server tests use) attest through the whole stack — HTTPS (rustls), axum,
+//! the store, `evaluate`, the token — as fast as `HGS_BENCH_CONCURRENCY` clients can, for
+//! `HGS_BENCH_SECONDS`, with SQLite and, when `HGS_TEST_POSTGRES_URL` names a server, PostgreSQL.
+//! The load generator (TLS client, credential activation, ECDSA quotes) runs on the same 2 cores.
+//! Bare `evaluate` on one host's evidence is measured in the same run, so the service's cost per
+//! attestation reads against the library's.
+//!
+//! The vendor certificates of the real `TrustedTpm.cab` (`../shared/corpus/ekcert/trustedtpm`,
+//! about 2,000) are installed first when that file is there, as a production server has them:
+//! they must cost an attestation nothing.
+//!
+//! `cargo bench -p hgs-server --bench load` (set `HGS_BENCH_HOSTS`, `HGS_BENCH_SECONDS`,
+//! `HGS_BENCH_CONCURRENCY` to change the run; defaults 200 hosts, 10 s, 32 clients).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{healthy, Running, SimulatedHost};
+use hgs_attest::policy::{
+    CiPolicyRegistration, EkCertificateCheck, PolicyStore, PolicyVersion, RegistrationOptions,
+    TpmBaseline,
+};
+use hgs_attest::{new_challenge, Attestor, ChallengeRequest, Host};
+use hgs_server::{PostgresStore, Server, ServerConfig, SqliteStore, Store};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// User + system CPU time of this process so far (Linux /proc, clock ticks of 10 ms).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Bare `evaluate` on one simulated host's evidence: µs per call (wall and CPU).
+fn bare_evaluate() -> (f64, f64) {
+    let sim = SimulatedHost::new("BARE", &healthy());
+    let mut store = PolicyStore::default();
+    let host = store
+        .add_host(
+            "BARE",
+            sim.ek.public(),
+            None,
+            EkCertificateCheck::Missing,
+            RegistrationOptions {
+                version: PolicyVersion::V1,
+                force: true,
+            },
+        )
+        .unwrap()
+        .clone();
+    let reference = healthy().build();
+    let baselines = vec![TpmBaseline::from_reference_log(
+        "class",
+        PolicyVersion::V1,
+        Default::default(),
+        &reference,
+        false,
+    )
+    .unwrap()];
+    let ci =
+        vec![
+            CiPolicyRegistration::from_reference_log("ci", PolicyVersion::V1, &reference, None)
+                .unwrap(),
+        ];
+    let attestor = Attestor::new();
+    let request = ChallengeRequest::new(attestor.required_pcrs(&baselines), now());
+    let (challenge, msg) =
+        new_challenge(&host, sim.ak.public(), &request, &mut rand_core::OsRng).unwrap();
+    let evidence = sim.answer(&msg);
+    let hosts = [host];
+    let h = Host {
+        challenge: &challenge,
+        evidence: &evidence,
+        registered: &hosts,
+        now: now(),
+    };
+    assert!(attestor.evaluate(&h, &baselines, &ci).passed());
+    let n = 2000;
+    let (t0, c0) = (Instant::now(), cpu_time());
+    for _ in 0..n {
+        std::hint::black_box(attestor.evaluate(std::hint::black_box(&h), &baselines, &ci));
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(n);
+    (per(t0.elapsed()), per(cpu_time() - c0))
+}
+
+/// Installs the real TrustedTpm.cab's anchors and intermediates over the admin API, when the
+/// shared corpus is beside the repository; returns how many.
+async fn install_trusted_tpm_cab<S: Store>(r: &Running<S>) -> usize {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/ekcert/trustedtpm/TrustedTpm.cab"
+    );
+    let Ok(cab) = std::fs::read(path) else {
+        eprintln!("{path} not found: no vendor roots installed");
+        return 0;
+    };
+    let package = hgs_ekcert::read_trusted_tpm_cab(
+        &cab,
+        hgs_ekcert::UnixTime(i64::try_from(now()).unwrap()),
+        hgs_ekcert::SignaturePolicy::AllowUnsigned,
+    )
+    .unwrap();
+    let mut n = 0;
+    for (role, certs) in [
+        ("root", &package.anchors),
+        ("intermediate", &package.intermediates),
+    ] {
+        for c in certs {
+            let resp = r
+                .client
+                .post(r.url("/v1/roots"))
+                .bearer_auth(common::ADMIN)
+                .json(&serde_json::json!({
+                    "role": role,
+                    "der": hgs_tcglog::hex(c.certificate.der()),
+                    "vendor": c.vendor,
+                }))
+                .send()
+                .await
+                .unwrap();
+            // The cabinet holds a few certificates twice (under two vendors): 409.
+            assert!(
+                resp.status() == 201 || resp.status() == 409,
+                "{}",
+                resp.status()
+            );
+            n += usize::from(resp.status() == 201);
+        }
+    }
+    n
+}
+
+struct Report {
+    engine: &'static str,
+    roots: usize,
+    accepted: usize,
+    seconds: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_per_attestation: Duration,
+}
+
+async fn run<S: Store>(engine: &'static str, store: S) -> Report {
+    let hosts_n = env("HGS_BENCH_HOSTS", 200) as usize;
+    let seconds = env("HGS_BENCH_SECONDS", 10);
+    let concurrency = env("HGS_BENCH_CONCURRENCY", 32) as usize;
+    let r = Arc::new(
+        Running::start(
+            Server::new(ServerConfig::new(common::ADMIN), store)
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    r.register_policies().await;
+    let roots = install_trusted_tpm_cab(&r).await;
+    let hosts: Arc<Vec<SimulatedHost>> = Arc::new(
+        (0..hosts_n)
+            .map(|i| SimulatedHost::new(&format!("BENCH-{engine}-{i:05}"), &healthy()))
+            .collect(),
+    );
+    for h in hosts.iter() {
+        r.register(h).await;
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let stop = Instant::now() + Duration::from_secs(seconds);
+    let (t0, c0) = (Instant::now(), cpu_time());
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (r, hosts, next) = (r.clone(), hosts.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < stop {
+                let host = &hosts[next.fetch_add(1, Ordering::Relaxed) % hosts.len()];
+                let started = Instant::now();
+                let msg = r.challenge(host).await;
+                let evidence = host.answer(&msg);
+                let (status, body) = r.attest(&evidence).await;
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["verdict"]["status"], "Passed", "{body}");
+                latencies.push(started.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu = cpu_time() - c0;
+    all.sort_unstable();
+    let pick = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    r.handle.shutdown();
+    Report {
+        engine,
+        roots,
+        accepted: all.len(),
+        seconds: elapsed,
+        p50: pick(0.50),
+        p99: pick(0.99),
+        cpu_per_attestation: cpu / u32::try_from(all.len().max(1)).unwrap_or(u32::MAX),
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything else (e.g. `cargo test --benches`) runs nothing.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let (bare_wall, bare_cpu) = bare_evaluate();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut reports = Vec::new();
+    let db = std::env::temp_dir().join(format!("hgs-bench-{}.db", std::process::id()));
+    reports.push(rt.block_on(async {
+        let store = SqliteStore::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        run("sqlite", store).await
+    }));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    if let Ok(url) = std::env::var("HGS_TEST_POSTGRES_URL") {
+        reports.push(rt.block_on(async {
+            let store = PostgresStore::connect(&url, 16).await.unwrap();
+            run("postgres", store).await
+        }));
+    } else {
+        eprintln!("PostgreSQL skipped: set HGS_TEST_POSTGRES_URL (scripts/test starts one)");
+    }
+    println!("\nattestation service load (2 cores, load generator included; ring signatures)");
+    println!(
+        "bare evaluate, same run: {bare_wall:.0} µs per call ({bare_cpu:.0} µs CPU), {:.0}/s on one core",
+        1e6 / bare_wall
+    );
+    println!(
+        "{:<9} {:>6} {:>9} {:>8} {:>14} {:>9} {:>9} {:>17}",
+        "engine",
+        "roots",
+        "accepted",
+        "seconds",
+        "attestations/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU/attestation"
+    );
+    for r in &reports {
+        println!(
+            "{:<9} {:>6} {:>9} {:>8.1} {:>14.0} {:>9.1} {:>9.1} {:>14.0} µs",
+            r.engine,
+            r.roots,
+            r.accepted,
+            r.seconds,
+            r.accepted as f64 / r.seconds,
+            r.p50.as_secs_f64() * 1e3,
+            r.p99.as_secs_f64() * 1e3,
+            r.cpu_per_attestation.as_secs_f64() * 1e6
+        );
+    }
+}
