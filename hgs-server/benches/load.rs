@@ -254,8 +254,25 @@ fn main() {
     }
     if let Ok(url) = std::env::var("HGS_TEST_POSTGRES_URL") {
         reports.push(rt.block_on(async {
-            let store = PostgresStore::connect(&url, 16).await.unwrap();
-            run("postgres", store).await
+            // A database of its own, dropped afterwards: every run starts empty.
+            use sqlx::Executor;
+            let admin = sqlx::PgPool::connect(&url).await.unwrap();
+            let name = format!("hgs_bench_{}", std::process::id());
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            admin
+                .execute(sqlx::AssertSqlSafe(drop.clone()))
+                .await
+                .unwrap();
+            admin
+                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .unwrap();
+            let mut u = reqwest::Url::parse(&url).unwrap();
+            u.set_path(&format!("/{name}"));
+            let store = PostgresStore::connect(u.as_str(), 16).await.unwrap();
+            let report = run("postgres", store).await;
+            admin.execute(sqlx::AssertSqlSafe(drop)).await.unwrap();
+            report
         }));
     } else {
         eprintln!("PostgreSQL skipped: set HGS_TEST_POSTGRES_URL (scripts/test starts one)");
