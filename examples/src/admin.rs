@@ -329,11 +329,11 @@ pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
             let (name, ek) = host_ek(path, ekpub, ekcert, name)?;
             let at = unix_time(at.as_deref())?;
             let host = update(&store, |ps| {
-                let check = hgs_cli::ekcheck::check(
+                let check = hgs_cli::ekcheck::check_ek_certificate(
                     ek.certificate.as_deref(),
                     &ek.public,
                     &ps.trusted_certificates,
-                    at,
+                    hgs_ekcert::UnixTime(at),
                 );
                 let h = ps.add_host(
                     &name,

@@ -260,11 +260,11 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
-    let check = hgs_cli::ekcheck::check(
+    let check = hgs_cli::ekcheck::check_ek_certificate(
         rsa.certificate.as_deref(),
         &ekpub,
         &store.trusted_certificates,
-        now,
+        hgs_ekcert::UnixTime(now),
     );
     let options = match &check {
         hgs_attest::policy::EkCertificateCheck::Trusted(id) => {

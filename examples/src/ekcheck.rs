@@ -1,61 +1,11 @@
-//! EK certificate checks for host registration: the installed TPM roots and intermediates (from
-//! the store) become an `hgs_ekcert::TrustStore`, and `hgs_ekcert::verify` decides whether the
-//! certificate chains to them and carries the host's EKpub. The outcome is what
-//! `hgs_policy::host::register_host` applies the v1/v2 rules to.
+//! EK material for host registration from files: EKpubs and EK certificates as the tools write
+//! them, and the installable TPM roots of a folder or a TrustedTpm.cab. The check itself is the
+//! library's (`hgs_attest::check_ek_certificate`).
 
-use hgs_ekcert::{EkPublic, Options, TrustStore, UnixTime};
+use hgs_ekcert::{EkPublic, UnixTime};
 use hgs_policy::store::{TrustRole, TrustedCertificate};
-use hgs_policy::{EkCertificateCheck, EkIdentity};
 
-/// A trust store of the installed certificates (unreadable ones are skipped: they were checked
-/// when installed).
-pub fn trust_store(installed: &[TrustedCertificate]) -> TrustStore {
-    let mut store = TrustStore::new();
-    for c in installed {
-        let _ = match c.role {
-            TrustRole::Root => store.add_anchor(&c.der),
-            TrustRole::Intermediate => store.add_intermediate(&c.der),
-        };
-    }
-    store
-}
-
-/// Checks an EK certificate (if any) against the installed certificates at `at` (Unix seconds),
-/// requiring its key to be `ekpub` (TPM2B_PUBLIC / TPMT_PUBLIC).
-pub fn check(
-    certificate: Option<&[u8]>,
-    ekpub: &[u8],
-    installed: &[TrustedCertificate],
-    at: i64,
-) -> EkCertificateCheck {
-    let Some(cert) = certificate else {
-        return EkCertificateCheck::Missing;
-    };
-    let ek = match EkPublic::from_tpm_public(ekpub) {
-        Ok(ek) => ek,
-        Err(e) => {
-            return EkCertificateCheck::Untrusted {
-                reason: format!("the EKpub is unusable: {e}"),
-            }
-        }
-    };
-    match hgs_ekcert::verify(
-        cert,
-        &trust_store(installed),
-        Some(&ek),
-        &Options::at(UnixTime(at)),
-    ) {
-        Ok(v) => EkCertificateCheck::Trusted(EkIdentity {
-            manufacturer: v.manufacturer,
-            model: v.model,
-            firmware: v.firmware,
-            chain: v.chain.into_iter().map(|l| l.subject).collect(),
-        }),
-        Err(e) => EkCertificateCheck::Untrusted {
-            reason: e.to_string(),
-        },
-    }
-}
+pub use hgs_attest::{check_ek_certificate, trust_store};
 
 /// The installed-certificate records for every certificate under `dir` (TrustedTpm.cab layout or
 /// a folder; see [`crate::roots`]). The vendor is the first path component under `dir`, if any.
@@ -113,15 +63,6 @@ pub fn installable_dir(dir: &std::path::Path) -> std::io::Result<(Vec<Installabl
     Ok((out, skipped))
 }
 
-/// The TCG EK Credential Profile's default EK authPolicy (PolicySecret(TPM_RH_ENDORSEMENT)),
-/// shared by templates L-1 (RSA 2048) and L-2 (ECC P-256).
-const EK_AUTH_POLICY: [u8; 32] = [
-    0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d, 0x46, 0xa5, 0xd7, 0x24,
-    0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
-];
-/// fixedTPM | fixedParent | sensitiveDataOrigin | adminWithPolicy | restricted | decrypt.
-const EK_ATTRIBUTES: u32 = 0x0003_00b2;
-
 /// The EK public area for `hgs host add --ekpub FILE`, as the verifier stores it (TPM2B_PUBLIC or
 /// TPMT_PUBLIC, which `TPM2_MakeCredential` needs: the EK's name is the hash of it).
 ///
@@ -138,16 +79,6 @@ pub fn ek_public_from_file(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     }
     let ek = EkPublic::parse(bytes)
         .map_err(|e| anyhow::anyhow!("not a TPM2B_PUBLIC, TPMT_PUBLIC or SPKI: {e}"))?;
-    let mut t = Vec::new();
-    let header = |t: &mut Vec<u8>, alg: u16| {
-        t.extend(alg.to_be_bytes());
-        t.extend(0x000bu16.to_be_bytes()); // nameAlg SHA-256
-        t.extend(EK_ATTRIBUTES.to_be_bytes());
-        t.extend(32u16.to_be_bytes());
-        t.extend(EK_AUTH_POLICY);
-        // symmetric AES-128-CFB, scheme NULL
-        t.extend([0x00, 0x06, 0x00, 0x80, 0x00, 0x43, 0x00, 0x10]);
-    };
     match ek.key() {
         hgs_ekcert::KeyInfo::Rsa {
             modulus, exponent, ..
@@ -157,32 +88,17 @@ pub fn ek_public_from_file(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
                     "the SPKI is not an RSA-2048 key with exponent 65537 (template L-1): give the EK as TPM2B_PUBLIC"
                 );
             }
-            header(&mut t, 0x0001);
-            t.extend(2048u16.to_be_bytes());
-            t.extend(0u32.to_be_bytes()); // exponent 0 = 65537
-            t.extend(256u16.to_be_bytes());
-            t.extend(modulus);
+            Ok(hgs_tpm::ek_rsa2048_public(modulus))
         }
         hgs_ekcert::KeyInfo::Ecc {
             curve: hgs_ekcert::Curve::P256,
             x,
             y,
-        } => {
-            header(&mut t, 0x0023);
-            t.extend(0x0003u16.to_be_bytes()); // TPM_ECC_NIST_P256
-            t.extend(0x0010u16.to_be_bytes()); // kdf NULL
-            for c in [x, y] {
-                t.extend(32u16.to_be_bytes());
-                t.extend(c);
-            }
-        }
+        } => Ok(hgs_tpm::ek_p256_public(x, y)),
         _ => anyhow::bail!(
             "the SPKI is neither RSA-2048 nor ECC P-256 (templates L-1/L-2): give the EK as TPM2B_PUBLIC"
         ),
     }
-    let mut out = u16::try_from(t.len())?.to_be_bytes().to_vec();
-    out.extend(t);
-    Ok(out)
 }
 
 /// The EK certificate for `hgs host add --ekcert FILE`: DER, PEM, or an NV blob

@@ -19,6 +19,7 @@
 
 pub mod challenge;
 pub mod credential;
+mod ek_check;
 pub mod evaluate;
 pub mod evidence;
 pub mod verdict;
@@ -27,6 +28,7 @@ pub use challenge::{
     new_challenge, Challenge, ChallengeError, ChallengeMessage, ChallengeRequest, DEFAULT_PCRS,
     MIN_NONCE_LEN,
 };
+pub use ek_check::{check_ek_certificate, trust_store};
 pub use evaluate::{evaluate, Attestor, FreshnessPolicy, Host};
 pub use evidence::{Evidence, QuoteEvidence, EVIDENCE_FORMAT};
 pub use verdict::{

@@ -29,8 +29,8 @@ use hgs_attest::policy::host::{register_host, HostError};
 use hgs_attest::policy::rules::PolicyStateError;
 use hgs_attest::policy::store::{TrustRole, TrustedCertificate};
 use hgs_attest::policy::{
-    CiPolicyRegistration, EkCertificateCheck, HgsPolicy, PolicyState, PolicyVersion,
-    RegistrationOptions, TpmBaseline, TpmHost,
+    CiPolicyRegistration, HgsPolicy, PolicyState, PolicyVersion, RegistrationOptions, TpmBaseline,
+    TpmHost,
 };
 use hgs_attest::{
     new_challenge, Attestor, ChallengeError, ChallengeMessage, ChallengeRequest, Evidence, Host,
@@ -621,47 +621,6 @@ async fn list_hosts<S: Store>(
     Ok(Json(st.store.registry(Hosts::All).await?.hosts))
 }
 
-/// The EK certificate check of a registration, against the installed TPM roots and
-/// intermediates (as `hgs host add` does with the CLI's store).
-fn ek_certificate_check(
-    certificate: Option<&[u8]>,
-    ekpub: &[u8],
-    installed: &[TrustedCertificate],
-    now: u64,
-) -> EkCertificateCheck {
-    let Some(cert) = certificate else {
-        return EkCertificateCheck::Missing;
-    };
-    let ek = match hgs_ekcert::EkPublic::from_tpm_public(ekpub) {
-        Ok(ek) => ek,
-        Err(e) => {
-            return EkCertificateCheck::Untrusted {
-                reason: format!("the EKpub is unusable: {e}"),
-            }
-        }
-    };
-    let mut store = hgs_ekcert::TrustStore::new();
-    for c in installed {
-        // Each was parsed when installed; one unreadable now is simply not trusted.
-        let _ = match c.role {
-            TrustRole::Root => store.add_anchor(&c.der),
-            TrustRole::Intermediate => store.add_intermediate(&c.der),
-        };
-    }
-    let at = hgs_ekcert::UnixTime(i64::try_from(now).unwrap_or(i64::MAX));
-    match hgs_ekcert::verify(cert, &store, Some(&ek), &hgs_ekcert::Options::at(at)) {
-        Ok(v) => EkCertificateCheck::Trusted(hgs_attest::policy::EkIdentity {
-            manufacturer: v.manufacturer,
-            model: v.model,
-            firmware: v.firmware,
-            chain: v.chain.into_iter().map(|l| l.subject).collect(),
-        }),
-        Err(e) => EkCertificateCheck::Untrusted {
-            reason: e.to_string(),
-        },
-    }
-}
-
 async fn add_host<S: Store>(
     _: Admin,
     State(st): State<Arc<AppState<S>>>,
@@ -677,7 +636,8 @@ async fn add_host<S: Store>(
         })
         .transpose()?;
     let installed = st.store.trusted_certificates().await?;
-    let check = ek_certificate_check(cert.as_deref(), &body.ekpub, &installed, now);
+    let at = hgs_ekcert::UnixTime(i64::try_from(now).unwrap_or(i64::MAX));
+    let check = hgs_attest::check_ek_certificate(cert.as_deref(), &body.ekpub, &installed, at);
     // Only the hosts a duplicate could be (this name, this EK): registering a fleet stays linear.
     let fingerprint = hgs_attest::policy::host::ek_fingerprint(&body.ekpub)?;
     let existing = st

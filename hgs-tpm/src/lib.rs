@@ -33,6 +33,7 @@
 
 pub mod alg;
 pub mod attest;
+mod ek_template;
 mod error;
 pub mod pcr_selection;
 mod pcr_set;
@@ -48,6 +49,7 @@ pub mod verify_ring;
 
 pub use alg::HashAlg;
 pub use attest::{Attest, Attested, ClockInfo};
+pub use ek_template::{ek_p256_public, ek_rsa2048_public, EK_ATTRIBUTES, EK_AUTH_POLICY};
 pub use error::{Error, Result};
 pub use pcr_selection::{PcrSelect, PcrSelection};
 pub use pcr_set::{BadPcr, PcrSet, PCR_COUNT};

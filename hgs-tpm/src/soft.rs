@@ -13,13 +13,11 @@ use aes::cipher::{AsyncStreamCipher, KeyIvInit};
 use hmac::Mac;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 
-use crate::alg::{
-    HashAlg, TPM_ALG_AES, TPM_ALG_CFB, TPM_ALG_ECC, TPM_ALG_ECDSA, TPM_ALG_NULL, TPM_ALG_SHA256,
-};
+use crate::alg::{HashAlg, TPM_ALG_ECC, TPM_ALG_ECDSA, TPM_ALG_NULL, TPM_ALG_SHA256};
 use crate::attest::{Attest, Attested, ClockInfo, TPM_ST_ATTEST_QUOTE};
 use crate::pcr_selection::{PcrSelect, PcrSelection};
 use crate::pcr_set::PcrSet;
-use crate::public::{EccCurve, ObjectAttributes, Parameters, Public, Scheme, SymDef, Unique};
+use crate::public::{EccCurve, ObjectAttributes, Parameters, Public, Scheme, Unique};
 use crate::signature::Signature;
 
 /// A software P-256 AK (ECDSA with SHA-256).
@@ -153,13 +151,6 @@ impl SoftAk {
     }
 }
 
-/// The TCG default EK policy (PolicySecret(TPM_RH_ENDORSEMENT)), the authPolicy of template-made
-/// EKs (TCG EK Credential Profile, template L-2).
-const EK_AUTH_POLICY: [u8; 32] = [
-    0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d, 0x46, 0xa5, 0xd7, 0x24,
-    0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
-];
-
 /// A software endorsement key: ECC P-256, nameAlg SHA-256, AES-128-CFB, the attributes and
 /// authPolicy of the TCG EK template (L-2), so a verifier's TPM2_MakeCredential accepts it.
 ///
@@ -205,41 +196,7 @@ impl SoftEk {
         let (Some(x), Some(y)) = (point.x(), point.y()) else {
             return Err(SoftEkError::BadSeed);
         };
-        let public = Public {
-            bytes: &[],
-            had_size_prefix: true,
-            object_type: TPM_ALG_ECC,
-            name_alg: TPM_ALG_SHA256,
-            attributes: ObjectAttributes(
-                ObjectAttributes::FIXED_TPM
-                    | ObjectAttributes::FIXED_PARENT
-                    | ObjectAttributes::SENSITIVE_DATA_ORIGIN
-                    | ObjectAttributes::ADMIN_WITH_POLICY
-                    | ObjectAttributes::RESTRICTED
-                    | ObjectAttributes::DECRYPT,
-            ),
-            auth_policy: &EK_AUTH_POLICY,
-            parameters: Parameters::Ecc {
-                symmetric: Some(SymDef {
-                    algorithm: TPM_ALG_AES,
-                    key_bits: 128,
-                    mode: TPM_ALG_CFB,
-                }),
-                scheme: Scheme {
-                    scheme: TPM_ALG_NULL,
-                    hash: TPM_ALG_NULL,
-                    extra: 0,
-                },
-                curve: EccCurve::NistP256,
-                kdf: Scheme {
-                    scheme: TPM_ALG_NULL,
-                    hash: TPM_ALG_NULL,
-                    extra: 0,
-                },
-            },
-            unique: Unique::Ecc { x, y },
-        }
-        .encode_tpm2b();
+        let public = crate::ek_template::ek_p256_public(x, y);
         let mut ek_x = [0u8; 32];
         ek_x.copy_from_slice(x);
         Ok(SoftEk {

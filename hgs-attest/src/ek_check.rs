@@ -1,0 +1,56 @@
+//! The EK certificate check of a host registration: the installed TPM roots and intermediates
+//! become an [`hgs_ekcert::TrustStore`], and [`hgs_ekcert::verify`] decides whether the
+//! certificate chains to them and carries the host's EKpub. The outcome is what
+//! [`hgs_policy::host::register_host`] applies the v1/v2/force rules to. One function for every
+//! embedder (the `hgs` program and the service call it), with time passed in.
+
+use hgs_ekcert::{EkPublic, Options, TrustStore, UnixTime};
+use hgs_policy::store::{TrustRole, TrustedCertificate};
+use hgs_policy::{EkCertificateCheck, EkIdentity};
+
+/// A trust store of the installed certificates. One that no longer parses is skipped: each was
+/// parsed when it was installed, and a certificate that cannot be read trusts nothing.
+pub fn trust_store(installed: &[TrustedCertificate]) -> TrustStore {
+    let mut store = TrustStore::new();
+    for c in installed {
+        let _ = match c.role {
+            TrustRole::Root => store.add_anchor(&c.der),
+            TrustRole::Intermediate => store.add_intermediate(&c.der),
+        };
+    }
+    store
+}
+
+/// Checks a host's EK certificate, if it has one, against the `installed` roots and
+/// intermediates at `at`, requiring the certificate's key to be `ekpub` (TPM2B_PUBLIC or
+/// TPMT_PUBLIC): `Missing` without a certificate, `Trusted` with the chain and the TPM's
+/// identity, `Untrusted` with the reason otherwise.
+pub fn check_ek_certificate(
+    certificate: Option<&[u8]>,
+    ekpub: &[u8],
+    installed: &[TrustedCertificate],
+    at: UnixTime,
+) -> EkCertificateCheck {
+    let Some(cert) = certificate else {
+        return EkCertificateCheck::Missing;
+    };
+    let ek = match EkPublic::from_tpm_public(ekpub) {
+        Ok(ek) => ek,
+        Err(e) => {
+            return EkCertificateCheck::Untrusted {
+                reason: format!("the EKpub is unusable: {e}"),
+            }
+        }
+    };
+    match hgs_ekcert::verify(cert, &trust_store(installed), Some(&ek), &Options::at(at)) {
+        Ok(v) => EkCertificateCheck::Trusted(EkIdentity {
+            manufacturer: v.manufacturer,
+            model: v.model,
+            firmware: v.firmware,
+            chain: v.chain.into_iter().map(|l| l.subject).collect(),
+        }),
+        Err(e) => EkCertificateCheck::Untrusted {
+            reason: e.to_string(),
+        },
+    }
+}
