@@ -255,23 +255,18 @@ fn main() {
     if let Ok(url) = std::env::var("HGS_TEST_POSTGRES_URL") {
         reports.push(rt.block_on(async {
             // A database of its own, dropped afterwards: every run starts empty.
+            let name = format!("hgs_bench_{}", std::process::id());
+            let db_url = common::create_postgres_database(&url, &name).await;
+            let store = PostgresStore::connect(&db_url, 16).await.unwrap();
+            let report = run("postgres", store).await;
             use sqlx::Executor;
             let admin = sqlx::PgPool::connect(&url).await.unwrap();
-            let name = format!("hgs_bench_{}", std::process::id());
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
             admin
-                .execute(sqlx::AssertSqlSafe(drop.clone()))
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE {name} WITH (FORCE)"
+                )))
                 .await
                 .unwrap();
-            admin
-                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .await
-                .unwrap();
-            let mut u = reqwest::Url::parse(&url).unwrap();
-            u.set_path(&format!("/{name}"));
-            let store = PostgresStore::connect(u.as_str(), 16).await.unwrap();
-            let report = run("postgres", store).await;
-            admin.execute(sqlx::AssertSqlSafe(drop)).await.unwrap();
             report
         }));
     } else {

@@ -7,11 +7,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Child;
 
 use common::*;
-use hgs_server::{Server, ServerConfig, SqliteStore, TlsIdentity};
+use hgs_server::{Server, ServerConfig, SqliteStore};
 
 const CHILD_DB: &str = "HGS_CRASH_CHILD_DB";
 const CHILD_DIR: &str = "HGS_CRASH_CHILD_DIR";
@@ -26,55 +25,16 @@ fn crash_child_server() {
     rt.block_on(async move {
         let store = SqliteStore::connect(&format!("sqlite:{db}")).await.unwrap();
         let server = Server::new(ServerConfig::new(ADMIN), store).await.unwrap();
-        let tls = TlsIdentity::self_signed(&["localhost".into()]).unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::fs::write(Path::new(&dir).join("cert.pem"), tls.certificate_pem()).unwrap();
-        std::fs::write(Path::new(&dir).join("port.tmp"), port.to_string()).unwrap();
-        std::fs::rename(
-            Path::new(&dir).join("port.tmp"),
-            Path::new(&dir).join("port"),
-        )
-        .unwrap();
-        server
-            .serve(listener, &tls, axum_server::Handle::new())
-            .await
-            .unwrap();
+        serve_child(server, Path::new(&dir)).await;
     });
 }
 
 fn spawn(db: &Path, dir: &Path) -> (Child, String, reqwest::Client) {
-    let _ = std::fs::remove_file(dir.join("port"));
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "crash_child_server",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_DB, db)
-        .env(CHILD_DIR, dir)
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let port = loop {
-        if let Ok(p) = std::fs::read_to_string(dir.join("port")) {
-            break p;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "child server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let cert = std::fs::read(dir.join("cert.pem")).unwrap();
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
-        .build()
-        .unwrap();
-    (child, format!("https://localhost:{port}"), client)
+    spawn_child(
+        "crash_child_server",
+        &[(CHILD_DB, db), (CHILD_DIR, dir)],
+        dir,
+    )
 }
 
 #[tokio::test]

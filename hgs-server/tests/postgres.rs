@@ -10,15 +10,15 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::*;
 use hgs_attest::TokenVerifier;
 use hgs_attest::{ChallengeMessage, Evidence};
-use hgs_server::{Clock, PostgresStore, Server, ServerConfig, TlsIdentity};
+use hgs_server::{Clock, PostgresStore, Server, ServerConfig};
 use hgs_tcglog::synthetic::WindowsBoot;
 use tokio::sync::Semaphore;
 
@@ -36,8 +36,6 @@ async fn fresh_database() -> Option<String> {
         );
         return None;
     };
-    use sqlx::Executor;
-    let admin = sqlx::PgPool::connect(&url).await.unwrap();
     // One database per test (tests of one process run in parallel).
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
@@ -45,19 +43,7 @@ async fn fresh_database() -> Option<String> {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)
     );
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name}"
-        )))
-        .await
-        .unwrap();
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap();
-    let mut u = reqwest::Url::parse(&url).unwrap();
-    u.set_path(&format!("/{name}"));
-    Some(u.to_string())
+    Some(create_postgres_database(&url, &name).await)
 }
 
 fn fleet_size() -> usize {
@@ -219,17 +205,7 @@ fn postgres_child_replica() {
         let mut config = ServerConfig::new(ADMIN);
         config.clock = Clock::from_fn(|| START);
         let server = Server::new(config, store).await.unwrap();
-        let tls = TlsIdentity::self_signed(&["localhost".into()]).unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let dir = Path::new(&dir);
-        std::fs::write(dir.join("cert.pem"), tls.certificate_pem()).unwrap();
-        std::fs::write(dir.join("port.tmp"), port.to_string()).unwrap();
-        std::fs::rename(dir.join("port.tmp"), dir.join("port")).unwrap();
-        server
-            .serve(listener, &tls, axum_server::Handle::new())
-            .await
-            .unwrap();
+        serve_child(server, Path::new(&dir)).await;
     });
 }
 
@@ -270,44 +246,12 @@ impl Remote {
 }
 
 fn spawn_replica(url: &str, dir: &Path) -> (Child, Remote) {
-    let _ = std::fs::remove_file(dir.join("port"));
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "postgres_child_replica",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_URL, url)
-        .env(CHILD_DIR, dir)
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let port = loop {
-        if let Ok(p) = std::fs::read_to_string(dir.join("port")) {
-            break p;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the replica process did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let cert = std::fs::read(dir.join("cert.pem")).unwrap();
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    (
-        child,
-        Remote {
-            base: format!("https://localhost:{port}"),
-            client,
-        },
-    )
+    let (child, base, client) = spawn_child(
+        "postgres_child_replica",
+        &[(CHILD_URL, Path::new(url)), (CHILD_DIR, dir)],
+        dir,
+    );
+    (child, Remote { base, client })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

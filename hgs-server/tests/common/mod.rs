@@ -3,8 +3,11 @@
 //! self-signed certificate.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::path::Path;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hgs_attest::{ChallengeMessage, Evidence, QuoteEvidence};
 use hgs_server::{Clock, Server, ServerConfig, Store, TlsIdentity};
@@ -228,4 +231,76 @@ impl<S: Store> Running<S> {
         let status = r.status().as_u16();
         (status, r.json().await.unwrap())
     }
+}
+
+/// A new, empty database `name` on the PostgreSQL server at `url` (dropped first if a previous
+/// run left it); returns its URL.
+pub async fn create_postgres_database(url: &str, name: &str) -> String {
+    use sqlx::Executor;
+    let admin = sqlx::PgPool::connect(url).await.unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    let mut u = reqwest::Url::parse(url).unwrap();
+    u.set_path(&format!("/{name}"));
+    u.to_string()
+}
+
+/// The server half of a child-process server (see [`spawn_child`]): serves `server` over HTTPS
+/// on an ephemeral port, after writing its certificate to `DIR/cert.pem` and then its port to
+/// `DIR/port` (renamed into place, so the parent never reads half a number).
+pub async fn serve_child<S: Store>(server: Server<S>, dir: &Path) {
+    let tls = TlsIdentity::self_signed(&["localhost".into()]).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::fs::write(dir.join("cert.pem"), tls.certificate_pem()).unwrap();
+    std::fs::write(dir.join("port.tmp"), port.to_string()).unwrap();
+    std::fs::rename(dir.join("port.tmp"), dir.join("port")).unwrap();
+    server
+        .serve(listener, &tls, axum_server::Handle::new())
+        .await
+        .unwrap();
+}
+
+/// Starts this test binary again as a server process running only the test `child_test` (which
+/// calls [`serve_child`] with `dir` when it finds `env` set), waits for its port, and returns it
+/// with its base URL and a client trusting its certificate. Killing the process is the caller's.
+pub fn spawn_child(
+    child_test: &str,
+    env: &[(&str, &Path)],
+    dir: &Path,
+) -> (Child, String, reqwest::Client) {
+    let _ = std::fs::remove_file(dir.join("port"));
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", child_test, "--nocapture", "--test-threads=1"])
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let port = loop {
+        if let Ok(p) = std::fs::read_to_string(dir.join("port")) {
+            break p;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the child server process did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let cert = std::fs::read(dir.join("cert.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    (child, format!("https://localhost:{port}"), client)
 }
