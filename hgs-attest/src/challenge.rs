@@ -11,7 +11,7 @@ use hgs_tcglog::BankPolicy;
 use hgs_tpm::{HashAlg, PcrSet, Public};
 use rand_core::CryptoRngCore;
 
-use crate::credential::{check_ak_attributes, make_credential, CredentialError};
+use crate::credential::{check_ak_attributes, make_credential_with, CredentialError, EcdhBackend};
 
 /// PCRs quoted by default: firmware and Secure Boot (0–7), BitLocker (11) and the Windows boot
 /// configuration log (12–14). Every built-in check reads only these.
@@ -76,6 +76,9 @@ pub struct ChallengeRequest<'a> {
     pub bank_policy: BankPolicy,
     /// Now (UNIX seconds): recorded as [`Challenge::issued_at`].
     pub issued_at: u64,
+    /// Who computes the credential's ECDH for an ECC EK ([`EcdhBackend::RustCrypto`], with the
+    /// RNG passed in, by default).
+    pub ecdh: EcdhBackend,
 }
 
 impl ChallengeRequest<'static> {
@@ -87,7 +90,16 @@ impl ChallengeRequest<'static> {
             required_pcrs,
             bank_policy: BankPolicy::Sha256OrStronger,
             issued_at,
+            ecdh: EcdhBackend::RustCrypto,
         }
+    }
+}
+
+impl ChallengeRequest<'_> {
+    /// The same request with the credential's ECDH computed by `ecdh`.
+    pub fn with_ecdh(mut self, ecdh: EcdhBackend) -> Self {
+        self.ecdh = ecdh;
+        self
     }
 }
 
@@ -148,7 +160,7 @@ pub fn new_challenge(
         .clamp(MIN_NONCE_LEN, 32);
     let mut nonce = vec![0u8; len];
     rng.fill_bytes(&mut nonce);
-    let credential = make_credential(&host.ekpub, &ak_name, &nonce, rng)?;
+    let credential = make_credential_with(&host.ekpub, &ak_name, &nonce, rng, request.ecdh)?;
     let mut banks: Vec<HashAlg> = Vec::with_capacity(request.banks.len());
     for b in request.banks {
         if !banks.contains(b) {

@@ -28,6 +28,7 @@ pub use challenge::{
     new_challenge, Challenge, ChallengeError, ChallengeMessage, ChallengeRequest, DEFAULT_PCRS,
     MIN_NONCE_LEN,
 };
+pub use credential::EcdhBackend;
 pub use ek_check::{check_ek_certificate, trust_store};
 pub use evaluate::{evaluate, Attestor, FreshnessPolicy, Host};
 pub use evidence::{Evidence, QuoteEvidence, EVIDENCE_FORMAT};

@@ -14,11 +14,16 @@
 //! they must cost an attestation nothing.
 //!
 //! `cargo bench -p hgs-server --bench load` (set `HGS_BENCH_HOSTS`, `HGS_BENCH_SECONDS`,
-//! `HGS_BENCH_CONCURRENCY` to change the run; defaults 200 hosts, 10 s, 32 clients).
+//! `HGS_BENCH_CONCURRENCY` to change the run; defaults 200 hosts, 10 s, 32 clients;
+//! `HGS_BENCH_ENGINES=sqlite` or `=postgres` runs one engine).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+
+/// The allocator `hgs serve` runs with (the `hgs` binary sets it too).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -242,17 +247,21 @@ fn main() {
         .build()
         .unwrap();
     let mut reports = Vec::new();
+    let engines = std::env::var("HGS_BENCH_ENGINES").unwrap_or_else(|_| "sqlite,postgres".into());
     let db = std::env::temp_dir().join(format!("hgs-bench-{}.db", std::process::id()));
-    reports.push(rt.block_on(async {
-        let store = SqliteStore::connect(&format!("sqlite:{}", db.display()))
-            .await
-            .unwrap();
-        run("sqlite", store).await
-    }));
+    if engines.contains("sqlite") {
+        reports.push(rt.block_on(async {
+            let store = SqliteStore::connect(&format!("sqlite:{}", db.display()))
+                .await
+                .unwrap();
+            run("sqlite", store).await
+        }));
+    }
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
-    if let Ok(url) = std::env::var("HGS_TEST_POSTGRES_URL") {
+    if !engines.contains("postgres") {
+    } else if let Ok(url) = std::env::var("HGS_TEST_POSTGRES_URL") {
         reports.push(rt.block_on(async {
             // A database of its own, dropped afterwards: every run starts empty.
             let name = format!("hgs_bench_{}", std::process::id());

@@ -570,3 +570,134 @@ async fn a_connection_that_sends_nothing_is_closed() {
     );
     assert!(started.elapsed() >= std::time::Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_registration_change_at_one_server_is_seen_at_once_by_another_on_the_same_database() {
+    // Two servers on one SQLite file: each caches baselines, CI policies and policy states per
+    // registry generation; a write through one must reach the other's very next request.
+    let clock = TestClock::new();
+    let path = db_path("generation");
+    let url = format!("sqlite:{}", path.display());
+    let a = Running::start(
+        Server::new(config(&clock), SqliteStore::connect(&url).await.unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    let b = Running::start(
+        Server::new(config(&clock), SqliteStore::connect(&url).await.unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    a.register_policies().await;
+    let host = SimulatedHost::new("GEN", &healthy());
+    a.register(&host).await;
+    // B reads (and caches) the policies A registered.
+    let (status, body) = attest_fresh(&b, &host).await;
+    assert_eq!(
+        (status, body["verdict"]["status"].as_str()),
+        (200, Some("Passed")),
+        "{body}"
+    );
+
+    // A removes the only CI policy: B's next attestation must not pass on its cached copy.
+    let r = a
+        .client
+        .delete(a.url("/v1/ci-policies/ci"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let (status, body) = attest_fresh(&b, &host).await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(body["verdict"]["status"], "Passed", "{body}");
+    assert!(body["token"].is_null(), "{body}");
+
+    // A registers it again: B passes the host again.
+    let log = hgs_tcglog::hex(&healthy().build());
+    let r = a
+        .admin_put(
+            "/v1/ci-policies/ci",
+            &serde_json::json!({ "reference_log": log, "policy_version": "v1" }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let (status, body) = attest_fresh(&b, &host).await;
+    assert_eq!(
+        (status, body["verdict"]["status"].as_str()),
+        (200, Some("Passed")),
+        "{body}"
+    );
+
+    // A policy state set through A is what B lists.
+    let r = a
+        .client
+        .post(a.url("/v1/policies/Hgs_FullBoot/disable"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let listed: serde_json::Value = b
+        .client
+        .get(b.url("/v1/policies"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let state = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["policy"] == "Hgs_FullBoot")
+        .unwrap()["state"]
+        .clone();
+    assert_eq!(state, "Disabled", "{listed}");
+}
+
+#[tokio::test]
+async fn challenges_outstanding_when_the_sqlite_store_is_opened_are_void() {
+    // The attestation path commits with synchronous=NORMAL: a power cut could undo a consumption,
+    // so opening the store voids every challenge still outstanding (it can never be redeemed).
+    let clock = TestClock::new();
+    let path = db_path("void");
+    let url = format!("sqlite:{}", path.display());
+    let host = SimulatedHost::new("VOID", &healthy());
+    let msg = {
+        let r = Running::start(
+            Server::new(config(&clock), SqliteStore::connect(&url).await.unwrap())
+                .await
+                .unwrap(),
+        )
+        .await;
+        r.register_policies().await;
+        r.register(&host).await;
+        let msg = r.challenge(&host).await;
+        r.handle.shutdown();
+        msg
+    };
+    let r = Running::start(
+        Server::new(config(&clock), SqliteStore::connect(&url).await.unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    let (status, body) = r.attest(&host.answer(&msg)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("challenge_used")),
+        "{body}"
+    );
+    // A challenge issued after opening is redeemed as usual.
+    let (status, body) = attest_fresh(&r, &host).await;
+    assert_eq!(
+        (status, body["verdict"]["status"].as_str()),
+        (200, Some("Passed")),
+        "{body}"
+    );
+}
