@@ -462,7 +462,11 @@ pub fn run_ci_policy(cmd: CiPolicyCmd) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("give --path or --from-log"),
     };
     let audit = reg.audit_mode == Some(true);
-    let sha256 = reg.digests.get("sha256").cloned().unwrap_or_default();
+    let sha256 = reg
+        .digests
+        .get(&hgs_tpm::HashAlg::Sha256)
+        .cloned()
+        .unwrap_or_default();
     update(&store, |ps| Ok(ps.add_ci_policy(reg)?))?;
     println!(
         "registered CI policy {name} ({}, SHA-256 {sha256})",

@@ -1,23 +1,10 @@
-//! Lower-case hex, the byte encoding of every hgs JSON document.
+//! Hex input as the CLI accepts it: [`hgs_tpm::hex`] with surrounding whitespace ignored (files
+//! written by editors end in a newline).
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
+/// Lower-case hex of `bytes` ([`hgs_tpm::hex::encode`]).
+pub use hgs_tpm::hex::encode as hex;
 
-/// Decodes hex (either case, surrounding whitespace ignored); `None` if malformed.
+/// Decodes hex of either case, surrounding whitespace ignored; `None` if malformed.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    hgs_tpm::hex::decode(s.trim())
 }

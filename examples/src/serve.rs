@@ -67,7 +67,7 @@ fn admin_token(args: &ServeArgs) -> anyhow::Result<String> {
     }
     let mut bytes = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
-    let token = hgs_tcglog::hex(&bytes);
+    let token = hgs_tpm::hex::encode(&bytes);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -199,7 +199,7 @@ impl Swtpm {
                     path: "swtpm".into(),
                     source,
                 })?;
-            match wait_ready(&mut child, port) {
+            match wait_ready(&mut child, port, ctrl) {
                 Ok(()) => {
                     return Ok(Swtpm {
                         child,
@@ -239,7 +239,9 @@ impl Swtpm {
     }
 }
 
-fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
+/// Waits until both the command port and the control port (the `swtpm:` TCTI opens both)
+/// accept connections, or swtpm exits (for instance because another process took a port).
+fn wait_ready(child: &mut Child, port: u16, ctrl: u16) -> Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -249,7 +251,9 @@ fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
             }
             return Err(format!("swtpm exited ({status}): {}", err.trim()));
         }
-        if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+        if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+            && TcpStream::connect((Ipv4Addr::LOCALHOST, ctrl)).is_ok()
+        {
             return Ok(());
         }
         if Instant::now() > deadline {

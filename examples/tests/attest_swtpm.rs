@@ -62,9 +62,9 @@ fn policy(file: &str, name: &str, v: PolicyVersion) -> CiPolicyRegistration {
 /// The log of a host running the policy `file` (SI_POLICY carries its measured SHA-256 digest).
 fn boot_running(file: &str) -> WindowsBoot {
     let p = policy(file, "x", PolicyVersion::V2);
-    let digest: Vec<u8> = (0..p.digests["sha256"].len())
+    let digest: Vec<u8> = (0..p.digests[&HashAlg::Sha256].len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&p.digests["sha256"][i..i + 2], 16).unwrap())
+        .map(|i| u8::from_str_radix(&p.digests[&HashAlg::Sha256][i..i + 2], 16).unwrap())
         .collect();
     WindowsBoot {
         si_policy: Some(("SiPolicy.p7b".into(), 0x000B, digest)),

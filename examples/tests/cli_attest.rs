@@ -447,7 +447,7 @@ fn cli_serve_and_agent_run_attest_over_https() {
     };
     let ident = read_json(&r, "host.json");
     let ekpub = ident["endorsement_keys"][0]["public"].as_str().unwrap();
-    let reference = hgs_tcglog::hex(&std::fs::read(r.dir.join("ref.tcglog")).unwrap());
+    let reference = hgs_tpm::hex::encode(&std::fs::read(r.dir.join("ref.tcglog")).unwrap());
     admin(
         reqwest::Method::PUT,
         "/v1/hosts/host1",

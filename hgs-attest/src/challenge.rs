@@ -28,10 +28,10 @@ pub struct Challenge {
     /// Its EK fingerprint (see `hgs_policy::host::key_fingerprint`).
     pub ek_fingerprint: String,
     /// Name (nameAlg || H(TPMT_PUBLIC)) of the AK the credential is bound to.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub ak_name: Vec<u8>,
     /// The secret, which every quote must carry as extraData.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub nonce: Vec<u8>,
     /// PCRs every quote must cover.
     pub pcrs: PcrSet,
@@ -49,10 +49,10 @@ pub struct ChallengeMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// TPM2B_ID_OBJECT contents.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub credential_blob: Vec<u8>,
     /// TPM2B_ENCRYPTED_SECRET contents.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub encrypted_secret: Vec<u8>,
     /// PCRs to quote.
     pub pcrs: PcrSet,

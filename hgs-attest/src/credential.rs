@@ -108,6 +108,7 @@ pub(crate) fn hmac(alg: HashAlg, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         HashAlg::Sha256 => run::<hmac::Hmac<sha2::Sha256>>(key, parts),
         HashAlg::Sha384 => run::<hmac::Hmac<sha2::Sha384>>(key, parts),
         HashAlg::Sha512 => run::<hmac::Hmac<sha2::Sha512>>(key, parts),
+        HashAlg::Sm3_256 => run::<hmac::Hmac<sm3::Sm3>>(key, parts),
     }
 }
 
@@ -230,7 +231,9 @@ pub fn make_credential_with(
     ecdh: EcdhBackend,
 ) -> Result<Credential, CredentialError> {
     let ek = Public::parse(ek_public).map_err(|e| CredentialError::MalformedEk(e.to_string()))?;
+    // SM3 nameAlgs (Chinese-market TPMs) are not supported for credentials.
     let name_alg = HashAlg::from_tpm_alg_id(ek.name_alg)
+        .filter(|h| *h != HashAlg::Sm3_256)
         .ok_or(CredentialError::UnsuitableEk("unsupported nameAlg"))?;
     if !(ek.attributes.restricted() && ek.attributes.decrypt()) {
         return Err(CredentialError::UnsuitableEk(
@@ -289,6 +292,10 @@ pub fn make_credential_with(
                     rsa::Oaep::new_with_label::<sha2::Sha512, _>(label),
                     &seed,
                 ),
+                // Refused with the nameAlg above.
+                HashAlg::Sm3_256 => {
+                    return Err(CredentialError::UnsuitableEk("unsupported nameAlg"))
+                }
             }
             .map_err(|_| CredentialError::Crypto("RSA-OAEP"))?;
             (seed, enc)

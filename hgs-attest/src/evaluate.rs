@@ -18,7 +18,8 @@ use hgs_policy::baseline::{BaselineMatcher, EventByEvent};
 use hgs_policy::resolve::{resolve, ArtifactMatches, Resolution};
 use hgs_policy::rules::{evaluate_rules, RuleOutcome, RuleResult};
 use hgs_policy::{CiPolicyRegistration, PolicySettings, PolicyVersion, TpmBaseline, TpmHost};
-use hgs_tcglog::{hex, BankPolicy, BindError, BootClaims, EventLog, QuotedLog};
+use hgs_tcglog::{BankPolicy, BindError, BootClaims, EventLog, QuotedLog};
+use hgs_tpm::hex::encode as hex;
 use hgs_tpm::{
     verify_quote, DefaultVerifier, Freshness, HashAlg, PcrSet, Public, QuoteError,
     QuoteRequirements, SignatureVerifier, VerifiedQuote,
@@ -777,7 +778,7 @@ fn diagnose_replay(
         let name = HashAlg::from_tpm_alg_id(bank)?.name();
         let values = e.pcr_values.get(name)?;
         for pcr in pcrs.iter() {
-            reported.push((bank, pcr, hgs_tcglog::unhex(values.get(&pcr)?)?));
+            reported.push((bank, pcr, hgs_tpm::hex::decode(values.get(&pcr)?)?));
         }
     }
     let parts: Vec<&[u8]> = reported.iter().map(|(_, _, v)| v.as_slice()).collect();

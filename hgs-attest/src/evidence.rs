@@ -25,10 +25,10 @@ pub struct QuoteEvidence {
     #[serde(default)]
     pub pcrs: Vec<u32>,
     /// TPMS_ATTEST bytes (TPM2B or bare).
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub attest: Vec<u8>,
     /// TPMT_SIGNATURE bytes.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub signature: Vec<u8>,
 }
 
@@ -41,7 +41,7 @@ pub struct Evidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge_id: Option<String>,
     /// The AK public area (TPM2B_PUBLIC or TPMT_PUBLIC).
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub ak_public: Vec<u8>,
     /// Quotes, one per bank.
     pub quotes: Vec<QuoteEvidence>,
@@ -49,6 +49,6 @@ pub struct Evidence {
     #[serde(default)]
     pub pcr_values: BTreeMap<String, BTreeMap<u32, String>>,
     /// The TCG event log of the current boot.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub event_log: Vec<u8>,
 }

@@ -17,7 +17,6 @@ use hgs_attest::{
 };
 use hgs_tcglog::builder::{uefi_variable, LogBuilder};
 use hgs_tcglog::synthetic::WindowsBoot;
-use hgs_tcglog::uefi::Guid;
 use hgs_tcglog::EventLog;
 use hgs_tpm::soft::SoftAk;
 use hgs_tpm::{HashAlg, Public};
@@ -64,7 +63,7 @@ fn evidence(tpm_log: &[u8], shown_log: &[u8], pcrs: PcrSet, banks: &[HashAlg]) -
     let quotes = banks
         .iter()
         .map(|b| {
-            let alg = hgs_tcglog::HashAlg::from_tpm_alg_id(b.tpm_alg_id()).unwrap();
+            let alg = *b;
             let (attest, signature) = ak
                 .quote(&NONCE, &[(*b, pcrs)], |_, p| {
                     // A bank the log never extended reads as its reset value (zeros).
@@ -395,7 +394,7 @@ fn forged_sha1_only_pcr_12_records_in_a_dual_bank_log_are_refused() {
 /// SecureBoot=01 extended after the separator.
 #[test]
 fn a_retyped_pre_separator_secure_boot_off_event_is_refused() {
-    let guid = Guid::EFI_GLOBAL_VARIABLE;
+    let guid = hgs_tcglog::uefi::EFI_GLOBAL_VARIABLE;
     let build = |first_type: u32| {
         let mut b = LogBuilder::agile(&[hgs_tcglog::HashAlg::Sha1, hgs_tcglog::HashAlg::Sha256]);
         b.event(7, first_type, &uefi_variable(guid, "SecureBoot", &[0]));

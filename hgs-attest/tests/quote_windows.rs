@@ -22,7 +22,7 @@ fn data(f: &str) -> Vec<u8> {
 fn pcrs() -> Vec<Vec<u8>> {
     let v: serde_json::Value = serde_json::from_slice(&data("pcrs.json")).unwrap();
     (0..24)
-        .map(|i| hgs_tcglog::unhex(v["banks"]["sha1"][i.to_string()].as_str().unwrap()).unwrap())
+        .map(|i| hgs_tpm::hex::decode(v["banks"]["sha1"][i.to_string()].as_str().unwrap()).unwrap())
         .collect()
 }
 

@@ -23,13 +23,13 @@
 //!   path) needs no such inference.
 //!
 //! ```
-//! use hgs_cipolicy::{CiPolicy, DigestAlg};
+//! use hgs_cipolicy::{CiPolicy, HashAlg};
 //! # fn main() -> Result<(), hgs_cipolicy::Error> {
 //! let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"),
 //!     "/../../shared/corpus/cipolicy/pywdac__SiPolicy__b27df475.p7b")).unwrap();
 //! let policy = CiPolicy::parse(&bytes)?;
 //! assert!(!policy.is_signed());
-//! assert_eq!(policy.measured_digest(DigestAlg::Sha256).len(), 32);
+//! assert_eq!(policy.measured_digest(HashAlg::Sha256).len(), 32);
 //! println!("{} {} audit={}", policy.policy_id(), policy.version(), policy.audit_mode());
 //! # Ok(()) }
 //! ```
@@ -38,16 +38,17 @@
 #[cfg(feature = "builder")]
 pub mod builder;
 pub mod cms;
-mod digest;
 mod error;
-pub mod guid;
 pub mod options;
 pub mod policy;
 pub mod reader;
 
-pub use digest::DigestAlg;
 pub use error::{Error, Result};
-pub use guid::Guid;
+/// The GUID type of every hgs crate (`hgs_tpm::Guid`); `{:#}` writes the braced upper-case form
+/// policy XML uses.
+pub use hgs_tpm::Guid;
+/// The hash algorithm type of every hgs crate (`hgs_tpm::HashAlg`).
+pub use hgs_tpm::HashAlg;
 pub use policy::{BinaryPolicy, Version};
 
 /// Serde helper: bytes as lower-case hex.
@@ -55,12 +56,7 @@ pub(crate) fn ser_hex<S: serde::Serializer>(
     b: &&[u8],
     s: S,
 ) -> core::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&hex(b))
-}
-
-/// Lower-case hex.
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    s.serialize_str(&hgs_tpm::hex::encode(b))
 }
 
 /// A CI policy file: signed (CMS) or unsigned, parsed.
@@ -112,7 +108,7 @@ impl<'a> CiPolicy<'a> {
     }
 
     /// The digest Windows measures (see the crate docs for what is inferred).
-    pub fn measured_digest(&self, alg: DigestAlg) -> Vec<u8> {
+    pub fn measured_digest(&self, alg: HashAlg) -> Vec<u8> {
         alg.hash(self.unsigned)
     }
 
@@ -165,10 +161,10 @@ impl<'a> CiPolicy<'a> {
         let p = &self.policy;
         Summary {
             format_version: p.format_version,
-            policy_type_id: p.policy_type_id.to_string(),
-            platform_id: p.platform_id.to_string(),
-            policy_id: self.policy_id().to_string(),
-            base_policy_id: self.base_policy_id().to_string(),
+            policy_type_id: format!("{:#}", p.policy_type_id),
+            platform_id: format!("{:#}", p.platform_id),
+            policy_id: format!("{:#}", self.policy_id()),
+            base_policy_id: format!("{:#}", self.base_policy_id()),
             version: p.version.to_string(),
             name: self.name().map(str::to_string),
             info_id: self.info_id().map(str::to_string),
@@ -194,7 +190,7 @@ impl<'a> CiPolicy<'a> {
             supplemental_signers: p.supplemental_signers.len(),
             hvci_options: p.hvci_options,
             measured_digest: MeasuredDigest {
-                sha256: hex(&self.measured_digest(DigestAlg::Sha256)),
+                sha256: hgs_tpm::hex::encode(&self.measured_digest(HashAlg::Sha256)),
             },
         }
     }

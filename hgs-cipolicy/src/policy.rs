@@ -2,8 +2,8 @@
 //! Layout: `shared/research/cipolicy.md` §2 (checked against the 41 corpus binaries).
 
 use crate::error::{Error, Result};
-use crate::guid::Guid;
 use crate::reader::Reader;
+use hgs_tpm::Guid;
 
 /// Highest format version this crate reads. Versions above it add blocks whose layout is only
 /// known from one writer (HotCakeX) and never seen in a real file: refused, never guessed.

@@ -2,7 +2,7 @@
 //! blob, string), each failure naming the field and offset.
 
 use crate::error::{Error, Result};
-use crate::guid::Guid;
+use hgs_tpm::Guid;
 
 /// Longest string or blob accepted: 16 MiB (real policies are < 1 MiB in total).
 pub const MAX_FIELD: u32 = 16 * 1024 * 1024;

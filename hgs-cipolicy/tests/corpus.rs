@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use hgs_cipolicy::{hex, CiPolicy, DigestAlg, Error};
+use hgs_cipolicy::{CiPolicy, Error, HashAlg};
+use hgs_tpm::hex::encode as hex;
 use serde_json::Value;
 
 fn corpus() -> PathBuf {
@@ -58,8 +59,8 @@ fn every_corpus_policy_parses_to_its_manifest_fields() {
         );
         // PolicyID / BasePolicyID exist from format 6 on; before, only the PolicyTypeID.
         let ids = (
-            p.policy().policy_id.map(|g| g.to_string()),
-            p.policy().base_policy_id.map(|g| g.to_string()),
+            p.policy().policy_id.map(|g| format!("{g:#}")),
+            p.policy().base_policy_id.map(|g| format!("{g:#}")),
         );
         let want_ids = (
             e["policy_id"].as_str().map(str::to_uppercase),
@@ -155,7 +156,7 @@ fn every_corpus_policy_parses_to_its_manifest_fields() {
         assert_eq!(ours, scen, "{file} scenarios");
         // The measured-digest candidate: SHA-256 of the unsigned policy bytes.
         assert_eq!(
-            hex(&p.measured_digest(DigestAlg::Sha256)),
+            hex(&p.measured_digest(HashAlg::Sha256)),
             e["inner_policy_sha256"].as_str().unwrap(),
             "{file}"
         );
@@ -188,7 +189,7 @@ fn signed_and_unsigned_forms_of_one_policy_measure_the_same() {
             .map(|(f, _)| {
                 CiPolicy::parse(&std::fs::read(corpus().join(f)).unwrap())
                     .unwrap()
-                    .measured_digest(DigestAlg::Sha256)
+                    .measured_digest(HashAlg::Sha256)
             })
             .collect();
         assert_eq!(digests.len(), 1, "{files:?}");
@@ -201,8 +202,8 @@ fn signed_and_unsigned_forms_of_one_policy_measure_the_same() {
     let inner = CiPolicy::parse(p.unsigned_bytes()).unwrap();
     assert!(!inner.is_signed());
     assert_eq!(
-        inner.measured_digest(DigestAlg::Sha256),
-        p.measured_digest(DigestAlg::Sha256)
+        inner.measured_digest(HashAlg::Sha256),
+        p.measured_digest(HashAlg::Sha256)
     );
     assert_eq!(inner.summary().counts, p.summary().counts);
     assert!(checked >= 1);

@@ -198,10 +198,6 @@ fn der_err(what: &'static str) -> impl Fn(Error) -> AuthenticodeError {
     move |source| AuthenticodeError::Der { what, source }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// The bytes of a signed cabinet that Authenticode hashes, as slices (file bytes `0..4`, `8..34`
 /// and `56..cbCabinet`: all but `reserved1`, `iCabinet`, the reserve sizes and the first 16
 /// reserve bytes, which signing changes), and the signature bytes.
@@ -275,8 +271,8 @@ pub fn verify_cabinet(input: &[u8], now: UnixTime) -> Result<CabinetSignature> {
     let computed = hash.tpm().hash_parts(&ranges);
     if computed != signed {
         return Err(AuthenticodeError::CabinetDigestMismatch {
-            computed: hex(&computed),
-            signed: hex(signed),
+            computed: hgs_tpm::hex::encode(&computed),
+            signed: hgs_tpm::hex::encode(signed),
         });
     }
     // Authenticode (PKCS #7 v1.5): the messageDigest covers the content's value octets.

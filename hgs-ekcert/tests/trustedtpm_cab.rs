@@ -35,9 +35,7 @@ fn now() -> UnixTime {
     UnixTime::parse_rfc3339("2026-12-01T00:00:00Z").unwrap()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use hgs_tpm::hex::encode as hex;
 
 #[test]
 fn pinned_roots_are_the_published_microsoft_roots() {

@@ -256,7 +256,7 @@ impl TpmBaseline {
                 event_type: e.event_type.as_u32(),
                 digests: e
                     .digests()
-                    .map(|(alg, d)| (alg.name().to_string(), hgs_tcglog::hex(d)))
+                    .map(|(alg, d)| (alg.name().to_string(), hgs_tpm::hex::encode(d)))
                     .collect(),
                 description: describe(&e),
             });
@@ -412,7 +412,7 @@ impl BaselineMatcher for EventByEvent {
                 let got = actual.next();
                 let got_digest = got
                     .as_ref()
-                    .map(|e| e.digest().map(hgs_tcglog::hex).unwrap_or_default());
+                    .map(|e| e.digest().map(hgs_tpm::hex::encode).unwrap_or_default());
                 let want_digest =
                     want.map(|w| w.digests.get(bank.name()).cloned().unwrap_or_default());
                 let kind = match (&want_digest, &got_digest) {

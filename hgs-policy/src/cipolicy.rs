@@ -13,8 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use hgs_cipolicy::{CiPolicy, DigestAlg};
+use hgs_cipolicy::CiPolicy;
 use hgs_tcglog::{BootClaims, EventLog, ReferenceLog, SiPolicyClaim};
+use hgs_tpm::HashAlg;
 
 use crate::version::PolicyVersion;
 
@@ -53,8 +54,8 @@ pub struct CiPolicyRegistration {
     pub name: String,
     /// Version it was registered under.
     pub policy_version: PolicyVersion,
-    /// Measured digest per algorithm (`sha1`, `sha256`, ...), hex.
-    pub digests: BTreeMap<String, String>,
+    /// Measured digest per algorithm (serialized as `{"sha256": "<hex>", ...}`), hex.
+    pub digests: BTreeMap<HashAlg, String>,
     /// Audit mode (`Some(true)`: hosts pass but are flagged); unknown for log registrations.
     pub audit_mode: Option<bool>,
     /// Where the digests came from.
@@ -93,26 +94,6 @@ pub enum CiPolicyError {
     },
 }
 
-/// Digest algorithms recorded for a file registration (every one an SI_POLICY event may use).
-const FILE_ALGS: [DigestAlg; 5] = [
-    DigestAlg::Sha1,
-    DigestAlg::Sha256,
-    DigestAlg::Sha384,
-    DigestAlg::Sha512,
-    DigestAlg::Sm3_256,
-];
-
-/// Name of a digest algorithm in registrations, from its TPM_ALG_ID.
-pub fn alg_name(tpm_alg_id: u16) -> Option<&'static str> {
-    Some(match DigestAlg::from_tpm_alg_id(tpm_alg_id)? {
-        DigestAlg::Sha1 => "sha1",
-        DigestAlg::Sha256 => "sha256",
-        DigestAlg::Sha384 => "sha384",
-        DigestAlg::Sha512 => "sha512",
-        DigestAlg::Sm3_256 => "sm3_256",
-    })
-}
-
 /// Outcome of [`CiPolicyRegistration::cross_check`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -139,14 +120,10 @@ impl CiPolicyRegistration {
         file: &[u8],
     ) -> Result<Self, CiPolicyError> {
         let policy = CiPolicy::parse(file).map_err(|e| CiPolicyError::Policy(e.to_string()))?;
-        let digests = FILE_ALGS
+        // Every algorithm an SI_POLICY event may use.
+        let digests = HashAlg::ALL
             .iter()
-            .filter_map(|a| {
-                Some((
-                    alg_name(a.tpm_alg_id())?.to_string(),
-                    hgs_tcglog::hex(&policy.measured_digest(*a)),
-                ))
-            })
+            .map(|a| (*a, hgs_tpm::hex::encode(&policy.measured_digest(*a))))
             .collect();
         Ok(CiPolicyRegistration {
             name: name.into(),
@@ -156,7 +133,7 @@ impl CiPolicyRegistration {
             source: CiPolicySource::File {
                 signed: policy.is_signed(),
                 supplemental: policy.is_supplemental(),
-                policy_id: policy.policy_id().to_string(),
+                policy_id: format!("{:#}", policy.policy_id()),
                 policy_name: policy.name().map(str::to_string),
                 file_version: policy.version().to_string(),
             },
@@ -188,14 +165,15 @@ impl CiPolicyRegistration {
                 })
             }
         };
-        let alg = alg_name(chosen.hash_alg).ok_or(CiPolicyError::UnknownAlgorithm {
-            event_index: chosen.event_index,
-            alg: chosen.hash_alg,
-        })?;
+        let alg =
+            HashAlg::from_tpm_alg_id(chosen.hash_alg).ok_or(CiPolicyError::UnknownAlgorithm {
+                event_index: chosen.event_index,
+                alg: chosen.hash_alg,
+            })?;
         Ok(CiPolicyRegistration {
             name: name.into(),
             policy_version: version,
-            digests: BTreeMap::from([(alg.to_string(), hgs_tcglog::hex(&chosen.digest))]),
+            digests: BTreeMap::from([(alg, hgs_tpm::hex::encode(&chosen.digest))]),
             audit_mode: None,
             source: CiPolicySource::ReferenceLog {
                 event_index: chosen.event_index,
@@ -207,10 +185,10 @@ impl CiPolicyRegistration {
 
     /// Whether a measured SI policy is this one.
     pub fn matches(&self, measured: &SiPolicyClaim) -> bool {
-        alg_name(measured.hash_alg).is_some_and(|alg| {
+        HashAlg::from_tpm_alg_id(measured.hash_alg).is_some_and(|alg| {
             self.digests
-                .get(alg)
-                .is_some_and(|d| *d == hgs_tcglog::hex(&measured.digest))
+                .get(&alg)
+                .is_some_and(|d| *d == hgs_tpm::hex::encode(&measured.digest))
         })
     }
 
@@ -231,8 +209,10 @@ impl CiPolicyRegistration {
                         (
                             p.event_index,
                             p.name.clone(),
-                            alg_name(p.hash_alg).unwrap_or("unknown").to_string(),
-                            hgs_tcglog::hex(&p.digest),
+                            HashAlg::from_tpm_alg_id(p.hash_alg)
+                                .map_or("unknown", HashAlg::name)
+                                .to_string(),
+                            hgs_tpm::hex::encode(&p.digest),
                         )
                     })
                     .collect(),

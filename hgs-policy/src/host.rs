@@ -60,7 +60,7 @@ pub struct TpmHost {
     /// Version it was registered under.
     pub policy_version: PolicyVersion,
     /// The EK public area as TPMT_PUBLIC (what credentials are encrypted to).
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub ekpub: Vec<u8>,
     /// [`ek_fingerprint`] of the EK: SHA-256 over its key, hex. Two encodings of one key agree.
     pub ek_fingerprint: String,
@@ -70,7 +70,7 @@ pub struct TpmHost {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "opt_hex_bytes"
+        with = "hgs_tpm::hex::serde_option"
     )]
     pub ek_certificate: Option<Vec<u8>>,
     /// What the certificate check found at registration.
@@ -153,7 +153,7 @@ pub fn key_fingerprint(key: &PublicKey) -> String {
             h.update(y);
         }
     }
-    hgs_tcglog::hex(&h.finalize())
+    hgs_tpm::hex::encode(&h.finalize())
 }
 
 /// The EK fingerprint of a TPM2B_PUBLIC or TPMT_PUBLIC (see [`key_fingerprint`]).
@@ -231,22 +231,5 @@ impl TpmHost {
     /// Whether `ekpub` (TPM2B_PUBLIC or TPMT_PUBLIC) is this host's EK.
     pub fn has_ek(&self, ekpub: &[u8]) -> bool {
         ek_fingerprint(ekpub).is_ok_and(|f| f == self.ek_fingerprint)
-    }
-}
-
-mod opt_hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(b: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match b {
-            Some(b) => s.serialize_str(&hgs_tcglog::hex(b)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        #[derive(Deserialize)]
-        struct Wrap(#[serde(with = "hgs_tcglog::owned::hex_bytes")] Vec<u8>);
-        Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
     }
 }

@@ -317,7 +317,7 @@ impl ClaimEvidence {
     fn hex(claim: &str, c: &Option<Claim<Vec<u8>>>) -> ClaimEvidence {
         ClaimEvidence {
             claim: claim.into(),
-            value: c.as_ref().map(|c| hgs_tcglog::hex(&c.value)),
+            value: c.as_ref().map(|c| hgs_tpm::hex::encode(&c.value)),
             event_index: c.as_ref().map(|c| c.event_index),
             pcr: c.as_ref().map(|c| c.pcr),
         }
@@ -602,7 +602,7 @@ pub fn evaluate_rule(
                 );
             }
             let registered = claims.dump_encryption_key_digest.as_ref().is_some_and(|c| {
-                let d = hgs_tcglog::hex(&c.value);
+                let d = hgs_tpm::hex::encode(&c.value);
                 settings
                     .dump_keys
                     .iter()

@@ -31,7 +31,7 @@ pub struct TrustedCertificate {
     /// Subject, for listing.
     pub subject: String,
     /// DER bytes, exactly as installed.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub der: Vec<u8>,
 }
 

@@ -600,8 +600,11 @@ fn ci_policy_from_file_matches_the_log_that_measured_its_unsigned_content() {
     let file = cip("aaronlocker__SiPolicy-Audit__3b070fcd.p7b");
     let reg = CiPolicyRegistration::from_policy_file("audit", PolicyVersion::V2, &file).unwrap();
     let parsed = hgs_cipolicy::CiPolicy::parse(&file).unwrap();
-    let sha256 = hgs_cipolicy::DigestAlg::Sha256.hash(parsed.unsigned_bytes());
-    assert_eq!(reg.digests["sha256"], hgs_tcglog::hex(&sha256));
+    let sha256 = hgs_cipolicy::HashAlg::Sha256.hash(parsed.unsigned_bytes());
+    assert_eq!(
+        reg.digests[&hgs_tcglog::HashAlg::Sha256],
+        hgs_tpm::hex::encode(&sha256)
+    );
     assert_eq!(reg.audit_mode, Some(parsed.audit_mode()));
 
     let boot = WindowsBoot {
@@ -617,7 +620,10 @@ fn ci_policy_from_file_matches_the_log_that_measured_its_unsigned_content() {
     let from_log =
         CiPolicyRegistration::from_reference_log("log", PolicyVersion::V2, &boot.build(), None)
             .unwrap();
-    assert_eq!(from_log.digests["sha256"], reg.digests["sha256"]);
+    assert_eq!(
+        from_log.digests[&hgs_tcglog::HashAlg::Sha256],
+        reg.digests[&hgs_tcglog::HashAlg::Sha256]
+    );
     assert!(from_log.matches(&claims.si_policies[0]));
 
     let other = CiPolicyRegistration::from_policy_file(

@@ -145,7 +145,7 @@ async fn install_trusted_tpm_cab<S: Store>(r: &Running<S>) -> usize {
                 .bearer_auth(common::ADMIN)
                 .json(&serde_json::json!({
                     "role": role,
-                    "der": hgs_tcglog::hex(c.certificate.der()),
+                    "der": hgs_tpm::hex::encode(c.certificate.der()),
                     "vendor": c.vendor,
                 }))
                 .send()

@@ -318,16 +318,9 @@ impl<S: Store> FromRequestParts<Arc<AppState<S>>> for Admin {
     }
 }
 
-/// Decodes lower- or upper-case hex.
+/// Decodes hex of either case, surrounding whitespace ignored.
 pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
-        .collect()
+    hgs_tpm::hex::decode(s.trim())
 }
 
 /// `POST /v1/challenges` body.
@@ -336,7 +329,7 @@ pub struct ChallengeBody {
     /// The registered host name.
     pub host: String,
     /// The host's AK public area (TPM2B_PUBLIC or TPMT_PUBLIC), hex.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub ak_public: Vec<u8>,
 }
 
@@ -353,7 +346,7 @@ pub struct AttestationResponse {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct HostRegistration {
     /// The EK public area (TPM2B_PUBLIC or TPMT_PUBLIC), hex.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub ekpub: Vec<u8>,
     /// The EK certificate (DER), hex, if the platform has one.
     #[serde(default)]
@@ -370,7 +363,7 @@ pub struct HostRegistration {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BaselineRegistration {
     /// The reference log, hex.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub reference_log: Vec<u8>,
     /// `v1` or `v2` (default).
     #[serde(default)]
@@ -387,7 +380,7 @@ pub struct BaselineRegistration {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CiPolicyRequest {
     /// The reference log, hex.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub reference_log: Vec<u8>,
     /// `v1` or `v2` (default).
     #[serde(default)]
@@ -403,7 +396,7 @@ pub struct RootInstall {
     /// `root` (a trust anchor) or `intermediate` (chain building only).
     pub role: TrustRole,
     /// The certificate, DER, hex.
-    #[serde(with = "hgs_tcglog::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub der: Vec<u8>,
     /// The vendor it came from, if known.
     #[serde(default)]
@@ -426,7 +419,7 @@ pub struct InstalledRoot {
 impl InstalledRoot {
     fn of(c: &TrustedCertificate) -> InstalledRoot {
         InstalledRoot {
-            fingerprint: hgs_tcglog::hex(&Sha256::digest(&c.der)),
+            fingerprint: hgs_tpm::hex::encode(&Sha256::digest(&c.der)),
             role: c.role,
             subject: c.subject.clone(),
             vendor: c.vendor.clone(),
@@ -508,7 +501,7 @@ async fn create_challenge<S: Store>(
         new_challenge(host, &body.ak_public, &request, &mut rand_core::OsRng)?;
     let mut id = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
-    let id = hgs_tcglog::hex(&id);
+    let id = hgs_tpm::hex::encode(&id);
     st.store
         .insert_challenge(&id, &challenge, now.saturating_add(st.config.challenge_ttl))
         .await?;

@@ -161,7 +161,7 @@ impl<S: Store> Server<S> {
             Some(k) => k,
             None => {
                 let candidate = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
-                let hex = hgs_tcglog::hex(&candidate.to_bytes());
+                let hex = hgs_tpm::hex::encode(&candidate.to_bytes());
                 let stored = store.get_or_insert_secret(TOKEN_KEY_NAME, &hex).await?;
                 let bytes = api::from_hex(&stored)
                     .ok_or(ServerError::TokenKey(hgs_attest::TokenKeyError::Scalar))?;

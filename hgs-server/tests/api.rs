@@ -505,7 +505,7 @@ async fn a_key_that_cannot_quote_or_bad_hex_is_refused_and_no_challenge_is_store
     let resp = r
         .client
         .post(r.url("/v1/challenges"))
-        .json(&serde_json::json!({ "host": "H", "ak_public": hgs_tcglog::hex(host.ek.public()) }))
+        .json(&serde_json::json!({ "host": "H", "ak_public": hgs_tpm::hex::encode(host.ek.public()) }))
         .send()
         .await
         .unwrap();
@@ -616,7 +616,7 @@ async fn a_registration_change_at_one_server_is_seen_at_once_by_another_on_the_s
     assert!(body["token"].is_null(), "{body}");
 
     // A registers it again: B passes the host again.
-    let log = hgs_tcglog::hex(&healthy().build());
+    let log = hgs_tpm::hex::encode(&healthy().build());
     let r = a
         .admin_put(
             "/v1/ci-policies/ci",

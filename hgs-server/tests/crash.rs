@@ -45,7 +45,7 @@ async fn kill_9_right_after_the_acknowledgements_loses_nothing() {
     let db = dir.join("hgs-server.db");
 
     let (mut child, base, client) = spawn(&db, &dir);
-    let log = hgs_tcglog::hex(&healthy().build());
+    let log = hgs_tpm::hex::encode(&healthy().build());
     for (path, body) in [
         (
             "/v1/baselines/class",

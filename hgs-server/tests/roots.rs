@@ -122,7 +122,7 @@ async fn v2_hosts_register_once_their_vendor_roots_are_installed_and_then_pass()
             .unwrap(),
     )
     .await;
-    let log = hgs_tcglog::hex(&healthy().build());
+    let log = hgs_tpm::hex::encode(&healthy().build());
     for path in ["/v1/baselines/class2", "/v1/ci-policies/ci2"] {
         let resp = r
             .admin_put(
@@ -143,8 +143,8 @@ async fn v2_hosts_register_once_their_vendor_roots_are_installed_and_then_pass()
     let int_der = cert(2, "Test TPM EK CA", "Test TPM Root", &int, &root, true);
     let leaf_der = cert(3, "", "Test TPM EK CA", &ek_key, &int, false);
     let registration = serde_json::json!({
-        "ekpub": hgs_tcglog::hex(host.ek.public()),
-        "ek_certificate": hgs_tcglog::hex(&leaf_der),
+        "ekpub": hgs_tpm::hex::encode(host.ek.public()),
+        "ek_certificate": hgs_tpm::hex::encode(&leaf_der),
         "policy_version": "v2",
     });
 
@@ -162,7 +162,7 @@ async fn v2_hosts_register_once_their_vendor_roots_are_installed_and_then_pass()
             .send()
     };
     let resp = post(
-        serde_json::json!({ "role": "root", "der": hgs_tcglog::hex(&root_der), "vendor": "Test" }),
+        serde_json::json!({ "role": "root", "der": hgs_tpm::hex::encode(&root_der), "vendor": "Test" }),
     )
     .await
     .unwrap();
@@ -176,11 +176,11 @@ async fn v2_hosts_register_once_their_vendor_roots_are_installed_and_then_pass()
         "{installed}"
     );
     let resp =
-        post(serde_json::json!({ "role": "intermediate", "der": hgs_tcglog::hex(&int_der) }))
+        post(serde_json::json!({ "role": "intermediate", "der": hgs_tpm::hex::encode(&int_der) }))
             .await
             .unwrap();
     assert_eq!(resp.status(), 201);
-    let resp = post(serde_json::json!({ "role": "root", "der": hgs_tcglog::hex(&root_der) }))
+    let resp = post(serde_json::json!({ "role": "root", "der": hgs_tpm::hex::encode(&root_der) }))
         .await
         .unwrap();
     assert_eq!(resp.status(), 409, "installed twice");

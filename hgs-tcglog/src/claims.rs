@@ -22,7 +22,7 @@ use crate::modules::{self, LoadedModules, RawModule, Text};
 use crate::parse::EventLog;
 use crate::quoted::{QuotedEvent, QuotedLog, ReferenceLog};
 use crate::sipa::{self, id, Record, SiPolicy, VsmIdk};
-use crate::uefi::{Guid, UefiVariable};
+use crate::uefi::UefiVariable;
 
 pub use crate::modules::LoadedModule;
 
@@ -47,7 +47,7 @@ pub struct SiPolicyClaim {
     /// Digest algorithm (TPM_ALG_ID).
     pub hash_alg: u16,
     /// Digest.
-    #[serde(with = "crate::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub digest: Vec<u8>,
     /// PCR.
     pub pcr: u32,
@@ -333,7 +333,7 @@ impl BootClaims {
                         });
                         continue;
                     };
-                    if v.guid != Guid::EFI_GLOBAL_VARIABLE || v.name != "SecureBoot" {
+                    if v.guid != crate::uefi::EFI_GLOBAL_VARIABLE || v.name != "SecureBoot" {
                         continue;
                     }
                     if e.event_type != EventType::EfiVariableDriverConfig {

@@ -29,7 +29,7 @@
 //! let log = EventLog::parse(&bytes)?;
 //! let pcrs = replay::replay(&log)?;
 //! assert_eq!(log.banks(), vec![HashAlg::Sha1]);
-//! assert_eq!(hgs_tcglog::hex(pcrs.get(HashAlg::Sha1, 7).unwrap()),
+//! assert_eq!(hgs_tpm::hex::encode(pcrs.get(HashAlg::Sha1, 7).unwrap()),
 //!            "859a5877266b5c909613468091a73380a5386786");
 //! # Ok(()) }
 //! ```
@@ -63,25 +63,3 @@ pub use modules::{LoadedModule, LoadedModules, ModuleRef};
 pub use parse::{EventLog, LogFormat};
 pub use quoted::{BankPolicy, BindError, QuotedEvent, QuotedEvents, QuotedLog, ReferenceLog};
 pub use replay::{PcrBanks, PcrMismatch, Replayer};
-
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[usize::from(b >> 4)] as char);
-        s.push(HEX[usize::from(b & 15)] as char);
-    }
-    s
-}
-
-/// Parses lower-case or upper-case hex; `None` when malformed.
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}

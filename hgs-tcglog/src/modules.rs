@@ -17,7 +17,7 @@ pub struct LoadedModule {
     /// File path.
     pub file_path: String,
     /// Authenticode digest.
-    #[serde(with = "crate::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub authenticode_hash: Vec<u8>,
     /// CAPI hash algorithm id (CALG_*).
     pub hash_alg: Option<u32>,
@@ -61,7 +61,7 @@ pub struct ModuleRef<'a> {
     /// File path.
     pub file_path: &'a str,
     /// Authenticode digest.
-    #[serde(serialize_with = "crate::owned::hex_bytes::serialize")]
+    #[serde(serialize_with = "hgs_tpm::hex::serde::serialize")]
     pub authenticode_hash: &'a [u8],
     /// CAPI hash algorithm id (CALG_*).
     pub hash_alg: Option<u32>,

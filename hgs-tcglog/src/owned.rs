@@ -15,7 +15,7 @@ pub struct OwnedEvent {
     /// Digests per known bank.
     pub digests: Vec<OwnedDigest>,
     /// Event data.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub data: Vec<u8>,
 }
 
@@ -25,7 +25,7 @@ pub struct OwnedDigest {
     /// Bank.
     pub alg: HashAlg,
     /// Digest.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub digest: Vec<u8>,
 }
 
@@ -54,21 +54,5 @@ impl From<&Event<'_>> for OwnedEvent {
                 .collect(),
             data: e.data.to_vec(),
         }
-    }
-}
-
-/// Serde helper: bytes as lower-case hex strings.
-pub mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serializes as hex.
-    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::hex(b))
-    }
-
-    /// Deserializes from hex.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        crate::unhex(&s).ok_or_else(|| serde::de::Error::custom("invalid hex"))
     }
 }

@@ -246,7 +246,7 @@ pub struct SiPolicy {
     /// Digest algorithm (TPM_ALG_ID).
     pub hash_alg: u16,
     /// Digest of the policy.
-    #[serde(with = "crate::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub digest: Vec<u8>,
 }
 
@@ -312,10 +312,10 @@ pub struct VsmIdk {
     /// Key size in bits.
     pub bits: u32,
     /// Public exponent, big-endian.
-    #[serde(with = "crate::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub exponent: Vec<u8>,
     /// Modulus, big-endian.
-    #[serde(with = "crate::owned::hex_bytes")]
+    #[serde(with = "hgs_tpm::hex::serde")]
     pub modulus: Vec<u8>,
 }
 

@@ -9,7 +9,6 @@
 use crate::alg::HashAlg;
 use crate::builder::{uefi_variable, LogBuilder};
 use crate::sipa::{encode_container, encode_records, encode_si_policy, id, SiPolicy};
-use crate::uefi::Guid;
 
 const EV_SEPARATOR: u32 = 0x4;
 const EV_EVENT_TAG: u32 = 0x6;
@@ -112,8 +111,8 @@ impl WindowsBoot {
                 .collect::<Vec<_>>(),
         );
         // PCR 7: Secure Boot configuration.
-        let global = Guid::EFI_GLOBAL_VARIABLE;
-        let db = Guid::EFI_IMAGE_SECURITY_DATABASE;
+        let global = crate::uefi::EFI_GLOBAL_VARIABLE;
+        let db = crate::uefi::EFI_IMAGE_SECURITY_DATABASE;
         for (guid, name, data) in [
             (global, "SecureBoot", b(self.secure_boot)),
             (global, "PK", b"synthetic PK".to_vec()),
@@ -246,9 +245,7 @@ pub fn self_quotes(
     let nonce = [0x5a; 16];
     let mut out = Vec::new();
     for &(bank, pcrs) in selection {
-        let Some(tpm_bank) = hgs_tpm::HashAlg::from_tpm_alg_id(bank.tpm_alg_id()) else {
-            continue;
-        };
+        let tpm_bank = bank;
         let Ok((attest, sig)) = ak.quote(&nonce, &[(tpm_bank, pcrs)], |_, p| {
             replayed.get(bank, p).map(<[u8]>::to_vec)
         }) else {

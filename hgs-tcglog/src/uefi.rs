@@ -7,82 +7,39 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::event_type::EventType;
 
-/// A UEFI GUID (stored mixed-endian in the log; displayed in canonical lower-case form).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Guid(pub [u8; 16]);
+pub use hgs_tpm::Guid;
 
-impl Guid {
-    /// EFI_GLOBAL_VARIABLE (SecureBoot, PK, KEK, Boot####, ...).
-    pub const EFI_GLOBAL_VARIABLE: Guid = Guid::from_fields(
-        0x8be4df61,
-        0x93ca,
-        0x11d2,
-        [0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c],
-    );
-    /// EFI_IMAGE_SECURITY_DATABASE (db, dbx, dbt, dbr).
-    pub const EFI_IMAGE_SECURITY_DATABASE: Guid = Guid::from_fields(
-        0xd719b2cb,
-        0x3d3a,
-        0x4596,
-        [0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f],
-    );
-    /// EFI_CERT_X509_GUID.
-    pub const EFI_CERT_X509: Guid = Guid::from_fields(
-        0xa5c059a1,
-        0x94e4,
-        0x4aa7,
-        [0x87, 0xb5, 0xab, 0x15, 0x5c, 0x2b, 0xf0, 0x72],
-    );
-    /// EFI_CERT_SHA256_GUID.
-    pub const EFI_CERT_SHA256: Guid = Guid::from_fields(
-        0xc1c41626,
-        0x504c,
-        0x4092,
-        [0xac, 0xa9, 0x41, 0xf9, 0x36, 0x93, 0x43, 0x28],
-    );
+/// EFI_GLOBAL_VARIABLE (SecureBoot, PK, KEK, Boot####, ...).
+pub const EFI_GLOBAL_VARIABLE: Guid = Guid::from_fields(
+    0x8be4df61,
+    0x93ca,
+    0x11d2,
+    [0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c],
+);
 
-    /// From the canonical fields.
-    pub const fn from_fields(a: u32, b: u16, c: u16, d: [u8; 8]) -> Guid {
-        let a = a.to_le_bytes();
-        let b = b.to_le_bytes();
-        let c = c.to_le_bytes();
-        Guid([
-            a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], d[2], d[3], d[4], d[5],
-            d[6], d[7],
-        ])
-    }
+/// EFI_IMAGE_SECURITY_DATABASE (db, dbx, dbt, dbr).
+pub const EFI_IMAGE_SECURITY_DATABASE: Guid = Guid::from_fields(
+    0xd719b2cb,
+    0x3d3a,
+    0x4596,
+    [0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f],
+);
 
-    fn read(b: &[u8]) -> Option<Guid> {
-        Some(Guid(b.get(..16)?.try_into().ok()?))
-    }
-}
+/// EFI_CERT_X509_GUID.
+pub const EFI_CERT_X509: Guid = Guid::from_fields(
+    0xa5c059a1,
+    0x94e4,
+    0x4aa7,
+    [0x87, 0xb5, 0xab, 0x15, 0x5c, 0x2b, 0xf0, 0x72],
+);
 
-impl core::fmt::Display for Guid {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let g = &self.0;
-        write!(
-            f,
-            "{:08x}-{:04x}-{:04x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-            u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
-            u16::from_le_bytes([g[4], g[5]]),
-            u16::from_le_bytes([g[6], g[7]]),
-            g[8],
-            g[9],
-            g[10],
-            g[11],
-            g[12],
-            g[13],
-            g[14],
-            g[15]
-        )
-    }
-}
-
-impl serde::Serialize for Guid {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+/// EFI_CERT_SHA256_GUID.
+pub const EFI_CERT_SHA256: Guid = Guid::from_fields(
+    0xc1c41626,
+    0x504c,
+    0x4092,
+    [0xac, 0xa9, 0x41, 0xf9, 0x36, 0x93, 0x43, 0x28],
+);
 
 /// Largest number of UTF-16 code units in a variable name accepted (real names are < 64).
 pub const MAX_VARIABLE_NAME: u64 = 1024;
@@ -109,7 +66,7 @@ impl<'a> UefiVariable<'a> {
             data_offset,
             reason,
         };
-        let guid = Guid::read(raw).ok_or(bad(0, "truncated GUID"))?;
+        let guid = Guid::from_prefix(raw).ok_or(bad(0, "truncated GUID"))?;
         let name_len = u64_at(raw, 16).ok_or(bad(16, "truncated UnicodeNameLength"))?;
         let data_len = u64_at(raw, 24).ok_or(bad(24, "truncated VariableDataLength"))?;
         if name_len > MAX_VARIABLE_NAME {
@@ -138,7 +95,7 @@ impl<'a> UefiVariable<'a> {
 /// One EFI_SIGNATURE_LIST.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureList<'a> {
-    /// SignatureType (e.g. [`Guid::EFI_CERT_X509`]).
+    /// SignatureType (e.g. [`EFI_CERT_X509`]).
     pub signature_type: Guid,
     /// The optional SignatureHeader.
     pub header: &'a [u8],
@@ -167,7 +124,7 @@ pub fn parse_signature_lists(mut raw: &[u8], index: u32) -> Result<Vec<Signature
             data_offset: off,
             reason,
         };
-        let signature_type = Guid::read(raw).ok_or(bad("truncated header"))?;
+        let signature_type = Guid::from_prefix(raw).ok_or(bad("truncated header"))?;
         let list_size = u32_at(raw, 16).ok_or(bad("truncated header"))? as usize;
         let header_size = u32_at(raw, 20).ok_or(bad("truncated header"))? as usize;
         let sig_size = u32_at(raw, 24).ok_or(bad("truncated header"))? as usize;
@@ -191,7 +148,7 @@ pub fn parse_signature_lists(mut raw: &[u8], index: u32) -> Result<Vec<Signature
             .chunks_exact(sig_size)
             .filter_map(|c| {
                 Some(SignatureData {
-                    owner: Guid::read(c)?,
+                    owner: Guid::from_prefix(c)?,
                     data: &c[16..],
                 })
             })
@@ -288,7 +245,8 @@ impl Gpt {
         if !(92..=raw.len()).contains(&header_size) {
             return Err(bad(12, "HeaderSize outside the data"));
         }
-        let disk_guid = Guid::read(raw.get(56..).unwrap_or(&[])).ok_or(bad(56, "truncated"))?;
+        let disk_guid =
+            Guid::from_prefix(raw.get(56..).unwrap_or(&[])).ok_or(bad(56, "truncated"))?;
         let entry_size = u32_at(raw, 84).ok_or(bad(84, "truncated"))? as usize;
         let count =
             u64_at(raw, header_size).ok_or(bad(header_size, "truncated NumberOfPartitions"))?;
@@ -300,8 +258,8 @@ impl Gpt {
             .chunks_exact(entry_size)
             .take(count as usize)
             .map(|e| GptPartition {
-                type_guid: Guid::read(e).unwrap_or(Guid([0; 16])),
-                unique_guid: Guid::read(&e[16..]).unwrap_or(Guid([0; 16])),
+                type_guid: Guid::from_prefix(e).unwrap_or(Guid([0; 16])),
+                unique_guid: Guid::from_prefix(&e[16..]).unwrap_or(Guid([0; 16])),
                 first_lba: u64_at(e, 32).unwrap_or(0),
                 last_lba: u64_at(e, 40).unwrap_or(0),
                 attributes: u64_at(e, 48).unwrap_or(0),

@@ -52,7 +52,7 @@ fn gcp_shielded_vm_claims_match_go_attestation_expectations() {
         vioscsi.file_path,
         "\\Windows\\System32\\drivers\\vioscsi.sys"
     );
-    let h = hgs_tcglog::hex(vioscsi.authenticode_hash);
+    let h = hgs_tpm::hex::encode(vioscsi.authenticode_hash);
     assert!(h.starts_with("0fdce7d7") && h.ends_with("4547"), "{h}");
     assert_eq!(vioscsi.image_base, Some(81_416_192));
     assert_eq!(vioscsi.image_size, Some(86_016));
@@ -75,7 +75,7 @@ fn gcp_shielded_vm_claims_match_go_attestation_expectations() {
             .iter()
             .find(|m| m.file_path.ends_with(suffix))
             .unwrap();
-        let h = hgs_tcglog::hex(m.authenticode_hash);
+        let h = hgs_tpm::hex::encode(m.authenticode_hash);
         assert!(h.starts_with(prefix) && h.ends_with(end), "{suffix}: {h}");
     }
 }
@@ -107,7 +107,7 @@ fn only_the_last_dell_log_matches_the_quoted_pcrs() {
         .unwrap();
     let expected: Vec<Vec<u8>> = (0..24)
         .map(|i| {
-            hgs_tcglog::unhex(
+            hgs_tpm::hex::decode(
                 entry["expected_pcrs"]["sha256"][i.to_string()]
                     .as_str()
                     .unwrap(),
@@ -138,7 +138,7 @@ fn si_policy_claims_carry_name_version_algorithm_and_digest() {
     assert_eq!(p.hash_alg, 0x000B);
     assert_eq!(p.pcr, 13);
     assert_eq!(
-        hgs_tcglog::hex(&p.digest),
+        hgs_tpm::hex::encode(&p.digest),
         "53ecf18ecb76bb22f0cecf97ab824b4fd9a36e50892995553c9fb8eebc4648f3"
     );
     assert_eq!(p.version, 10 << 48);
@@ -146,7 +146,7 @@ fn si_policy_claims_carry_name_version_algorithm_and_digest() {
     let x1 = claims("imm_win_x1carbon_2009.bin");
     assert_eq!(x1.si_policies[0].name, "DriverSiPolicy.p7b");
     assert_eq!(
-        hgs_tcglog::hex(&x1.si_policies[0].digest),
+        hgs_tpm::hex::encode(&x1.si_policies[0].digest),
         "8f8fc9218805fee27996a96af8b619ad4374a37edcc14913f4308a06bc0092ee"
     );
 }

@@ -76,7 +76,8 @@ fn replay_reproduces_every_ok_pcr_and_not_the_mismatched_ones() {
             let expected = &entry["expected_pcrs"][bank];
             for pcr in check["ok"].as_array().unwrap() {
                 let pcr = pcr.as_u64().unwrap() as u32;
-                let want = hgs_tcglog::unhex(expected[pcr.to_string()].as_str().unwrap()).unwrap();
+                let want =
+                    hgs_tpm::hex::decode(expected[pcr.to_string()].as_str().unwrap()).unwrap();
                 assert_eq!(
                     pcrs.get(alg, pcr),
                     Some(want.as_slice()),
@@ -86,7 +87,8 @@ fn replay_reproduces_every_ok_pcr_and_not_the_mismatched_ones() {
             }
             for pcr in check["mismatch"].as_array().unwrap() {
                 let pcr = pcr.as_u64().unwrap() as u32;
-                let want = hgs_tcglog::unhex(expected[pcr.to_string()].as_str().unwrap()).unwrap();
+                let want =
+                    hgs_tpm::hex::decode(expected[pcr.to_string()].as_str().unwrap()).unwrap();
                 assert_ne!(
                     pcrs.get(alg, pcr),
                     Some(want.as_slice()),
@@ -140,7 +142,8 @@ fn startup_locality_three_sets_pcr0_initial_value() {
         .iter()
         .find(|e| e["file"] == "imm_win_DESKTOP-MIMU51J-EPP-ESET.bin")
         .unwrap();
-    let want = hgs_tcglog::unhex(entry["expected_pcrs"]["sha256"]["0"].as_str().unwrap()).unwrap();
+    let want =
+        hgs_tpm::hex::decode(entry["expected_pcrs"]["sha256"]["0"].as_str().unwrap()).unwrap();
     assert_eq!(with.get(HashAlg::Sha256, 0), Some(want.as_slice()));
     // Without the locality event the value differs: strip it by replaying events by hand.
     let mut manual = hgs_tcglog::PcrBanks::new(&[HashAlg::Sha256]);

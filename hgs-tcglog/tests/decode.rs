@@ -36,14 +36,19 @@ fn secure_boot_databases_decode_into_signature_lists() {
         seen.push(v.name.clone());
         match v.name.as_str() {
             "SecureBoot" => {
-                assert_eq!(v.guid, Guid::EFI_GLOBAL_VARIABLE);
+                assert_eq!(v.guid, hgs_tcglog::uefi::EFI_GLOBAL_VARIABLE);
                 assert_eq!(v.data, [1]);
             }
             "PK" | "KEK" | "db" => {
                 let lists = v.signature_lists(e.index).unwrap();
                 assert!(!lists.is_empty(), "{} has no signature list", v.name);
                 for l in &lists {
-                    assert_eq!(l.signature_type, Guid::EFI_CERT_X509, "{}", v.name);
+                    assert_eq!(
+                        l.signature_type,
+                        hgs_tcglog::uefi::EFI_CERT_X509,
+                        "{}",
+                        v.name
+                    );
                     for s in &l.signatures {
                         // Every X.509 certificate is a DER SEQUENCE with a two-byte length.
                         assert_eq!(&s.data[..2], &[0x30, 0x82], "{}", v.name);
@@ -56,7 +61,7 @@ fn secure_boot_databases_decode_into_signature_lists() {
                 let lists = v.signature_lists(e.index).unwrap();
                 let hashes: usize = lists
                     .iter()
-                    .filter(|l| l.signature_type == Guid::EFI_CERT_SHA256)
+                    .filter(|l| l.signature_type == hgs_tcglog::uefi::EFI_CERT_SHA256)
                     .map(|l| {
                         assert!(l.signatures.iter().all(|s| s.data.len() == 32));
                         l.signatures.len()
@@ -80,7 +85,7 @@ fn secure_boot_databases_decode_into_signature_lists() {
 #[test]
 fn signature_header_size_is_honoured() {
     let owner = [0x11u8; 16];
-    let mut list = Guid::EFI_CERT_SHA256.0.to_vec();
+    let mut list = hgs_tcglog::uefi::EFI_CERT_SHA256.0.to_vec();
     let header = [0xAAu8; 8];
     let sig_size = 16 + 32;
     let list_size = 28 + header.len() + 2 * sig_size;

@@ -40,7 +40,7 @@ fn observed(bytes: &[u8]) -> BTreeMap<String, Vec<Value>> {
                 }
                 sipa::id::SI_POLICY => {
                     let p = SiPolicy::parse(r.data, e.index).unwrap();
-                    json!({"version": p.version_string(), "name": p.name, "hash_alg": p.hash_alg, "digest": hgs_tcglog::hex(&p.digest)})
+                    json!({"version": p.version_string(), "name": p.name, "hash_alg": p.hash_alg, "digest": hgs_tpm::hex::encode(&p.digest)})
                 }
                 _ => match r.as_uint() {
                     Some(v) => json!(v),

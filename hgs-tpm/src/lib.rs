@@ -35,6 +35,8 @@ pub mod alg;
 pub mod attest;
 mod ek_template;
 mod error;
+mod guid;
+pub mod hex;
 pub mod pcr_selection;
 mod pcr_set;
 pub mod public;
@@ -47,10 +49,11 @@ pub mod verify;
 #[cfg(feature = "ring")]
 pub mod verify_ring;
 
-pub use alg::HashAlg;
+pub use alg::{HashAlg, UnknownHashAlg};
 pub use attest::{Attest, Attested, ClockInfo};
 pub use ek_template::{ek_p256_public, ek_rsa2048_public, EK_ATTRIBUTES, EK_AUTH_POLICY};
 pub use error::{Error, Result};
+pub use guid::Guid;
 pub use pcr_selection::{PcrSelect, PcrSelection};
 pub use pcr_set::{BadPcr, PcrSet, PCR_COUNT};
 pub use public::{

@@ -161,10 +161,6 @@ impl VerifiedQuote {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn malformed(what: &str, e: crate::Error) -> QuoteError {
     QuoteError::Malformed {
         what: what.into(),
@@ -213,8 +209,8 @@ pub fn verify_quote(
     if let Freshness::Nonce(nonce) = requirements.freshness {
         if quote.extra_data != nonce {
             return Err(QuoteError::NonceMismatch {
-                expected: hex(nonce),
-                actual: hex(quote.extra_data),
+                expected: crate::hex::encode(nonce),
+                actual: crate::hex::encode(quote.extra_data),
             });
         }
     }
@@ -234,8 +230,10 @@ pub fn verify_quote(
         });
     }
     let sig = Signature::parse(signature).map_err(|e| malformed("TPMT_SIGNATURE", e))?;
-    let digest_alg =
-        HashAlg::from_tpm_alg_id(sig.hash_alg()).ok_or(QuoteError::UnsupportedHash {
+    // No backend verifies signatures over SM3.
+    let digest_alg = HashAlg::from_tpm_alg_id(sig.hash_alg())
+        .filter(|h| *h != HashAlg::Sm3_256)
+        .ok_or(QuoteError::UnsupportedHash {
             alg: sig.hash_alg(),
         })?;
     if pcr_digest.len() != digest_alg.digest_len() {

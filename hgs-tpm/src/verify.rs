@@ -94,13 +94,17 @@ fn rsa_verify(
         HashAlg::Sha256 => with!(sha2::Sha256),
         HashAlg::Sha384 => with!(sha2::Sha384),
         HashAlg::Sha512 => with!(sha2::Sha512),
+        // Refused before a digest is made (`verify`).
+        HashAlg::Sm3_256 => false,
     }
 }
 
 impl SignatureVerifier for RustCryptoVerifier {
     fn verify(&self, key: &PublicKey, message: &[u8], signature: &Signature<'_>) -> Result<()> {
-        let hash =
-            HashAlg::from_tpm_alg_id(signature.hash_alg()).ok_or(Error::UnsupportedAlgorithm {
+        // Signatures over SM3 (a Chinese-market TPM scheme) are not verified by either backend.
+        let hash = HashAlg::from_tpm_alg_id(signature.hash_alg())
+            .filter(|h| *h != HashAlg::Sm3_256)
+            .ok_or(Error::UnsupportedAlgorithm {
                 field: "signature.hash",
                 offset: 2,
                 alg: signature.hash_alg(),

@@ -153,7 +153,7 @@ pub fn running(file: &str) -> WindowsBoot {
         si_policy: Some((
             "SiPolicy.p7b".into(),
             0x000B,
-            p.measured_digest(hgs_cipolicy::DigestAlg::Sha256),
+            p.measured_digest(hgs_cipolicy::HashAlg::Sha256),
         )),
         ..WindowsBoot::default()
     }

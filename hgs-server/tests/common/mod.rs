@@ -78,7 +78,7 @@ impl SimulatedHost {
             .banks
             .iter()
             .map(|b| {
-                let alg = hgs_tcglog::HashAlg::from_tpm_alg_id(b.tpm_alg_id()).unwrap();
+                let alg = *b;
                 let (attest, signature) = self
                     .ak
                     .quote(&nonce, &[(*b, msg.pcrs)], |_, p| {
@@ -109,14 +109,14 @@ impl SimulatedHost {
 
     pub fn registration(&self) -> serde_json::Value {
         serde_json::json!({
-            "ekpub": hgs_tcglog::hex(self.ek.public()),
+            "ekpub": hgs_tpm::hex::encode(self.ek.public()),
             "policy_version": "v1",
             "force": true,
         })
     }
 
     pub fn challenge_body(&self) -> serde_json::Value {
-        serde_json::json!({ "host": self.name, "ak_public": hgs_tcglog::hex(self.ak.public()) })
+        serde_json::json!({ "host": self.name, "ak_public": hgs_tpm::hex::encode(self.ak.public()) })
     }
 }
 
@@ -194,7 +194,7 @@ impl<S: Store> Running<S> {
 
     /// Registers the healthy baseline and CI policy (v1).
     pub async fn register_policies(&self) {
-        let log = hgs_tcglog::hex(&healthy().build());
+        let log = hgs_tpm::hex::encode(&healthy().build());
         let r = self
             .admin_put(
                 "/v1/baselines/class",
