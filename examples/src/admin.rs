@@ -335,16 +335,18 @@ pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
                     &ps.trusted_certificates,
                     hgs_ekcert::UnixTime(at),
                 );
-                let h = ps.add_host(
-                    &name,
-                    &ek.public,
-                    ek.certificate.as_deref(),
-                    check,
-                    RegistrationOptions {
-                        version: version.version,
-                        force,
-                    },
-                )?;
+                let h = ps
+                    .add_host(
+                        &name,
+                        &ek.public,
+                        ek.certificate.as_deref(),
+                        check,
+                        RegistrationOptions {
+                            version: version.version,
+                            force,
+                        },
+                    )
+                    .map_err(with_advice)?;
                 Ok(h.clone())
             })?;
             println!(
@@ -813,4 +815,40 @@ pub fn run_attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A refused registration, with what to do about it: the library says what is wrong, the program
+/// knows its own flags and verbs.
+fn with_advice(e: hgs_policy::store::StoreError) -> anyhow::Error {
+    use hgs_policy::host::HostError;
+    use hgs_policy::EkDistrust;
+    let advice = match &e {
+        hgs_policy::store::StoreError::Host(h) => match h {
+            HostError::EkCertificateRequired { .. } => Some(
+                "export the platform identifier elevated (it then carries the EK certificate), \
+                 or register with --policy-version v1 --force",
+            ),
+            HostError::EkCertificateUntrusted {
+                why: EkDistrust::KeyMismatch,
+                ..
+            } => Some(
+                "the certificate belongs to another TPM: export the platform identifier again \
+                 on this host",
+            ),
+            HostError::EkCertificateUntrusted { .. } => Some(
+                "install the TPM vendor's root and intermediate certificates (hgs roots add), \
+                 or register with --policy-version v1 --force",
+            ),
+            HostError::ForceRequired { .. } => Some("add --force to register it under policy v1"),
+            HostError::ForceNotApplicableToV2 => {
+                Some("register with --policy-version v1 --force, or without --force")
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    match advice {
+        Some(a) => anyhow::Error::new(e).context(a),
+        None => anyhow::Error::new(e),
+    }
 }

@@ -442,6 +442,7 @@ fn swtpm_host_passes_then_each_tampering_fails_with_its_own_reason() {
         &lab.ek,
         lab.ek_cert.as_deref(),
         EkCertificateCheck::Untrusted {
+            why: hgs_attest::policy::EkDistrust::Other,
             reason: "untrusted root".into(),
         },
         RegistrationOptions::default(),

@@ -62,9 +62,14 @@ fn cli_flow_passes_under_v2_then_tampering_fails_with_exit_code_and_reason() {
     // Admin side. v2 needs the EK certificate to chain to an installed root: first without roots.
     let out = r.hgs(&["host", "add", "--path", "host.json"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not trusted"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The library's reason, and the program's advice.
+    assert!(err.contains("not trusted"), "{err}");
+    assert!(err.contains("hgs roots add"), "{err}");
     let out = r.hgs(&["host", "add", "--path", "host.json", "--force"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("force does not apply to v2"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("force applies to policy v1 only"), "{err}");
+    assert!(err.contains("or without --force"), "{err}");
     r.ok(&["roots", "add", LOCALCA]);
     let added = r.ok(&["host", "add", "--path", "host.json"]);
     assert!(added.contains("EK certificate trusted"), "{added}");

@@ -6,7 +6,7 @@
 
 use hgs_ekcert::{EkPublic, Options, TrustStore, UnixTime};
 use hgs_policy::store::{TrustRole, TrustedCertificate};
-use hgs_policy::{EkCertificateCheck, EkIdentity};
+use hgs_policy::{EkCertificateCheck, EkDistrust, EkIdentity};
 
 /// A trust store of the installed certificates. One that no longer parses is skipped: each was
 /// parsed when it was installed, and a certificate that cannot be read trusts nothing.
@@ -38,6 +38,7 @@ pub fn check_ek_certificate(
         Ok(ek) => ek,
         Err(e) => {
             return EkCertificateCheck::Untrusted {
+                why: EkDistrust::UnusableEkpub,
                 reason: format!("the EKpub is unusable: {e}"),
             }
         }
@@ -50,7 +51,34 @@ pub fn check_ek_certificate(
             chain: v.chain.into_iter().map(|l| l.subject).collect(),
         }),
         Err(e) => EkCertificateCheck::Untrusted {
+            why: distrust(&e),
             reason: e.to_string(),
         },
+    }
+}
+
+/// The validator's error as the registration keeps it.
+fn distrust(e: &hgs_ekcert::Error) -> EkDistrust {
+    use hgs_ekcert::Error as E;
+    match e {
+        E::UntrustedRoot {
+            subject, issuer, ..
+        } => EkDistrust::UntrustedRoot {
+            subject: subject.clone(),
+            issuer: issuer.clone(),
+        },
+        E::KeyMismatch { .. } => EkDistrust::KeyMismatch,
+        E::Expired { subject, .. } => EkDistrust::Expired {
+            subject: subject.clone(),
+        },
+        E::NotYetValid { subject, .. } => EkDistrust::NotYetValid {
+            subject: subject.clone(),
+        },
+        E::BadSignature { .. } => EkDistrust::BadSignature,
+        E::EkPublic(_) => EkDistrust::UnusableEkpub,
+        E::Malformed { .. } | E::TrailingData { .. } | E::NotEkCertificate(_) => {
+            EkDistrust::Malformed
+        }
+        _ => EkDistrust::Other,
     }
 }

@@ -23,11 +23,74 @@ pub enum EkCertificateCheck {
     Missing,
     /// The certificate chains to an installed TPM root and its key is the EKpub.
     Trusted(EkIdentity),
-    /// The certificate is present but not trusted; `reason` is the validator's reason.
+    /// The certificate is present but not trusted.
     Untrusted {
-        /// Why, e.g. "untrusted root: no installed anchor for issuer CN=...".
+        /// Why, as data (untrusted root, key mismatch, expired, ...).
+        #[serde(default)]
+        why: EkDistrust,
+        /// The validator's own message, for people (e.g. the chain's subjects and issuers).
         reason: String,
     },
+}
+
+/// Why an EK certificate is not trusted: the validator's verdict as data, so that an embedder can
+/// tell an untrusted root (install the vendor's certificates) from a key mismatch (the certificate
+/// belongs to another TPM) without reading text. Messages say what is wrong, not what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EkDistrust {
+    /// No installed root or intermediate issued a certificate of the chain.
+    UntrustedRoot {
+        /// The certificate nobody installed vouches for.
+        subject: String,
+        /// Its issuer, which is not installed.
+        issuer: String,
+    },
+    /// The certificate's key is not the host's EKpub: it belongs to another TPM.
+    KeyMismatch,
+    /// A certificate of the chain had expired at the time of the check.
+    Expired {
+        /// The expired certificate.
+        subject: String,
+    },
+    /// A certificate of the chain was not yet valid at the time of the check.
+    NotYetValid {
+        /// The certificate.
+        subject: String,
+    },
+    /// A signature of the chain does not verify.
+    BadSignature,
+    /// The EKpub the certificate was checked against is unusable.
+    UnusableEkpub,
+    /// The certificate cannot be read, or is not an EK certificate.
+    Malformed,
+    /// Refused for another reason (chain structure, budgets, an unknown critical extension, a
+    /// quirk the policy refuses), or recorded before the reason was kept as data.
+    #[default]
+    Other,
+}
+
+impl core::fmt::Display for EkDistrust {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            EkDistrust::UntrustedRoot { subject, issuer } => write!(
+                f,
+                "no installed TPM root or intermediate issued `{subject}` (issuer `{issuer}`)"
+            ),
+            EkDistrust::KeyMismatch => {
+                f.write_str("the certificate is for another key than the EKpub")
+            }
+            EkDistrust::Expired { subject } => write!(f, "`{subject}` has expired"),
+            EkDistrust::NotYetValid { subject } => write!(f, "`{subject}` is not yet valid"),
+            EkDistrust::BadSignature => f.write_str("a signature of the chain does not verify"),
+            EkDistrust::UnusableEkpub => f.write_str("the EKpub is unusable"),
+            EkDistrust::Malformed => {
+                f.write_str("the certificate is malformed or not an EK certificate")
+            }
+            EkDistrust::Other => f.write_str("the certificate is not trusted"),
+        }
+    }
 }
 
 /// What a trusted EK certificate proved about the TPM.
@@ -87,39 +150,35 @@ pub enum HostError {
     #[error("the EKpub is not a TPM2B_PUBLIC/TPMT_PUBLIC of an RSA or ECC key: {0}")]
     MalformedEkpub(String),
     /// v2 without an EK certificate.
-    #[error(
-        "host {name}: the platform identifier has no EK certificate; policy v2 requires one \
-         (re-run platform-identifier elevated, or register with --policy-version v1 --force)"
-    )]
+    #[error("host {name}: no EK certificate, and policy v2 requires a trusted one")]
     EkCertificateRequired {
         /// Host name.
         name: String,
     },
     /// v2 with a certificate that does not validate.
-    #[error(
-        "host {name}: the EK certificate is not trusted ({reason}); install the TPM vendor's root \
-         and intermediate certificates (hgs roots add), or register with --policy-version v1 --force"
-    )]
+    #[error("host {name}: the EK certificate is not trusted under policy v2: {reason}")]
     EkCertificateUntrusted {
         /// Host name.
         name: String,
-        /// The validator's reason.
+        /// Why, as data.
+        why: EkDistrust,
+        /// The validator's message.
         reason: String,
     },
     /// v1 without a trusted certificate and without force.
     #[error(
-        "host {name}: no trusted EK certificate ({reason}); policy v1 accepts this host only with --force"
+        "host {name}: no trusted EK certificate ({reason}); policy v1 accepts it only when forced"
     )]
     ForceRequired {
         /// Host name.
         name: String,
-        /// Missing, or the validator's reason.
+        /// Why the certificate is not trusted; `None` when there is none.
+        why: Option<EkDistrust>,
+        /// `no EK certificate`, or the validator's message.
         reason: String,
     },
     /// `force` with v2.
-    #[error(
-        "force does not apply to v2: register with --policy-version v1 --force, or without --force"
-    )]
+    #[error("force applies to policy v1 only")]
     ForceNotApplicableToV2,
     /// The EKpub is already registered under another name.
     #[error("host {name}: this EKpub is already registered as {existing}")]
@@ -198,20 +257,25 @@ pub fn register_host(
         (PolicyVersion::V2, false, EkCertificateCheck::Missing) => {
             return Err(HostError::EkCertificateRequired { name: name.into() })
         }
-        (PolicyVersion::V2, false, EkCertificateCheck::Untrusted { reason }) => {
+        (PolicyVersion::V2, false, EkCertificateCheck::Untrusted { why, reason }) => {
             return Err(HostError::EkCertificateUntrusted {
                 name: name.into(),
+                why: why.clone(),
                 reason: reason.clone(),
             })
         }
         (PolicyVersion::V1, false, other) => {
+            let (why, reason) = match other {
+                EkCertificateCheck::Untrusted { why, reason } => {
+                    (Some(why.clone()), reason.clone())
+                }
+                _ => (None, "no EK certificate".into()),
+            };
             return Err(HostError::ForceRequired {
                 name: name.into(),
-                reason: match other {
-                    EkCertificateCheck::Untrusted { reason } => reason.clone(),
-                    _ => "no EK certificate".into(),
-                },
-            })
+                why,
+                reason,
+            });
         }
         (PolicyVersion::V1, true, _) => true,
     };

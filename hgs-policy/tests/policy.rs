@@ -81,20 +81,52 @@ fn v2_refuses_missing_and_untrusted_certificates_and_force() {
     )
     .unwrap_err();
     assert!(matches!(e, HostError::EkCertificateRequired { .. }));
-    assert!(e.to_string().contains("--policy-version v1 --force"), "{e}");
+    // Library messages say what is wrong; what to do is the program's to say.
+    assert!(!e.to_string().contains("--"), "{e}");
+    let root = EkDistrust::UntrustedRoot {
+        subject: "CN=EK".into(),
+        issuer: "CN=Vendor CA".into(),
+    };
     let e = register_host(
         "h1",
         &rsa_public(),
         Some(b"cert"),
         EkCertificateCheck::Untrusted {
+            why: root.clone(),
             reason: "untrusted root".into(),
         },
         opts(PolicyVersion::V2, false),
         &[],
     )
     .unwrap_err();
-    assert!(matches!(e, HostError::EkCertificateUntrusted { .. }));
-    assert!(e.to_string().contains("hgs roots add"), "{e}");
+    // The typed reason survives: an untrusted root is not a key mismatch.
+    assert!(
+        matches!(&e, HostError::EkCertificateUntrusted { why, .. } if *why == root),
+        "{e:?}"
+    );
+    assert!(!e.to_string().contains("hgs roots add"), "{e}");
+    let e = register_host(
+        "h1",
+        &rsa_public(),
+        Some(b"cert"),
+        EkCertificateCheck::Untrusted {
+            why: EkDistrust::KeyMismatch,
+            reason: "key mismatch".into(),
+        },
+        opts(PolicyVersion::V1, false),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            HostError::ForceRequired {
+                why: Some(EkDistrust::KeyMismatch),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let e = register_host(
         "h1",
         &rsa_public(),

@@ -229,3 +229,67 @@ async fn v2_hosts_register_once_their_vendor_roots_are_installed_and_then_pass()
     let resp = r.client.get(r.url("/v1/roots")).send().await.unwrap();
     assert_eq!(resp.status(), 401, "listing roots is an admin verb");
 }
+
+#[test]
+fn the_registration_bridge_keeps_an_untrusted_root_apart_from_a_key_mismatch() {
+    use hgs_attest::policy::store::{TrustRole, TrustedCertificate};
+    use hgs_attest::policy::{EkCertificateCheck, EkDistrust};
+    let host = SimulatedHost::new("BRIDGE", &healthy());
+    let other = SimulatedHost::new("OTHER", &healthy());
+    let (root, int) = (
+        SigningKey::random(&mut rand_core::OsRng),
+        SigningKey::random(&mut rand_core::OsRng),
+    );
+    let ek_key = SigningKey::from_slice(&seed("BRIDGE", "ek")).unwrap();
+    let root_der = cert(1, "Bridge Root", "Bridge Root", &root, &root, true);
+    let int_der = cert(2, "Bridge EK CA", "Bridge Root", &int, &root, true);
+    let leaf_der = cert(3, "", "Bridge EK CA", &ek_key, &int, false);
+    let installed = |role, der: &[u8]| TrustedCertificate {
+        role,
+        vendor: None,
+        subject: String::new(),
+        der: der.to_vec(),
+    };
+    let at = hgs_ekcert::UnixTime(i64::try_from(START).unwrap());
+    let check = |ekpub: &[u8], roots: &[TrustedCertificate]| {
+        hgs_attest::check_ek_certificate(Some(&leaf_der), ekpub, roots, at)
+    };
+
+    // Nothing installed: untrusted root, naming the issuer that is missing.
+    match check(host.ek.public(), &[]) {
+        EkCertificateCheck::Untrusted {
+            why: EkDistrust::UntrustedRoot { issuer, .. },
+            ..
+        } => assert!(issuer.contains("Bridge EK CA"), "{issuer}"),
+        other => panic!("{other:?}"),
+    }
+    let roots = [
+        installed(TrustRole::Root, &root_der),
+        installed(TrustRole::Intermediate, &int_der),
+    ];
+    assert!(matches!(
+        check(host.ek.public(), &roots),
+        EkCertificateCheck::Trusted(_)
+    ));
+    // A chain that validates, presented with another TPM's EKpub: a key mismatch.
+    assert!(matches!(
+        check(other.ek.public(), &roots),
+        EkCertificateCheck::Untrusted {
+            why: EkDistrust::KeyMismatch,
+            ..
+        }
+    ));
+    // Not a certificate at all.
+    assert!(matches!(
+        hgs_attest::check_ek_certificate(
+            Some(b"\x30\x03\x02\x01\x00"),
+            host.ek.public(),
+            &roots,
+            at
+        ),
+        EkCertificateCheck::Untrusted {
+            why: EkDistrust::Malformed,
+            ..
+        }
+    ));
+}
