@@ -146,12 +146,12 @@ pub fn new_challenge(
     }
     check_ak_attributes(ak_public)?;
     let ak = Public::parse(ak_public)
-        .map_err(|e| ChallengeError::Credential(CredentialError::MalformedAk(e.to_string())))?;
+        .map_err(|e| ChallengeError::Credential(CredentialError::MalformedAk(e)))?;
     let ak_name = ak
         .name()
-        .map_err(|e| ChallengeError::Credential(CredentialError::MalformedAk(e.to_string())))?;
+        .map_err(|e| ChallengeError::Credential(CredentialError::MalformedAk(e)))?;
     let ek = Public::parse(&host.ekpub)
-        .map_err(|e| ChallengeError::Credential(CredentialError::MalformedEk(e.to_string())))?;
+        .map_err(|e| ChallengeError::Credential(CredentialError::MalformedEk(e)))?;
     // The secret is at most the EK nameAlg's digest (TPM2_MakeCredential); every nameAlg an EK
     // has (SHA-1 and up) allows at least MIN_NONCE_LEN bytes.
     let len = HashAlg::from_tpm_alg_id(ek.name_alg)

@@ -33,11 +33,11 @@ pub struct Credential {
 #[non_exhaustive]
 pub enum CredentialError {
     /// The EK public area does not parse.
-    #[error("EK public area: {0}")]
-    MalformedEk(String),
+    #[error("EK public area")]
+    MalformedEk(#[source] hgs_tpm::Error),
     /// The AK public area does not parse.
-    #[error("AK public area: {0}")]
-    MalformedAk(String),
+    #[error("AK public area")]
+    MalformedAk(#[source] hgs_tpm::Error),
     /// The EK is not a restricted decryption key with an AES-CFB symmetric parent algorithm.
     #[error("the EK cannot receive credentials: {0}")]
     UnsuitableEk(&'static str),
@@ -64,7 +64,7 @@ pub enum CredentialError {
 /// data), fixedTPM and fixedParent (cannot leave this TPM), sensitiveDataOrigin (generated inside
 /// it), sign, and not decrypt.
 pub fn check_ak_attributes(ak_public: &[u8]) -> Result<(), CredentialError> {
-    let ak = Public::parse(ak_public).map_err(|e| CredentialError::MalformedAk(e.to_string()))?;
+    let ak = Public::parse(ak_public).map_err(CredentialError::MalformedAk)?;
     let a = ak.attributes;
     let mut missing = Vec::new();
     for (ok, name) in [
@@ -230,7 +230,7 @@ pub fn make_credential_with(
     rng: &mut impl CryptoRngCore,
     ecdh: EcdhBackend,
 ) -> Result<Credential, CredentialError> {
-    let ek = Public::parse(ek_public).map_err(|e| CredentialError::MalformedEk(e.to_string()))?;
+    let ek = Public::parse(ek_public).map_err(CredentialError::MalformedEk)?;
     // SM3 nameAlgs (Chinese-market TPMs) are not supported for credentials.
     let name_alg = HashAlg::from_tpm_alg_id(ek.name_alg)
         .filter(|h| *h != HashAlg::Sm3_256)
@@ -258,9 +258,7 @@ pub fn make_credential_with(
         });
     }
 
-    let key = ek
-        .key()
-        .map_err(|e| CredentialError::MalformedEk(e.to_string()))?;
+    let key = ek.key().map_err(CredentialError::MalformedEk)?;
     let (seed, encrypted_secret) = match key {
         PublicKey::Rsa { modulus, exponent } => {
             let mut seed = vec![0u8; digest_len];

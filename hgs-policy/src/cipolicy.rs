@@ -68,11 +68,11 @@ pub struct CiPolicyRegistration {
 #[non_exhaustive]
 pub enum CiPolicyError {
     /// The policy file does not parse.
-    #[error("the CI policy does not parse: {0}")]
-    Policy(String),
-    /// The reference log does not parse.
-    #[error("the reference log does not parse: {0}")]
-    Log(String),
+    #[error("the CI policy does not parse")]
+    Policy(#[source] hgs_cipolicy::Error),
+    /// The reference log does not parse, or is not one a reference may be taken from.
+    #[error("the reference log is unusable")]
+    Log(#[source] hgs_tcglog::Error),
     /// The reference log measured no SI policy.
     #[error("the reference log measured no code integrity policy")]
     NotInLog,
@@ -119,7 +119,7 @@ impl CiPolicyRegistration {
         version: PolicyVersion,
         file: &[u8],
     ) -> Result<Self, CiPolicyError> {
-        let policy = CiPolicy::parse(file).map_err(|e| CiPolicyError::Policy(e.to_string()))?;
+        let policy = CiPolicy::parse(file).map_err(CiPolicyError::Policy)?;
         // Every algorithm an SI_POLICY event may use.
         let digests = HashAlg::ALL
             .iter()
@@ -148,8 +148,8 @@ impl CiPolicyRegistration {
         log: &[u8],
         file_name: Option<&str>,
     ) -> Result<Self, CiPolicyError> {
-        let parsed = EventLog::parse(log).map_err(|e| CiPolicyError::Log(e.to_string()))?;
-        let reference = ReferenceLog::new(parsed).map_err(|e| CiPolicyError::Log(e.to_string()))?;
+        let parsed = EventLog::parse(log).map_err(CiPolicyError::Log)?;
+        let reference = ReferenceLog::new(parsed).map_err(CiPolicyError::Log)?;
         let claims = BootClaims::from_reference(&reference);
         let candidates: Vec<&SiPolicyClaim> = claims
             .si_policies

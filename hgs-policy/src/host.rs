@@ -142,13 +142,13 @@ pub struct TpmHost {
     pub forced: bool,
 }
 
-/// Why a host cannot be registered. Each message says what to do.
+/// Why a host cannot be registered. Messages say what is wrong; a program adds what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HostError {
     /// The EKpub is not a TPM public area of an RSA or ECC key.
-    #[error("the EKpub is not a TPM2B_PUBLIC/TPMT_PUBLIC of an RSA or ECC key: {0}")]
-    MalformedEkpub(String),
+    #[error("the EKpub is not a TPM2B_PUBLIC/TPMT_PUBLIC of an RSA or ECC key")]
+    MalformedEkpub(#[source] hgs_tpm::Error),
     /// v2 without an EK certificate.
     #[error("host {name}: no EK certificate, and policy v2 requires a trusted one")]
     EkCertificateRequired {
@@ -217,10 +217,8 @@ pub fn key_fingerprint(key: &PublicKey) -> String {
 
 /// The EK fingerprint of a TPM2B_PUBLIC or TPMT_PUBLIC (see [`key_fingerprint`]).
 pub fn ek_fingerprint(ekpub: &[u8]) -> Result<String, HostError> {
-    let public = Public::parse(ekpub).map_err(|e| HostError::MalformedEkpub(e.to_string()))?;
-    let key = public
-        .key()
-        .map_err(|e| HostError::MalformedEkpub(e.to_string()))?;
+    let public = Public::parse(ekpub).map_err(HostError::MalformedEkpub)?;
+    let key = public.key().map_err(HostError::MalformedEkpub)?;
     Ok(key_fingerprint(&key))
 }
 
@@ -237,10 +235,8 @@ pub fn register_host(
     options: RegistrationOptions,
     existing: &[TpmHost],
 ) -> Result<TpmHost, HostError> {
-    let public = Public::parse(ekpub).map_err(|e| HostError::MalformedEkpub(e.to_string()))?;
-    let key = public
-        .key()
-        .map_err(|e| HostError::MalformedEkpub(e.to_string()))?;
+    let public = Public::parse(ekpub).map_err(HostError::MalformedEkpub)?;
+    let key = public.key().map_err(HostError::MalformedEkpub)?;
     let fingerprint = key_fingerprint(&key);
     if let Some(h) = existing.iter().find(|h| h.name == name) {
         return Err(HostError::DuplicateName(h.name.clone()));

@@ -773,3 +773,18 @@ fn validate_reference_on_real_logs_matches_their_claims() {
         .any(|p| matches!(p, CaptureProblem::VbsNotRunning { .. })));
     assert!(p.contains(&CaptureProblem::NoCiPolicy));
 }
+
+#[test]
+fn a_malformed_ekpub_keeps_the_tpm_parser_error_as_its_source() {
+    let e = register_host(
+        "h1",
+        &[0x00, 0x01],
+        None,
+        EkCertificateCheck::Missing,
+        opts(PolicyVersion::V1, true),
+        &[],
+    )
+    .unwrap_err();
+    let source = std::error::Error::source(&e).expect("a source");
+    assert!(source.downcast_ref::<hgs_tpm::Error>().is_some(), "{e:?}");
+}

@@ -261,10 +261,26 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorBody {
             error: self.kind().into(),
-            message: self.to_string(),
+            message: with_causes(&self),
         };
         (self.status(), Json(body)).into_response()
     }
+}
+
+/// An error's message followed by those of its sources (the library keeps lower errors as typed
+/// sources, not in its own message), each once.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = c.source();
+    }
+    message
 }
 
 /// A JSON body whose rejections are [`ApiError`]s (413 over the limit, 400 otherwise).

@@ -512,6 +512,22 @@ async fn a_key_that_cannot_quote_or_bad_hex_is_refused_and_no_challenge_is_store
     assert_eq!(resp.status(), 422);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "challenge_refused", "{body}");
+    // Bytes that are no TPM public area: refused, and the message carries the parser's reason
+    // (the library keeps it as the typed source, the server prints the chain).
+    let resp = r
+        .client
+        .post(r.url("/v1/challenges"))
+        .json(&serde_json::json!({ "host": "H", "ak_public": "0001" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("AK public area: TPMT_PUBLIC: truncated"),
+        "{body}"
+    );
     // Not hex.
     let resp = r
         .client
