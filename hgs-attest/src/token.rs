@@ -692,7 +692,7 @@ pub struct TokenSigner {
     kid: String,
     /// The same key in ring, when [`TokenSigner::with_ring`] asked for it.
     #[cfg(feature = "ring")]
-    ring: Option<std::sync::Arc<ring::signature::EcdsaKeyPair>>,
+    ring: Option<hgs_tpm::RingP256Signer>,
 }
 
 impl fmt::Debug for TokenSigner {
@@ -720,26 +720,15 @@ impl TokenSigner {
     /// so tokens are no longer deterministic; they are still low-S, and verify the same.
     #[cfg(feature = "ring")]
     pub fn with_ring(mut self) -> Result<TokenSigner, TokenKeyError> {
-        let public = self.key.verifying_key().to_encoded_point(false);
-        let pair = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
-            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &self.key.to_bytes(),
-            public.as_bytes(),
-            &ring::rand::SystemRandom::new(),
-        )
-        .map_err(|_| TokenKeyError::Scalar)?;
-        self.ring = Some(std::sync::Arc::new(pair));
+        self.ring = Some(hgs_tpm::RingP256Signer::new(&self.key).ok_or(TokenKeyError::Scalar)?);
         Ok(self)
     }
 
     /// ECDSA P-256 / SHA-256 of `message` (ring when asked for, else RustCrypto's RFC 6979).
     fn sign_bytes(&self, message: &[u8]) -> Result<Signature, TokenError> {
         #[cfg(feature = "ring")]
-        if let Some(pair) = &self.ring {
-            let sig = pair
-                .sign(&ring::rand::SystemRandom::new(), message)
-                .map_err(|_| TokenError::Signing)?;
-            return Signature::from_slice(sig.as_ref()).map_err(|_| TokenError::Signing);
+        if let Some(signer) = &self.ring {
+            return signer.sign(message).ok_or(TokenError::Signing);
         }
         self.key.try_sign(message).map_err(|_| TokenError::Signing)
     }

@@ -457,6 +457,18 @@ impl PostgresStore {
     }
 }
 
+/// The registry generation and the hosts matching `$on`, in one statement (a consistent read).
+macro_rules! hosts_on {
+    ($on:literal) => {
+        concat!(
+            "SELECT g.generation, h.body FROM registry_generation g ",
+            "LEFT JOIN hosts h ON ",
+            $on,
+            " ORDER BY h.name"
+        )
+    };
+}
+
 /// One implementation of [`Store`] for both engines: the SQL is the same (`$n` parameters,
 /// `ON CONFLICT`, `RETURNING`, BIGINT and TEXT columns).
 macro_rules! sql_store {
@@ -512,40 +524,35 @@ macro_rules! sql_store {
         impl Store for $engine {
             async fn registry(&self, which: Hosts<'_>) -> Result<Registry, StoreError> {
                 // One statement: the generation and the hosts asked for (a consistent read).
-                const SELECT: &str = "SELECT g.generation, h.body FROM registry_generation g \
-                                      LEFT JOIN hosts h ON ";
-                let query = |on: &str| format!("{SELECT}{on} ORDER BY h.name");
                 let rows: Vec<(i64, Option<String>)> = match which {
                     Hosts::None => {
-                        sqlx::query_as(sqlx::AssertSqlSafe(query("1 = 0")))
+                        sqlx::query_as(hosts_on!("1 = 0"))
                             .fetch_all(&self.pool)
                             .await?
                     }
                     Hosts::All => {
-                        sqlx::query_as(sqlx::AssertSqlSafe(query("1 = 1")))
+                        sqlx::query_as(hosts_on!("1 = 1"))
                             .fetch_all(&self.pool)
                             .await?
                     }
                     Hosts::Named(name) => {
-                        sqlx::query_as(sqlx::AssertSqlSafe(query("h.name = $1")))
+                        sqlx::query_as(hosts_on!("h.name = $1"))
                             .bind(name)
                             .fetch_all(&self.pool)
                             .await?
                     }
                     Hosts::WithEk(fingerprint) => {
-                        sqlx::query_as(sqlx::AssertSqlSafe(query("h.ek_fingerprint = $1")))
+                        sqlx::query_as(hosts_on!("h.ek_fingerprint = $1"))
                             .bind(fingerprint)
                             .fetch_all(&self.pool)
                             .await?
                     }
                     Hosts::NamedOrWithEk(name, fingerprint) => {
-                        sqlx::query_as(sqlx::AssertSqlSafe(query(
-                            "h.name = $1 OR h.ek_fingerprint = $2",
-                        )))
-                        .bind(name)
-                        .bind(fingerprint)
-                        .fetch_all(&self.pool)
-                        .await?
+                        sqlx::query_as(hosts_on!("h.name = $1 OR h.ek_fingerprint = $2"))
+                            .bind(name)
+                            .bind(fingerprint)
+                            .fetch_all(&self.pool)
+                            .await?
                     }
                 };
                 let generation = rows

@@ -587,44 +587,37 @@ async fn a_connection_that_sends_nothing_is_closed() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(5));
 }
 
+/// A server on the SQLite file at `url` (opened anew: outstanding challenges are voided).
+async fn open(url: &str, clock: &TestClock) -> Running<SqliteStore> {
+    let store = SqliteStore::connect(url).await.unwrap();
+    Running::start(Server::new(config(clock), store).await.unwrap()).await
+}
+
+fn assert_passed((status, body): &(u16, serde_json::Value)) {
+    assert_eq!(
+        (*status, body["verdict"]["status"].as_str()),
+        (200, Some("Passed")),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn a_registration_change_at_one_server_is_seen_at_once_by_another_on_the_same_database() {
     // Two servers on one SQLite file: each caches baselines, CI policies and policy states per
     // registry generation; a write through one must reach the other's very next request.
     let clock = TestClock::new();
-    let path = db_path("generation");
-    let url = format!("sqlite:{}", path.display());
-    let a = Running::start(
-        Server::new(config(&clock), SqliteStore::connect(&url).await.unwrap())
-            .await
-            .unwrap(),
-    )
-    .await;
-    let b = Running::start(
-        Server::new(config(&clock), SqliteStore::connect(&url).await.unwrap())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let url = format!("sqlite:{}", db_path("generation").display());
+    let (a, b) = (open(&url, &clock).await, open(&url, &clock).await);
     a.register_policies().await;
     let host = SimulatedHost::new("GEN", &healthy());
     a.register(&host).await;
     // B reads (and caches) the policies A registered.
-    let (status, body) = attest_fresh(&b, &host).await;
-    assert_eq!(
-        (status, body["verdict"]["status"].as_str()),
-        (200, Some("Passed")),
-        "{body}"
-    );
+    assert_passed(&attest_fresh(&b, &host).await);
 
     // A removes the only CI policy: B's next attestation must not pass on its cached copy.
     let r = a
-        .client
-        .delete(a.url("/v1/ci-policies/ci"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
+        .admin_send(reqwest::Method::DELETE, "/v1/ci-policies/ci")
+        .await;
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
     let (status, body) = attest_fresh(&b, &host).await;
     assert_eq!(status, 200, "{body}");
@@ -640,32 +633,14 @@ async fn a_registration_change_at_one_server_is_seen_at_once_by_another_on_the_s
         )
         .await;
     assert_eq!(r.status(), 201);
-    let (status, body) = attest_fresh(&b, &host).await;
-    assert_eq!(
-        (status, body["verdict"]["status"].as_str()),
-        (200, Some("Passed")),
-        "{body}"
-    );
+    assert_passed(&attest_fresh(&b, &host).await);
 
     // A policy state set through A is what B lists.
     let r = a
-        .client
-        .post(a.url("/v1/policies/Hgs_FullBoot/disable"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
+        .admin_send(reqwest::Method::POST, "/v1/policies/Hgs_FullBoot/disable")
+        .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let listed: serde_json::Value = b
-        .client
-        .get(b.url("/v1/policies"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = b.admin_get("/v1/policies").await;
     let state = listed
         .as_array()
         .unwrap()
@@ -681,28 +656,17 @@ async fn challenges_outstanding_when_the_sqlite_store_is_opened_are_void() {
     // The attestation path commits with synchronous=NORMAL: a power cut could undo a consumption,
     // so opening the store voids every challenge still outstanding (it can never be redeemed).
     let clock = TestClock::new();
-    let path = db_path("void");
-    let url = format!("sqlite:{}", path.display());
+    let url = format!("sqlite:{}", db_path("void").display());
     let host = SimulatedHost::new("VOID", &healthy());
     let msg = {
-        let r = Running::start(
-            Server::new(config(&clock), SqliteStore::connect(&url).await.unwrap())
-                .await
-                .unwrap(),
-        )
-        .await;
+        let r = open(&url, &clock).await;
         r.register_policies().await;
         r.register(&host).await;
         let msg = r.challenge(&host).await;
         r.handle.shutdown();
         msg
     };
-    let r = Running::start(
-        Server::new(config(&clock), SqliteStore::connect(&url).await.unwrap())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = open(&url, &clock).await;
     let (status, body) = r.attest(&host.answer(&msg)).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -710,10 +674,5 @@ async fn challenges_outstanding_when_the_sqlite_store_is_opened_are_void() {
         "{body}"
     );
     // A challenge issued after opening is redeemed as usual.
-    let (status, body) = attest_fresh(&r, &host).await;
-    assert_eq!(
-        (status, body["verdict"]["status"].as_str()),
-        (200, Some("Passed")),
-        "{body}"
-    );
+    assert_passed(&attest_fresh(&r, &host).await);
 }

@@ -42,6 +42,8 @@ mod pcr_set;
 pub mod public;
 mod quote;
 pub mod reader;
+#[cfg(feature = "ring")]
+mod ring_signer;
 pub mod signature;
 #[cfg(feature = "soft")]
 pub mod soft;
@@ -60,6 +62,8 @@ pub use public::{
     EccCurve, ObjectAttributes, Parameters, Public, PublicKey, Scheme, SymDef, Unique,
 };
 pub use quote::{verify_quote, Freshness, QuoteError, QuoteRequirements, VerifiedQuote};
+#[cfg(feature = "ring")]
+pub use ring_signer::RingP256Signer;
 pub use signature::Signature;
 pub use verify::{DefaultVerifier, RustCryptoVerifier, SignatureVerifier};
 #[cfg(feature = "ring")]

@@ -27,7 +27,7 @@ pub struct SoftAk {
     public: Vec<u8>,
     /// The same key in ring, when [`SoftAk::with_ring`] asked for it.
     #[cfg(feature = "ring")]
-    ring: Option<std::sync::Arc<ring::signature::EcdsaKeyPair>>,
+    ring: Option<crate::RingP256Signer>,
 }
 
 /// Why the software AK cannot be made or cannot sign.
@@ -102,39 +102,27 @@ impl SoftAk {
     /// operating system, so quotes are no longer deterministic.
     #[cfg(feature = "ring")]
     pub fn with_ring(mut self) -> Result<SoftAk, SoftAkError> {
-        let public = self.key.verifying_key().to_encoded_point(false);
-        let pair = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
-            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &self.key.to_bytes(),
-            public.as_bytes(),
-            &ring::rand::SystemRandom::new(),
-        )
-        .map_err(|_| SoftAkError::BadSeed)?;
-        self.ring = Some(std::sync::Arc::new(pair));
+        self.ring = Some(crate::RingP256Signer::new(&self.key).ok_or(SoftAkError::BadSeed)?);
         Ok(self)
     }
 
     /// ECDSA P-256 / SHA-256 of `message`: `(r, s)`.
     fn sign(&self, message: &[u8]) -> Result<([u8; 32], [u8; 32]), SoftAkError> {
         #[cfg(feature = "ring")]
-        if let Some(pair) = &self.ring {
-            let sig = pair
-                .sign(&ring::rand::SystemRandom::new(), message)
-                .map_err(|_| SoftAkError::Sign)?;
-            let (r, s) = sig
-                .as_ref()
-                .split_first_chunk::<32>()
-                .ok_or(SoftAkError::Sign)?;
-            let s: [u8; 32] = s.try_into().map_err(|_| SoftAkError::Sign)?;
-            return Ok((*r, s));
-        }
-        let digest = HashAlg::Sha256.hash(message);
-        let sig: p256::ecdsa::Signature = self
-            .key
-            .sign_prehash(&digest)
-            .map_err(|_| SoftAkError::Sign)?;
+        let sig = match &self.ring {
+            Some(signer) => signer.sign(message).ok_or(SoftAkError::Sign)?,
+            None => self.sign_rustcrypto(message)?,
+        };
+        #[cfg(not(feature = "ring"))]
+        let sig = self.sign_rustcrypto(message)?;
         let (r, s) = sig.split_bytes();
         Ok((r.into(), s.into()))
+    }
+
+    fn sign_rustcrypto(&self, message: &[u8]) -> Result<p256::ecdsa::Signature, SoftAkError> {
+        self.key
+            .sign_prehash(&HashAlg::Sha256.hash(message))
+            .map_err(|_| SoftAkError::Sign)
     }
 
     /// The AK's TPM2B_PUBLIC.

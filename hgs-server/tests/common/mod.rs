@@ -192,6 +192,25 @@ impl<S: Store> Running<S> {
             .unwrap()
     }
 
+    /// An admin request without a body (`DELETE`, or `POST` to an action path).
+    pub async fn admin_send(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// An admin `GET`, its JSON body.
+    pub async fn admin_get(&self, path: &str) -> serde_json::Value {
+        self.admin_send(reqwest::Method::GET, path)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Registers the healthy baseline and CI policy (v1).
     pub async fn register_policies(&self) {
         let log = hgs_tpm::hex::encode(&healthy().build());
