@@ -246,12 +246,7 @@ impl Attestor {
         let log = match EventLog::parse(&e.event_log) {
             Ok(log) => log,
             Err(err) => {
-                run.fail(
-                    CheckId::Log,
-                    Failure::LogMalformed {
-                        reason: err.to_string(),
-                    },
-                );
+                run.fail(CheckId::Log, Failure::LogMalformed { error: err });
                 return None;
             }
         };
@@ -756,9 +751,8 @@ fn bind_failure(
             quoted: quoted.name().into(),
             declared: declared.name().into(),
         },
-        other => Failure::LogMalformed {
-            reason: other.to_string(),
-        },
+        BindError::Log(error) => Failure::LogMalformed { error },
+        _ => Failure::LogNotBound,
     }
 }
 

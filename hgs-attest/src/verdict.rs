@@ -290,8 +290,10 @@ pub enum Failure {
     /// The log does not parse.
     LogMalformed {
         /// The parser's error.
-        reason: String,
+        error: hgs_tcglog::Error,
     },
+    /// The log could not be bound to any verified quote (none was given to bind it to).
+    LogNotBound,
     /// The log's replay does not produce the quoted PCRs: an event was removed, added or edited.
     ReplayMismatch {
         /// Bank.
@@ -378,6 +380,7 @@ impl Failure {
     pub fn sub_status(&self) -> Option<SubStatus> {
         match self {
             Failure::LogMalformed { .. }
+            | Failure::LogNotBound
             | Failure::ReplayMismatch { .. }
             | Failure::QuotedBankNotInLog { .. }
             | Failure::BankDowngrade { .. }
@@ -461,8 +464,17 @@ impl core::fmt::Display for Failure {
             ),
             Failure::AkUnsuitable { reason } => write!(f, "unsuitable AK: {reason}"),
             Failure::QuoteMissing { bank } => write!(f, "no quote covers the {bank} bank"),
-            Failure::Quote { bank, error } => write!(f, "{bank} quote refused: {error}"),
-            Failure::LogMalformed { reason } => write!(f, "the TCG log does not parse: {reason}"),
+            Failure::Quote { bank, error } => {
+                write!(f, "{bank} quote refused: {error}")?;
+                let mut source = std::error::Error::source(error);
+                while let Some(s) = source {
+                    write!(f, ": {s}")?;
+                    source = s.source();
+                }
+                Ok(())
+            }
+            Failure::LogMalformed { error } => write!(f, "the TCG log does not parse: {error}"),
+            Failure::LogNotBound => write!(f, "the TCG log is bound to no verified quote"),
             Failure::ReplayMismatch {
                 bank,
                 pcr,

@@ -2,8 +2,13 @@
 
 use thiserror::Error;
 
+use hgs_tpm::Label;
+
 /// Why a log (or part of one) could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+///
+/// Serializable (as `{"kind": ..., "detail": ...}`) because verdicts carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Error {
     /// The input is empty or shorter than one legacy event header.
@@ -20,7 +25,7 @@ pub enum Error {
         /// Byte offset of the event.
         offset: usize,
         /// Which field.
-        what: &'static str,
+        what: Label,
         /// Bytes missing.
         needed: usize,
     },
@@ -32,7 +37,7 @@ pub enum Error {
         /// Byte offset of the event.
         offset: usize,
         /// Which field.
-        what: &'static str,
+        what: Label,
         /// Declared size.
         size: u64,
         /// Limit.
@@ -44,7 +49,7 @@ pub enum Error {
         /// Byte offset of the header's data.
         offset: usize,
         /// What is wrong.
-        reason: &'static str,
+        reason: Label,
     },
     /// A crypto-agile event carries a digest whose algorithm the Spec ID header does not list.
     #[error("event {index} at offset {offset}: digest algorithm 0x{alg:04x} is not in the Spec ID header")]
@@ -80,11 +85,11 @@ pub enum Error {
         /// Event index.
         index: u32,
         /// What was being decoded.
-        what: &'static str,
+        what: Label,
         /// Offset inside the event data.
         data_offset: usize,
         /// What is wrong.
-        reason: &'static str,
+        reason: Label,
     },
     /// The log declares no bank this crate can read (so nothing in it can be checked).
     #[error("the log declares no hash algorithm this verifier knows")]

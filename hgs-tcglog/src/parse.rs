@@ -5,6 +5,8 @@
 //! parses the once-per-log header structure (`spec_id.rs`). Every length is checked against the
 //! bytes left before use.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 use crate::event::{Digests, Event};
 use crate::event_type::EventType;
@@ -177,7 +179,7 @@ fn truncated(index: u32, offset: usize, what: &'static str, needed: usize) -> Er
     Error::Truncated {
         index,
         offset,
-        what,
+        what: what.into(),
         needed: needed.max(1),
     }
 }
@@ -218,7 +220,7 @@ fn take_data(rec: &[u8], at: usize, size: u32, index: u32, offset: usize) -> Res
         return Err(Error::TooLarge {
             index,
             offset,
-            what: "event data",
+            what: Cow::Borrowed("event data"),
             size: u64::from(size),
             max: u64::from(MAX_EVENT_DATA),
         });

@@ -7,6 +7,8 @@
 //! see `shared/research/tcglog.md` §5. EV_EVENT_TAG on PCR 9 from the Linux EFI stub is *not*
 //! SIPA; [`is_sipa_event`] says which events are.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::event_type::EventType;
@@ -197,11 +199,11 @@ fn walk_level<'a>(
     count: &mut usize,
     visit: &mut impl FnMut(&Record<'a>),
 ) -> Result<()> {
-    let bad = |data_offset, reason| Error::BadEventData {
+    let bad = |data_offset: usize, reason: &'static str| Error::BadEventData {
         index,
-        what: "SIPA record",
+        what: Cow::Borrowed("SIPA record"),
         data_offset,
-        reason,
+        reason: reason.into(),
     };
     if depth > MAX_DEPTH {
         return Err(bad(base, "nesting deeper than MAX_DEPTH"));
@@ -253,11 +255,11 @@ pub struct SiPolicy {
 impl SiPolicy {
     /// Parses `u64 version, u16 nameLen (bytes), u16 hashAlg, u32 digestLen, name, digest`.
     pub fn parse(data: &[u8], index: u32) -> Result<SiPolicy> {
-        let bad = |data_offset, reason| Error::BadEventData {
+        let bad = |data_offset: usize, reason: &'static str| Error::BadEventData {
             index,
-            what: "SI_POLICY",
+            what: Cow::Borrowed("SI_POLICY"),
             data_offset,
-            reason,
+            reason: reason.into(),
         };
         let version = crate::uefi::u64_at(data, 0).ok_or(bad(0, "truncated"))?;
         let name_len = usize::from(u16::from_le_bytes(
@@ -322,11 +324,11 @@ pub struct VsmIdk {
 impl VsmIdk {
     /// Parses `u32 KeyAlgID, u32 KeyBitLength, u32 PublicExpLengthBytes, u32 ModulusSizeBytes, exp, mod`.
     pub fn parse(data: &[u8], index: u32) -> Result<VsmIdk> {
-        let bad = |data_offset, reason| Error::BadEventData {
+        let bad = |data_offset: usize, reason: &'static str| Error::BadEventData {
             index,
-            what: "VSM_IDK_INFO",
+            what: Cow::Borrowed("VSM_IDK_INFO"),
             data_offset,
-            reason,
+            reason: reason.into(),
         };
         let key_alg = crate::uefi::u32_at(data, 0).ok_or(bad(0, "truncated"))?;
         let bits = crate::uefi::u32_at(data, 4).ok_or(bad(4, "truncated"))?;

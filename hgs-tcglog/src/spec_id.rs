@@ -78,7 +78,10 @@ impl<'a> SpecId<'a> {
         use nom::Parser;
         type In<'i> = &'i [u8];
 
-        let bad = |reason| Error::BadSpecId { offset, reason };
+        let bad = |reason: &'static str| Error::BadSpecId {
+            offset,
+            reason: reason.into(),
+        };
         let (rest, _) = tag::<_, In<'_>, ()>(&SPEC_ID_SIGNATURE[..])
             .parse(data)
             .map_err(|_| bad("signature is not \"Spec ID Event03\""))?;
@@ -159,9 +162,9 @@ mod tests {
         d
     }
 
-    fn reason(d: &[u8]) -> &'static str {
+    fn reason(d: &[u8]) -> String {
         match SpecId::parse(d, 32) {
-            Err(Error::BadSpecId { offset: 32, reason }) => reason,
+            Err(Error::BadSpecId { offset: 32, reason }) => reason.into_owned(),
             other => panic!("expected BadSpecId, got {other:?}"),
         }
     }

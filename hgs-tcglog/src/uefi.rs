@@ -3,6 +3,8 @@
 //! Decoders only read; callers must check an event's digest covers its data
 //! ([`crate::digest_check`]) before trusting what is decoded here.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::event_type::EventType;
@@ -60,11 +62,11 @@ pub struct UefiVariable<'a> {
 impl<'a> UefiVariable<'a> {
     /// Parses UEFI_VARIABLE_DATA.
     pub fn parse(raw: &'a [u8], index: u32) -> Result<Self> {
-        let bad = |data_offset, reason| Error::BadEventData {
+        let bad = |data_offset: usize, reason: &'static str| Error::BadEventData {
             index,
-            what: "UEFI_VARIABLE_DATA",
+            what: Cow::Borrowed("UEFI_VARIABLE_DATA"),
             data_offset,
-            reason,
+            reason: reason.into(),
         };
         let guid = Guid::from_prefix(raw).ok_or(bad(0, "truncated GUID"))?;
         let name_len = u64_at(raw, 16).ok_or(bad(16, "truncated UnicodeNameLength"))?;
@@ -118,11 +120,11 @@ pub fn parse_signature_lists(mut raw: &[u8], index: u32) -> Result<Vec<Signature
     let mut off = 0usize;
     let mut total = 0usize;
     while !raw.is_empty() {
-        let bad = |reason| Error::BadEventData {
+        let bad = |reason: &'static str| Error::BadEventData {
             index,
-            what: "EFI_SIGNATURE_LIST",
+            what: Cow::Borrowed("EFI_SIGNATURE_LIST"),
             data_offset: off,
-            reason,
+            reason: reason.into(),
         };
         let signature_type = Guid::from_prefix(raw).ok_or(bad("truncated header"))?;
         let list_size = u32_at(raw, 16).ok_or(bad("truncated header"))? as usize;
@@ -180,11 +182,11 @@ pub struct ImageLoad<'a> {
 impl<'a> ImageLoad<'a> {
     /// Parses UEFI_IMAGE_LOAD_EVENT.
     pub fn parse(raw: &'a [u8], index: u32) -> Result<Self> {
-        let bad = |data_offset, reason| Error::BadEventData {
+        let bad = |data_offset: usize, reason: &'static str| Error::BadEventData {
             index,
-            what: "UEFI_IMAGE_LOAD_EVENT",
+            what: Cow::Borrowed("UEFI_IMAGE_LOAD_EVENT"),
             data_offset,
-            reason,
+            reason: reason.into(),
         };
         let location = u64_at(raw, 0).ok_or(bad(0, "truncated"))?;
         let length = u64_at(raw, 8).ok_or(bad(8, "truncated"))?;
@@ -232,11 +234,11 @@ pub struct Gpt {
 impl Gpt {
     /// Parses UEFI_GPT_DATA: the partition table header, NumberOfPartitions, then the entries.
     pub fn parse(raw: &[u8], index: u32) -> Result<Self> {
-        let bad = |data_offset, reason| Error::BadEventData {
+        let bad = |data_offset: usize, reason: &'static str| Error::BadEventData {
             index,
-            what: "UEFI_GPT_DATA",
+            what: Cow::Borrowed("UEFI_GPT_DATA"),
             data_offset,
-            reason,
+            reason: reason.into(),
         };
         if raw.get(..8) != Some(b"EFI PART") {
             return Err(bad(0, "no EFI PART signature"));

@@ -103,9 +103,9 @@ fn record_overflowing_its_container_is_a_typed_error_with_offset() {
         err,
         Error::BadEventData {
             index: 5,
-            what: "SIPA record",
+            what: "SIPA record".into(),
             data_offset: 8,
-            reason: "record size overflows its container"
+            reason: "record size overflows its container".into()
         }
     );
 }
@@ -121,10 +121,7 @@ fn nesting_beyond_the_limit_is_refused() {
     }
     assert!(matches!(
         sipa::walk(&d, 0, |_| {}),
-        Err(Error::BadEventData {
-            reason: "nesting deeper than MAX_DEPTH",
-            ..
-        })
+        Err(Error::BadEventData { reason, .. }) if reason == "nesting deeper than MAX_DEPTH"
     ));
 }
 
@@ -139,10 +136,7 @@ fn si_policy_with_odd_name_length_or_short_digest_is_refused() {
     p[8] = 2;
     assert!(matches!(
         SiPolicy::parse(&p, 0),
-        Err(Error::BadEventData {
-            reason: "digest runs past the payload",
-            ..
-        })
+        Err(Error::BadEventData { reason, .. }) if reason == "digest runs past the payload"
     ));
 }
 

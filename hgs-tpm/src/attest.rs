@@ -1,5 +1,7 @@
 //! TPMS_ATTEST: what a TPM signs for a quote (and certify / creation attestations).
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 use crate::pcr_selection::PcrSelection;
 use crate::reader::{Reader, Writer, MAX_TPM2B};
@@ -110,7 +112,7 @@ impl<'a> Attest<'a> {
             1 => true,
             v => {
                 return Err(Error::InvalidValue {
-                    field: "clockInfo.safe",
+                    field: Cow::Borrowed("clockInfo.safe"),
                     offset: safe_at,
                     value: u64::from(v),
                 })

@@ -1,16 +1,26 @@
 //! The one error type of this crate: every variant says where (byte offset) and what.
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 
+/// The name of a TPM structure or field, as the TPM specification spells it. Static in every
+/// error this crate makes; owned only when an error was read back from JSON.
+pub type Label = Cow<'static, str>;
+
 /// Why TPM bytes could not be parsed, or a signature not verified.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+///
+/// Serializable (as `{"kind": ..., "detail": ...}`) because quote refusals carry it inside
+/// verdicts.
+#[derive(Debug, Clone, PartialEq, Eq, Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Error {
     /// The input ended inside a structure.
     #[error("{structure}: truncated at offset {offset}: need {needed} more byte(s)")]
     Truncated {
         /// Structure being read.
-        structure: &'static str,
+        structure: Label,
         /// Offset of the field that did not fit.
         offset: usize,
         /// Bytes missing.
@@ -20,7 +30,7 @@ pub enum Error {
     #[error("{structure}: {count} trailing byte(s) at offset {offset}")]
     TrailingBytes {
         /// Structure that was parsed.
-        structure: &'static str,
+        structure: Label,
         /// Offset of the first unread byte.
         offset: usize,
         /// How many bytes are left.
@@ -30,7 +40,7 @@ pub enum Error {
     #[error("{field}: size {size} at offset {offset} exceeds the limit {max}")]
     TooLarge {
         /// Field name.
-        field: &'static str,
+        field: Label,
         /// Offset of the size field.
         offset: usize,
         /// Declared size.
@@ -42,7 +52,7 @@ pub enum Error {
     #[error("{field}: unsupported algorithm 0x{alg:04x} at offset {offset}")]
     UnsupportedAlgorithm {
         /// Field name.
-        field: &'static str,
+        field: Label,
         /// Offset of the algorithm identifier.
         offset: usize,
         /// The TPM_ALG_ID found.
@@ -52,7 +62,7 @@ pub enum Error {
     #[error("{field}: invalid value 0x{value:x} at offset {offset}")]
     InvalidValue {
         /// Field name.
-        field: &'static str,
+        field: Label,
         /// Offset of the field.
         offset: usize,
         /// The value found.
@@ -66,18 +76,18 @@ pub enum Error {
     },
     /// The key cannot be used for the requested operation (wrong type, curve or size).
     #[error("unusable key: {0}")]
-    UnusableKey(&'static str),
+    UnusableKey(Label),
     /// This signature backend does not implement the key size or algorithm combination (another
     /// backend may: [`crate::DefaultVerifier`] falls back to the pure-Rust one only on this).
     #[error("not implemented by this signature backend: {0}")]
-    NotInBackend(&'static str),
+    NotInBackend(Label),
     /// The signature's scheme does not fit the key (e.g. ECDSA signature, RSA key).
     #[error("signature scheme 0x{scheme:04x} does not fit a {key} key")]
     SchemeMismatch {
         /// TPM_ALG_ID of the signature scheme.
         scheme: u16,
         /// Key type name.
-        key: &'static str,
+        key: Label,
     },
     /// The signature does not verify over the message with the key.
     #[error("signature does not verify")]

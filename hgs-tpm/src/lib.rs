@@ -54,14 +54,14 @@ pub mod verify_ring;
 pub use alg::{HashAlg, UnknownHashAlg};
 pub use attest::{Attest, Attested, ClockInfo};
 pub use ek_template::{ek_p256_public, ek_rsa2048_public, EK_ATTRIBUTES, EK_AUTH_POLICY};
-pub use error::{Error, Result};
+pub use error::{Error, Label, Result};
 pub use guid::Guid;
 pub use pcr_selection::{PcrSelect, PcrSelection};
 pub use pcr_set::{BadPcr, PcrSet, PCR_COUNT};
 pub use public::{
     EccCurve, ObjectAttributes, Parameters, Public, PublicKey, Scheme, SymDef, Unique,
 };
-pub use quote::{verify_quote, Freshness, QuoteError, QuoteRequirements, VerifiedQuote};
+pub use quote::{verify_quote, Freshness, QuoteError, QuotePart, QuoteRequirements, VerifiedQuote};
 #[cfg(feature = "ring")]
 pub use ring_signer::RingP256Signer;
 pub use signature::Signature;

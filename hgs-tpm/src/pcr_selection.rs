@@ -1,5 +1,7 @@
 //! TPML_PCR_SELECTION: which PCRs of which banks a quote covers.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 use crate::reader::{Reader, Writer};
 
@@ -68,7 +70,7 @@ impl PcrSelection {
         let count = r.u32()? as usize;
         if count > MAX_BANKS {
             return Err(Error::TooLarge {
-                field: "TPML_PCR_SELECTION.count",
+                field: Cow::Borrowed("TPML_PCR_SELECTION.count"),
                 offset: at,
                 size: count,
                 max: MAX_BANKS,
@@ -81,7 +83,7 @@ impl PcrSelection {
             let size = usize::from(r.u8()?);
             if size > MAX_SELECT_BYTES {
                 return Err(Error::TooLarge {
-                    field: "sizeofSelect",
+                    field: Cow::Borrowed("sizeofSelect"),
                     offset: size_at,
                     size,
                     max: MAX_SELECT_BYTES,

@@ -1,5 +1,7 @@
 //! TPMT_PUBLIC / TPM2B_PUBLIC: a TPM object's public area, its key, its attributes and its name.
 
+use std::borrow::Cow;
+
 use crate::alg::*;
 use crate::error::{Error, Result};
 use crate::reader::{Reader, Writer, MAX_TPM2B};
@@ -347,7 +349,7 @@ impl<'a> Public<'a> {
         let name_alg = r.u16()?;
         if HashAlg::from_tpm_alg_id(name_alg).is_none() && name_alg != TPM_ALG_SM3_256 {
             return Err(Error::UnsupportedAlgorithm {
-                field: "nameAlg",
+                field: Cow::Borrowed("nameAlg"),
                 offset: name_alg_at,
                 alg: name_alg,
             });
@@ -400,7 +402,7 @@ impl<'a> Public<'a> {
             }
             other => {
                 return Err(Error::UnsupportedAlgorithm {
-                    field: "type",
+                    field: Cow::Borrowed("type"),
                     offset: type_at,
                     alg: other,
                 })
@@ -431,14 +433,16 @@ impl<'a> Public<'a> {
                 x: x.to_vec(),
                 y: y.to_vec(),
             }),
-            _ => Err(Error::UnusableKey("not an asymmetric (RSA or ECC) object")),
+            _ => Err(Error::UnusableKey(Cow::Borrowed(
+                "not an asymmetric (RSA or ECC) object",
+            ))),
         }
     }
 
     /// The object's name: nameAlg (2 bytes, big-endian) followed by H_nameAlg(TPMT_PUBLIC).
     pub fn name(&self) -> Result<Vec<u8>> {
         let alg = HashAlg::from_tpm_alg_id(self.name_alg).ok_or(Error::UnsupportedAlgorithm {
-            field: "nameAlg",
+            field: Cow::Borrowed("nameAlg"),
             offset: 2,
             alg: self.name_alg,
         })?;

@@ -44,17 +44,59 @@ pub struct QuoteRequirements<'a> {
     pub required_pcrs: PcrSet,
 }
 
+/// Which part of the evidence a [`QuoteError::Malformed`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum QuotePart {
+    /// The TPMS_ATTEST structure the TPM signed.
+    Attestation,
+    /// The TPMT_SIGNATURE over it.
+    Signature,
+    /// The AK's TPMT_PUBLIC area.
+    AkPublic,
+    /// The key inside the AK's public area.
+    AkKey,
+}
+
+impl core::fmt::Display for QuotePart {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            QuotePart::Attestation => "TPMS_ATTEST",
+            QuotePart::Signature => "TPMT_SIGNATURE",
+            QuotePart::AkPublic => "the AK public area",
+            QuotePart::AkKey => "the AK public key",
+        })
+    }
+}
+
 /// Why a quote is refused.
+///
+/// Serializable because verdicts carry it; the parser's and the signature backend's
+/// [`Error`](crate::Error) is kept as a typed source, bytes as bytes (hex only in JSON).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum QuoteError {
     /// The AK public area, the attestation or the signature did not parse.
-    #[error("{what} does not parse: {reason}")]
+    #[error("{part} does not parse")]
     Malformed {
         /// Which structure.
-        what: String,
+        part: QuotePart,
         /// The parser's error.
-        reason: String,
+        #[source]
+        error: crate::Error,
+    },
+    /// The quoted PCR digest is not as long as the signature's hash makes it.
+    #[error(
+        "the quoted PCR digest has {len} bytes, but the signature's hash {alg} makes {expected}"
+    )]
+    PcrDigestLength {
+        /// Its length.
+        len: usize,
+        /// The signature's hash.
+        alg: HashAlg,
+        /// That hash's digest length.
+        expected: usize,
     },
     /// The attestation is not a quote (e.g. a certify or creation attestation).
     #[error("attestation type 0x{tag:04x} is not a quote (0x8018)")]
@@ -63,18 +105,25 @@ pub enum QuoteError {
         tag: u16,
     },
     /// The AK's signature over the attestation does not verify.
-    #[error("the quote signature does not verify with the AK: {reason}")]
+    #[error("the quote signature does not verify with the AK")]
     BadSignature {
         /// The verifier's error.
-        reason: String,
+        #[source]
+        error: crate::Error,
     },
     /// extraData is not the verifier's nonce: a replayed or foreign quote.
-    #[error("quote nonce {actual} is not the challenge {expected}")]
+    #[error(
+        "quote nonce {} is not the challenge {}",
+        crate::hex::encode(actual),
+        crate::hex::encode(expected)
+    )]
     NonceMismatch {
-        /// The challenge (hex).
-        expected: String,
-        /// The quote's extraData (hex).
-        actual: String,
+        /// The challenge (hex in JSON).
+        #[serde(with = "crate::hex::serde")]
+        expected: Vec<u8>,
+        /// The quote's extraData (hex in JSON).
+        #[serde(with = "crate::hex::serde")]
+        actual: Vec<u8>,
     },
     /// The quote does not cover the required bank at all.
     #[error("quote covers banks {quoted:?}, not the required bank 0x{required:04x}")]
@@ -92,11 +141,17 @@ pub enum QuoteError {
         /// Required PCRs not selected.
         missing: Vec<u32>,
     },
-    /// The selection names a PCR a PC-client TPM does not have, or a bank twice.
-    #[error("quote selection is not a PC-client selection: {reason}")]
-    BadSelection {
-        /// What is wrong.
-        reason: String,
+    /// The selection lists a bank twice (a TPM never does).
+    #[error("quote selection lists bank 0x{bank:04x} twice")]
+    BankSelectedTwice {
+        /// Bank (TPM_ALG_ID).
+        bank: u16,
+    },
+    /// The selection names a PCR a PC-client TPM does not have.
+    #[error("quote selects PCR {pcr}, which a PC-client TPM does not have")]
+    PcrOutOfRange {
+        /// The PCR index.
+        pcr: u32,
     },
     /// The signing hash is one this verifier cannot compute.
     #[error("unsupported quote hash algorithm 0x{alg:04x}")]
@@ -161,11 +216,8 @@ impl VerifiedQuote {
     }
 }
 
-fn malformed(what: &str, e: crate::Error) -> QuoteError {
-    QuoteError::Malformed {
-        what: what.into(),
-        reason: e.to_string(),
-    }
+fn malformed(part: QuotePart) -> impl FnOnce(crate::Error) -> QuoteError {
+    move |error| QuoteError::Malformed { part, error }
 }
 
 /// Selection as (bank, PCR set), refusing PCR indices above 23 and banks listed twice (the
@@ -175,13 +227,10 @@ fn pc_client_selection(selection: &PcrSelection) -> Result<Vec<(u16, PcrSet)>, Q
     let mut out: Vec<(u16, PcrSet)> = Vec::with_capacity(selection.banks.len());
     for b in &selection.banks {
         if out.iter().any(|(h, _)| *h == b.hash) {
-            return Err(QuoteError::BadSelection {
-                reason: format!("bank 0x{:04x} is selected twice", b.hash),
-            });
+            return Err(QuoteError::BankSelectedTwice { bank: b.hash });
         }
-        let set = PcrSet::from_indices(&b.pcrs()).map_err(|e| QuoteError::BadSelection {
-            reason: e.to_string(),
-        })?;
+        let set =
+            PcrSet::from_indices(&b.pcrs()).map_err(|e| QuoteError::PcrOutOfRange { pcr: e.0 })?;
         out.push((b.hash, set));
     }
     Ok(out)
@@ -195,7 +244,7 @@ pub fn verify_quote(
     requirements: &QuoteRequirements<'_>,
     verifier: &dyn SignatureVerifier,
 ) -> Result<VerifiedQuote, QuoteError> {
-    let quote = Attest::parse(attest).map_err(|e| malformed("TPMS_ATTEST", e))?;
+    let quote = Attest::parse(attest).map_err(malformed(QuotePart::Attestation))?;
     let Attested::Quote {
         selection,
         pcr_digest,
@@ -209,8 +258,8 @@ pub fn verify_quote(
     if let Freshness::Nonce(nonce) = requirements.freshness {
         if quote.extra_data != nonce {
             return Err(QuoteError::NonceMismatch {
-                expected: crate::hex::encode(nonce),
-                actual: crate::hex::encode(quote.extra_data),
+                expected: nonce.to_vec(),
+                actual: quote.extra_data.to_vec(),
             });
         }
     }
@@ -229,7 +278,7 @@ pub fn verify_quote(
             missing: missing.to_vec(),
         });
     }
-    let sig = Signature::parse(signature).map_err(|e| malformed("TPMT_SIGNATURE", e))?;
+    let sig = Signature::parse(signature).map_err(malformed(QuotePart::Signature))?;
     // No backend verifies signatures over SM3.
     let digest_alg = HashAlg::from_tpm_alg_id(sig.hash_alg())
         .filter(|h| *h != HashAlg::Sm3_256)
@@ -237,23 +286,17 @@ pub fn verify_quote(
             alg: sig.hash_alg(),
         })?;
     if pcr_digest.len() != digest_alg.digest_len() {
-        return Err(QuoteError::Malformed {
-            what: "TPMS_QUOTE_INFO.pcrDigest".into(),
-            reason: format!(
-                "{} bytes, but the signature's hash {} makes {}",
-                pcr_digest.len(),
-                digest_alg.name(),
-                digest_alg.digest_len()
-            ),
+        return Err(QuoteError::PcrDigestLength {
+            len: pcr_digest.len(),
+            alg: digest_alg,
+            expected: digest_alg.digest_len(),
         });
     }
-    let ak = Public::parse(ak_public).map_err(|e| malformed("AK public area", e))?;
-    let key = ak.key().map_err(|e| malformed("AK public key", e))?;
+    let ak = Public::parse(ak_public).map_err(malformed(QuotePart::AkPublic))?;
+    let key = ak.key().map_err(malformed(QuotePart::AkKey))?;
     verifier
         .verify(&key, quote.bytes, &sig)
-        .map_err(|e| QuoteError::BadSignature {
-            reason: e.to_string(),
-        })?;
+        .map_err(|error| QuoteError::BadSignature { error })?;
     Ok(VerifiedQuote {
         selection: selection_set,
         pcr_digest: pcr_digest.to_vec(),
@@ -262,4 +305,47 @@ pub fn verify_quote(
         firmware_version: quote.firmware_version,
         nonce_checked: matches!(requirements.freshness, Freshness::Nonce(_)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::{verify_quote, Freshness, QuoteError, QuotePart, QuoteRequirements};
+    use crate::{DefaultVerifier, HashAlg, PcrSet};
+
+    #[test]
+    fn a_malformed_attestation_keeps_the_parser_error_as_source_and_round_trips_through_json() {
+        let req = QuoteRequirements {
+            freshness: Freshness::NotChecked,
+            bank: HashAlg::Sha256,
+            required_pcrs: PcrSet::EMPTY,
+        };
+        let err = verify_quote(&[], &[0xff, 0x54], &[], &req, &DefaultVerifier).unwrap_err();
+        let QuoteError::Malformed { part, error } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*part, QuotePart::Attestation);
+        // A TPM2B_ATTEST declaring 0xff54 bytes, more than any attestation.
+        assert!(
+            matches!(error, crate::Error::TooLarge { field, .. } if field == "TPM2B_ATTEST"),
+            "{error:?}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+        let json = serde_json::to_string(&err).unwrap();
+        assert_eq!(serde_json::from_str::<QuoteError>(&json).unwrap(), err);
+    }
+
+    #[test]
+    fn a_nonce_mismatch_is_bytes_in_the_type_and_hex_in_json() {
+        let err = QuoteError::NonceMismatch {
+            expected: vec![0xab, 0x01],
+            actual: vec![0x00],
+        };
+        let json = serde_json::to_string(&err).unwrap();
+        assert_eq!(
+            json,
+            r#"{"NonceMismatch":{"expected":"ab01","actual":"00"}}"#
+        );
+        assert_eq!(serde_json::from_str::<QuoteError>(&json).unwrap(), err);
+    }
 }

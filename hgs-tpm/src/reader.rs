@@ -44,7 +44,7 @@ impl<'a> Reader<'a> {
                 Ok(v)
             }
             Err(_) => Err(Error::Truncated {
-                structure: self.structure,
+                structure: self.structure.into(),
                 offset: self.pos,
                 needed: size.saturating_sub(rest.len()),
             }),
@@ -73,7 +73,7 @@ impl<'a> Reader<'a> {
                 Ok(b)
             }
             None => Err(Error::Truncated {
-                structure: self.structure,
+                structure: self.structure.into(),
                 offset: self.pos,
                 needed: n - rest.len(),
             }),
@@ -86,7 +86,7 @@ impl<'a> Reader<'a> {
         let size = usize::from(self.u16()?);
         if size > max {
             return Err(Error::TooLarge {
-                field,
+                field: field.into(),
                 offset: at,
                 size,
                 max,
@@ -102,7 +102,7 @@ impl<'a> Reader<'a> {
             Ok(())
         } else {
             Err(Error::TrailingBytes {
-                structure: self.structure,
+                structure: self.structure.into(),
                 offset: self.pos,
                 count: left,
             })

@@ -1,5 +1,7 @@
 //! TPMT_SIGNATURE: a TPM signature with its scheme and hash.
 
+use std::borrow::Cow;
+
 use crate::alg::*;
 use crate::error::{Error, Result};
 use crate::reader::{Reader, Writer};
@@ -55,7 +57,7 @@ impl<'a> Signature<'a> {
             },
             other => {
                 return Err(Error::UnsupportedAlgorithm {
-                    field: "sigAlg",
+                    field: Cow::Borrowed("sigAlg"),
                     offset: alg_at,
                     alg: other,
                 })

@@ -3,6 +3,8 @@
 //! Behind the small [`SignatureVerifier`] trait so a service can plug in a faster backend; the
 //! default, [`RustCryptoVerifier`], is pure Rust (RustCrypto `rsa`, `p256`, `p384`).
 
+use std::borrow::Cow;
+
 use ecdsa::signature::hazmat::PrehashVerifier;
 
 use crate::alg::HashAlg;
@@ -36,7 +38,9 @@ impl SignatureVerifier for DefaultVerifier {
             if let PublicKey::Rsa { modulus, .. } = key {
                 let n = &modulus[modulus.iter().take_while(|b| **b == 0).count()..];
                 if n.len() * 8 > MAX_RSA_BITS {
-                    return Err(Error::UnusableKey("RSA modulus larger than 4096 bits"));
+                    return Err(Error::UnusableKey(Cow::Borrowed(
+                        "RSA modulus larger than 4096 bits",
+                    )));
                 }
             }
             match crate::RingVerifier.verify(key, message, signature) {
@@ -64,10 +68,12 @@ fn left_pad(bytes: &[u8], len: usize) -> Result<Vec<u8>> {
 fn rsa_key(modulus: &[u8], exponent: u32) -> Result<rsa::RsaPublicKey> {
     let n = rsa::BigUint::from_bytes_be(modulus);
     if n.bits() > MAX_RSA_BITS {
-        return Err(Error::UnusableKey("RSA modulus larger than 4096 bits"));
+        return Err(Error::UnusableKey(Cow::Borrowed(
+            "RSA modulus larger than 4096 bits",
+        )));
     }
     rsa::RsaPublicKey::new(n, rsa::BigUint::from(exponent))
-        .map_err(|_| Error::UnusableKey("invalid RSA public key"))
+        .map_err(|_| Error::UnusableKey(Cow::Borrowed("invalid RSA public key")))
 }
 
 /// RSA verification of a prehashed message with PKCS#1 v1.5 or PSS (salt length auto-detected,
@@ -105,7 +111,7 @@ impl SignatureVerifier for RustCryptoVerifier {
         let hash = HashAlg::from_tpm_alg_id(signature.hash_alg())
             .filter(|h| *h != HashAlg::Sm3_256)
             .ok_or(Error::UnsupportedAlgorithm {
-                field: "signature.hash",
+                field: Cow::Borrowed("signature.hash"),
                 offset: 2,
                 alg: signature.hash_alg(),
             })?;
@@ -131,7 +137,7 @@ impl SignatureVerifier for RustCryptoVerifier {
                 EccCurve::NistP256 => {
                     let point = sec1_point(x, y, 32)?;
                     let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                        .map_err(|_| Error::UnusableKey("ECC point not on P-256"))?;
+                        .map_err(|_| Error::UnusableKey(Cow::Borrowed("ECC point not on P-256")))?;
                     let sig = p256::ecdsa::Signature::from_scalars(
                         to_array::<32>(&left_pad(r, 32)?)?,
                         to_array::<32>(&left_pad(s, 32)?)?,
@@ -143,7 +149,7 @@ impl SignatureVerifier for RustCryptoVerifier {
                 EccCurve::NistP384 => {
                     let point = sec1_point(x, y, 48)?;
                     let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                        .map_err(|_| Error::UnusableKey("ECC point not on P-384"))?;
+                        .map_err(|_| Error::UnusableKey(Cow::Borrowed("ECC point not on P-384")))?;
                     let sig = p384::ecdsa::Signature::from_scalars(
                         to_array::<48>(&left_pad(r, 48)?)?,
                         to_array::<48>(&left_pad(s, 48)?)?,
@@ -152,17 +158,17 @@ impl SignatureVerifier for RustCryptoVerifier {
                     vk.verify_prehash(&digest, &sig)
                         .map_err(|_| Error::BadSignature)
                 }
-                _ => Err(Error::UnusableKey(
+                _ => Err(Error::UnusableKey(Cow::Borrowed(
                     "ECDSA is supported on NIST P-256 and P-384 only",
-                )),
+                ))),
             },
             (PublicKey::Rsa { .. }, _) => Err(Error::SchemeMismatch {
                 scheme: signature.scheme(),
-                key: "RSA",
+                key: Cow::Borrowed("RSA"),
             }),
             (PublicKey::Ecc { .. }, _) => Err(Error::SchemeMismatch {
                 scheme: signature.scheme(),
-                key: "ECC",
+                key: Cow::Borrowed("ECC"),
             }),
         }
     }
@@ -176,10 +182,12 @@ fn to_array<const N: usize>(v: &[u8]) -> Result<[u8; N]> {
 pub(crate) fn sec1_point(x: &[u8], y: &[u8], len: usize) -> Result<Vec<u8>> {
     let mut p = vec![4u8];
     p.extend_from_slice(
-        &left_pad(x, len).map_err(|_| Error::UnusableKey("ECC coordinate too long"))?,
+        &left_pad(x, len)
+            .map_err(|_| Error::UnusableKey(Cow::Borrowed("ECC coordinate too long")))?,
     );
     p.extend_from_slice(
-        &left_pad(y, len).map_err(|_| Error::UnusableKey("ECC coordinate too long"))?,
+        &left_pad(y, len)
+            .map_err(|_| Error::UnusableKey(Cow::Borrowed("ECC coordinate too long")))?,
     );
     Ok(p)
 }

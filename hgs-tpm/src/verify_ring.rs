@@ -5,6 +5,8 @@
 //! ring verifies a message, not a digest, so the message is passed whole; it accepts RSA moduli of
 //! 2048–8192 bits and ECDSA on P-256 (SHA-256, SHA-384) and P-384 (SHA-256, SHA-384).
 
+use std::borrow::Cow;
+
 use crate::alg::{TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ALG_SHA512};
 use crate::error::{Error, Result};
 use crate::public::{EccCurve, PublicKey};
@@ -35,7 +37,7 @@ impl SignatureVerifier for RingVerifier {
     fn verify(&self, key: &PublicKey, message: &[u8], signature: &Signature<'_>) -> Result<()> {
         let hash = signature.hash_alg();
         let unsupported = Error::UnsupportedAlgorithm {
-            field: "signature.hash",
+            field: Cow::Borrowed("signature.hash"),
             offset: 2,
             alg: hash,
         };
@@ -54,16 +56,18 @@ impl SignatureVerifier for RingVerifier {
                     (true, TPM_ALG_SHA384) => &rs::RSA_PSS_2048_8192_SHA384,
                     (true, TPM_ALG_SHA512) => &rs::RSA_PSS_2048_8192_SHA512,
                     (true, TPM_ALG_SHA1) => {
-                        return Err(Error::NotInBackend("ring has no RSA-PSS with SHA-1"))
+                        return Err(Error::NotInBackend(Cow::Borrowed(
+                            "ring has no RSA-PSS with SHA-1",
+                        )))
                     }
                     _ => return Err(unsupported),
                 };
                 let n = strip(modulus);
                 let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
                 if !(2048..=8192).contains(&bits) {
-                    return Err(Error::NotInBackend(
+                    return Err(Error::NotInBackend(Cow::Borrowed(
                         "ring verifies RSA moduli of 2048-8192 bits",
-                    ));
+                    )));
                 }
                 let e = exponent.to_be_bytes();
                 let sig = pad(sig, n.len())?;
@@ -89,22 +93,26 @@ impl SignatureVerifier for RingVerifier {
                             (48, &rs::ECDSA_P384_SHA384_FIXED, false)
                         }
                         (EccCurve::NistP256 | EccCurve::NistP384, _) => {
-                            return Err(Error::NotInBackend(
+                            return Err(Error::NotInBackend(Cow::Borrowed(
                                 "ring pairs P-256 and P-384 with SHA-256 and SHA-384 only",
-                            ))
+                            )))
                         }
                         _ => {
-                            return Err(Error::UnusableKey(
+                            return Err(Error::UnusableKey(Cow::Borrowed(
                                 "ECDSA is supported on NIST P-256 and P-384 only",
-                            ))
+                            )))
                         }
                     };
                 let mut point = vec![4u8];
                 point.extend_from_slice(
-                    &pad(x, len).map_err(|_| Error::UnusableKey("ECC coordinate too long"))?,
+                    &pad(x, len).map_err(|_| {
+                        Error::UnusableKey(Cow::Borrowed("ECC coordinate too long"))
+                    })?,
                 );
                 point.extend_from_slice(
-                    &pad(y, len).map_err(|_| Error::UnusableKey("ECC coordinate too long"))?,
+                    &pad(y, len).map_err(|_| {
+                        Error::UnusableKey(Cow::Borrowed("ECC coordinate too long"))
+                    })?,
                 );
                 let (r, s) = (pad(r, len)?, pad(s, len)?);
                 let sig = if der {
@@ -118,11 +126,11 @@ impl SignatureVerifier for RingVerifier {
             }
             (PublicKey::Rsa { .. }, _) => Err(Error::SchemeMismatch {
                 scheme: signature.scheme(),
-                key: "RSA",
+                key: Cow::Borrowed("RSA"),
             }),
             (PublicKey::Ecc { .. }, _) => Err(Error::SchemeMismatch {
                 scheme: signature.scheme(),
-                key: "ECC",
+                key: Cow::Borrowed("ECC"),
             }),
         }
     }
