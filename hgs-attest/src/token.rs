@@ -294,14 +294,14 @@ impl TokenError {
 #[non_exhaustive]
 pub enum TokenKeyError {
     /// Not a PKCS#8 P-256 private key (DER or PEM).
-    #[error("not a PKCS#8 P-256 private key: {0}")]
-    Pkcs8(String),
+    #[error("not a PKCS#8 P-256 private key")]
+    Pkcs8(#[source] p256::pkcs8::Error),
     /// Not a valid P-256 scalar (zero, or not below the group order, or not 32 bytes).
     #[error("not a valid P-256 private scalar")]
     Scalar,
     /// Not a P-256 SubjectPublicKeyInfo.
-    #[error("not a P-256 SubjectPublicKeyInfo: {0}")]
-    PublicKey(String),
+    #[error("not a P-256 SubjectPublicKeyInfo")]
+    PublicKey(#[source] p256::pkcs8::spki::Error),
     /// Not a P-256 EC JWK (`kty` EC, `crv` P-256, `x`, `y` of 32 bytes, a point on the curve).
     #[error("not a P-256 EC JWK: {0}")]
     Jwk(&'static str),
@@ -742,14 +742,14 @@ impl TokenSigner {
     pub fn from_pkcs8_der(der: &[u8]) -> Result<TokenSigner, TokenKeyError> {
         SigningKey::from_pkcs8_der(der)
             .map(TokenSigner::new)
-            .map_err(|e| TokenKeyError::Pkcs8(e.to_string()))
+            .map_err(TokenKeyError::Pkcs8)
     }
 
     /// From a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
     pub fn from_pkcs8_pem(pem: &str) -> Result<TokenSigner, TokenKeyError> {
         SigningKey::from_pkcs8_pem(pem)
             .map(TokenSigner::new)
-            .map_err(|e| TokenKeyError::Pkcs8(e.to_string()))
+            .map_err(TokenKeyError::Pkcs8)
     }
 
     /// From the raw 32-byte big-endian private scalar (exactly 32 bytes: no implied leading
@@ -921,8 +921,7 @@ impl TokenVerifier {
 
     /// Trusts a DER SubjectPublicKeyInfo (as [`TokenSigner::verifying_key_der`] publishes).
     pub fn with_public_key_der(self, der: &[u8]) -> Result<TokenVerifier, TokenKeyError> {
-        let key = VerifyingKey::from_public_key_der(der)
-            .map_err(|e| TokenKeyError::PublicKey(e.to_string()))?;
+        let key = VerifyingKey::from_public_key_der(der).map_err(TokenKeyError::PublicKey)?;
         Ok(self.with_key(key))
     }
 

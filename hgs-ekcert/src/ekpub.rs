@@ -6,7 +6,7 @@ use hgs_tpm::{EccCurve, Public, PublicKey};
 use crate::cert::{Certificate, Curve, KeyInfo, KeyType};
 use crate::container;
 use crate::der::{self, Reader};
-use crate::error::{Error, Result};
+use crate::error::{EkPublicError, Error, Result};
 
 /// A presented EK public key, normalised for comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +27,9 @@ fn pad(v: &[u8], len: usize) -> Option<Vec<u8>> {
 impl EkPublic {
     /// From a TPM2B_PUBLIC or a bare TPMT_PUBLIC (RSA, or ECC on P-256 / P-384).
     pub fn from_tpm_public(bytes: &[u8]) -> Result<Self> {
-        let public = Public::parse(bytes).map_err(|e| Error::EkPublic(e.to_string()))?;
-        let key = public.key().map_err(|e| Error::EkPublic(e.to_string()))?;
+        let tpm = |e| Error::EkPublic(EkPublicError::Tpm(e));
+        let public = Public::parse(bytes).map_err(tpm)?;
+        let key = public.key().map_err(tpm)?;
         let key = match key {
             PublicKey::Rsa { modulus, exponent } => KeyInfo::Rsa {
                 modulus: der::strip_zeros(&modulus).to_vec(),
@@ -40,12 +41,10 @@ impl EkPublic {
                     EccCurve::NistP256 => Curve::P256,
                     EccCurve::NistP384 => Curve::P384,
                     EccCurve::NistP521 => Curve::P521,
-                    other => {
-                        return Err(Error::EkPublic(format!("unsupported TPM curve {other:?}")))
-                    }
+                    other => return Err(Error::EkPublic(EkPublicError::UnsupportedCurve(other))),
                 };
                 let n = curve.field_len();
-                let too_long = || Error::EkPublic("ECC coordinate longer than the curve".into());
+                let too_long = || Error::EkPublic(EkPublicError::CoordinateTooLong);
                 KeyInfo::Ecc {
                     curve,
                     x: pad(&x, n).ok_or_else(too_long)?,
@@ -59,11 +58,13 @@ impl EkPublic {
     /// From a DER SubjectPublicKeyInfo.
     pub fn from_spki(der_bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(der_bytes, 0);
-        let key = KeyInfo::from_spki(&mut r).map_err(|e| Error::EkPublic(e.to_string()))?;
-        r.finish("SubjectPublicKeyInfo")
-            .map_err(|e| Error::EkPublic(e.to_string()))?;
+        let spki = |e| Error::EkPublic(EkPublicError::Spki(Box::new(e)));
+        let key = KeyInfo::from_spki(&mut r).map_err(spki)?;
+        r.finish("SubjectPublicKeyInfo").map_err(spki)?;
         if let KeyInfo::Other { oid } = &key {
-            return Err(Error::EkPublic(format!("unsupported key algorithm {oid}")));
+            return Err(Error::EkPublic(EkPublicError::UnsupportedKeyAlgorithm {
+                oid: oid.to_string(),
+            }));
         }
         Ok(Self { key })
     }
@@ -169,5 +170,22 @@ pub fn check_key_match(cert: &Certificate, ek: &EkPublic) -> Result<()> {
             cert: describe(&cert.key),
             ek: describe(&ek.key),
         })
+    }
+}
+
+#[cfg(test)]
+mod typed_error_tests {
+    use super::EkPublic;
+    use crate::error::{EkPublicError, Error};
+
+    #[test]
+    fn an_unreadable_tpm_public_area_keeps_the_tpm_parser_error_as_source() {
+        let err = EkPublic::from_tpm_public(&[0x00, 0x01]).err();
+        assert!(
+            matches!(err, Some(Error::EkPublic(EkPublicError::Tpm(_)))),
+            "{err:?}"
+        );
+        let source = err.as_ref().and_then(std::error::Error::source);
+        assert!(source.is_some_and(|s| s.source().is_some()));
     }
 }

@@ -117,8 +117,8 @@ pub enum Error {
         ek: String,
     },
     /// The presented EK public key could not be read.
-    #[error("EK public key: {0}")]
-    EkPublic(String),
+    #[error("the presented EK public key is unusable")]
+    EkPublic(#[source] EkPublicError),
     /// A certificate on the path (leaf or CA) carries a critical extension this crate does not
     /// process (RFC 5280 §4.2: such a certificate must be rejected).
     #[error("certificate at depth {depth} (`{subject}`) has an unknown critical extension {oid}")]
@@ -128,6 +128,30 @@ pub enum Error {
         /// Its subject.
         subject: String,
         /// The extension's OID (dotted).
+        oid: String,
+    },
+}
+
+/// Why a presented EK public key ([`crate::EkPublic`]) could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EkPublicError {
+    /// The TPM public area (TPM2B_PUBLIC / TPMT_PUBLIC) does not parse or holds no usable key.
+    #[error("the TPM public area does not parse")]
+    Tpm(#[source] hgs_tpm::Error),
+    /// The SubjectPublicKeyInfo does not parse.
+    #[error("the SubjectPublicKeyInfo does not parse")]
+    Spki(#[source] Box<Error>),
+    /// An ECC key on a curve no EK certificate uses.
+    #[error("unsupported TPM curve {0:?}")]
+    UnsupportedCurve(hgs_tpm::EccCurve),
+    /// An ECC coordinate longer than its curve's field.
+    #[error("an ECC coordinate is longer than the curve")]
+    CoordinateTooLong,
+    /// A SubjectPublicKeyInfo for neither RSA nor EC.
+    #[error("unsupported key algorithm {oid}")]
+    UnsupportedKeyAlgorithm {
+        /// The algorithm's OID (dotted).
         oid: String,
     },
 }

@@ -65,7 +65,7 @@ pub use cab::{
 pub use cert::{Certificate, Curve, KeyInfo, KeyType, KeyUsage};
 pub use container::certificates_in;
 pub use ekpub::{check_key_match, EkPublic};
-pub use error::{Error, Quirk, Result};
+pub use error::{EkPublicError, Error, Quirk, Result};
 pub use name::Name;
 pub use package::{
     read_trusted_tpm_cab, PackageCertificate, PackageError, SignaturePolicy, TrustedTpmPackage,
