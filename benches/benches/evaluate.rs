@@ -37,7 +37,7 @@ fn evidence() -> (Challenge, Evidence) {
     (
         Challenge {
             host: "gce".into(),
-            ek_fingerprint: "none".into(),
+            ek_fingerprint: None,
             ak_name: Public::parse(&ak).unwrap().name().unwrap(),
             nonce: Vec::new(),
             pcrs,

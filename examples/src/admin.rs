@@ -354,7 +354,7 @@ pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
                 host.name,
                 host.policy_version,
                 host.ek_key_type,
-                &host.ek_fingerprint[..16],
+                &host.ek_fingerprint.to_string()[..16],
                 if host.forced {
                     ", forced without a trusted EK certificate"
                 } else {
@@ -393,7 +393,7 @@ pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
                     h.name,
                     h.policy_version,
                     h.ek_key_type,
-                    &h.ek_fingerprint[..16],
+                    &h.ek_fingerprint.to_string()[..16],
                     cert,
                     if h.forced { " (forced)" } else { "" }
                 );

@@ -94,7 +94,7 @@ fn offline_demo(dir: &std::path::Path) -> anyhow::Result<()> {
     );
     let challenge = Challenge {
         host: "gce-shielded-vm".into(),
-        ek_fingerprint: "(no EK came with this evidence)".into(),
+        ek_fingerprint: None,
         ak_name: Public::parse(&ak)?.name()?,
         nonce: Vec::new(),
         pcrs: hgs_attest::PcrSet::from_indices(&pcrs)?,
@@ -296,7 +296,7 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
         .clone();
     println!(
         "      host demo-host registered ({version}, EK {})",
-        &host.ek_fingerprint[..16]
+        &host.ek_fingerprint.to_string()[..16]
     );
 
     step("9", "admin: TPM baseline (validated: Secure Boot, IOMMU, VBS, CI policy) and CI policy from the reference log");
@@ -553,7 +553,7 @@ fn service_demo(
         c.status,
         c.policy_version
             .map_or_else(|| "-".to_string(), |v| v.to_string()),
-        &c.ek_fingerprint[..16],
+        &c.ek_fingerprint.to_string()[..16],
         c.expires_at,
         c.expires_at.saturating_sub(now),
         verified.is_affirming(now)

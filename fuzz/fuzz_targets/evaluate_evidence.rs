@@ -43,7 +43,7 @@ fuzz_target!(|input: &[u8]| {
     };
     let challenge = Challenge {
         host: "fuzz".into(),
-        ek_fingerprint: "fuzz".into(),
+        ek_fingerprint: None,
         ak_name: Public::parse(AK).and_then(|p| p.name()).unwrap_or_default(),
         nonce: Vec::new(),
         pcrs: (0..24).collect(),

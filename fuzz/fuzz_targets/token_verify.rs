@@ -24,7 +24,7 @@ fn fixture() -> &'static Fixture {
         let signer = TokenSigner::from_scalar_bytes(&[0x42; 32]).expect("fixed key");
         let claims = TokenClaims::new(
             Some("HOST01".into()),
-            "ab".repeat(32),
+            hgs_attest::EkFingerprint::from_bytes([0xab; 32]),
             AttestationStatus::Passed,
             IAT,
             3600,

@@ -6,7 +6,7 @@
 //! [`Challenge`] is the verifier's state (keep it: it holds the secret); [`ChallengeMessage`] is what
 //! is sent to the host.
 
-use hgs_policy::TpmHost;
+use hgs_policy::{EkFingerprint, TpmHost};
 use hgs_tcglog::BankPolicy;
 use hgs_tpm::{HashAlg, PcrSet, Public};
 use rand_core::CryptoRngCore;
@@ -25,8 +25,10 @@ pub const MIN_NONCE_LEN: usize = 16;
 pub struct Challenge {
     /// The registered host the challenge was made for.
     pub host: String,
-    /// Its EK fingerprint (see `hgs_policy::host::key_fingerprint`).
-    pub ek_fingerprint: String,
+    /// Its EK fingerprint (see `hgs_policy::host::key_fingerprint`; hex in JSON). `None` only
+    /// for a challenge made by hand for evidence whose EK is unknown (published samples): such
+    /// a challenge matches no registered host.
+    pub ek_fingerprint: Option<EkFingerprint>,
     /// Name (nameAlg || H(TPMT_PUBLIC)) of the AK the credential is bound to.
     #[serde(with = "hgs_tpm::hex::serde")]
     pub ak_name: Vec<u8>,
@@ -170,7 +172,7 @@ pub fn new_challenge(
     Ok((
         Challenge {
             host: host.name.clone(),
-            ek_fingerprint: host.ek_fingerprint.clone(),
+            ek_fingerprint: Some(host.ek_fingerprint),
             ak_name,
             nonce,
             pcrs: request.pcrs,

@@ -644,13 +644,13 @@ fn identify<'h>(run: &mut Run, host: &Host<'h>) -> Vec<&'h TpmHost> {
     let hosts: Vec<&TpmHost> = host
         .registered
         .iter()
-        .filter(|h| h.ek_fingerprint == c.ek_fingerprint)
+        .filter(|h| Some(h.ek_fingerprint) == c.ek_fingerprint)
         .collect();
     if hosts.is_empty() {
         run.fail(
             CheckId::EkIdentity,
             Failure::HostNotRegistered {
-                ek_fingerprint: c.ek_fingerprint.clone(),
+                ek_fingerprint: c.ek_fingerprint,
             },
         );
     } else {

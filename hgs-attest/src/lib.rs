@@ -42,6 +42,7 @@ pub use hgs_tpm::{HashAlg, PcrSet, QuoteError, VerifiedQuote};
 
 /// The artifacts and rules (`hgs-policy`).
 pub use hgs_policy as policy;
+pub use hgs_policy::EkFingerprint;
 mod token;
 pub use token::{
     key_id, EarStatus, Segment, TokenClaims, TokenError, TokenKeyError, TokenSigner, TokenStatus,

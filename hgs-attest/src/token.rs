@@ -56,13 +56,15 @@
 //! # Example
 //!
 //! ```
-//! use hgs_attest::{AttestationStatus, TokenClaims, TokenSigner, TokenVerifier, TokenStatus};
+//! use hgs_attest::{
+//!     AttestationStatus, EkFingerprint, TokenClaims, TokenSigner, TokenStatus, TokenVerifier,
+//! };
 //!
 //! // A fixed test key (never use a constant key in production).
 //! let signer = TokenSigner::from_scalar_bytes(&[0x42; 32]).unwrap();
 //! let claims = TokenClaims::new(
 //!     Some("HOST01".into()),
-//!     "ab".repeat(32),
+//!     EkFingerprint::from_bytes([0xab; 32]),
 //!     AttestationStatus::Passed,
 //!     1_700_000_000,
 //!     3600,
@@ -86,6 +88,9 @@ use hgs_policy::{PolicyVersion, SubStatus};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
+use std::borrow::Cow;
+
+use hgs_policy::EkFingerprint;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -367,9 +372,9 @@ pub struct TokenClaims {
     /// `hgs.host`: the registered host name (also the submodule's name); `None` when the EK is
     /// not registered, and the submodule is then named for the EK fingerprint.
     pub host: Option<String>,
-    /// `hgs.ek-fingerprint`: SHA-256 of the EK, 64 lowercase hex digits
-    /// (`hgs_policy::host::ek_fingerprint`).
-    pub ek_fingerprint: String,
+    /// `hgs.ek-fingerprint`: SHA-256 of the EK (`hgs_policy::host::ek_fingerprint`), 64
+    /// lowercase hex digits in the token.
+    pub ek_fingerprint: EkFingerprint,
     /// `hgs.policy-version`: the version the host passed under.
     pub policy_version: Option<PolicyVersion>,
     /// `hgs.status`.
@@ -383,7 +388,7 @@ impl TokenClaims {
     /// nonce, the default verifier id; expires `lifetime` seconds after `issued_at` (saturating).
     pub fn new(
         host: Option<String>,
-        ek_fingerprint: String,
+        ek_fingerprint: EkFingerprint,
         status: AttestationStatus,
         issued_at: UnixSeconds,
         lifetime: u64,
@@ -410,13 +415,13 @@ impl TokenClaims {
     /// why, never let it in.
     pub fn from_verdict(
         verdict: &Verdict,
-        ek_fingerprint: &str,
+        ek_fingerprint: &EkFingerprint,
         issued_at: UnixSeconds,
         lifetime: u64,
     ) -> TokenClaims {
         let mut c = TokenClaims::new(
             verdict.host.clone(),
-            ek_fingerprint.to_owned(),
+            *ek_fingerprint,
             verdict.status,
             issued_at,
             lifetime,
@@ -434,8 +439,11 @@ impl TokenClaims {
     }
 
     /// The submodule's name: the host name, or the EK fingerprint for an unregistered EK.
-    pub fn submodule_name(&self) -> &str {
-        self.host.as_deref().unwrap_or(&self.ek_fingerprint)
+    pub fn submodule_name(&self) -> Cow<'_, str> {
+        match &self.host {
+            Some(h) => Cow::Borrowed(h),
+            None => Cow::Owned(self.ek_fingerprint.to_string()),
+        }
     }
 
     /// Checks what both the signer and the verifier require of the claims' values.
@@ -444,13 +452,6 @@ impl TokenClaims {
             return Err(TokenError::Lifetime {
                 iat: self.issued_at,
                 exp: self.expires_at,
-            });
-        }
-        let fp = self.ek_fingerprint.as_bytes();
-        if fp.len() != 64 || !fp.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(TokenError::InvalidClaim {
-                name: "hgs.ek-fingerprint",
-                reason: "not 64 lowercase hex digits",
             });
         }
         if self.host.as_deref().is_some_and(str::is_empty) {
@@ -533,7 +534,7 @@ struct WireClaimsOut<'a> {
     verifier_id: &'a VerifierId,
     #[serde(skip_serializing_if = "Option::is_none")]
     eat_nonce: Option<&'a str>,
-    submods: BTreeMap<&'a str, WireSubmodOut<'a>>,
+    submods: BTreeMap<Cow<'a, str>, WireSubmodOut<'a>>,
 }
 
 #[derive(Serialize)]
@@ -543,7 +544,7 @@ struct WireSubmodOut<'a> {
     #[serde(rename = "hgs.host", skip_serializing_if = "Option::is_none")]
     host: Option<&'a str>,
     #[serde(rename = "hgs.ek-fingerprint")]
-    ek_fingerprint: &'a str,
+    ek_fingerprint: &'a EkFingerprint,
     #[serde(rename = "hgs.policy-version", skip_serializing_if = "Option::is_none")]
     policy_version: Option<PolicyVersion>,
     #[serde(rename = "hgs.status")]
@@ -636,7 +637,12 @@ impl WireClaimsIn {
             host: s.host,
             ek_fingerprint: s
                 .ek_fingerprint
-                .ok_or(missing("submods.*.hgs.ek-fingerprint"))?,
+                .ok_or(missing("submods.*.hgs.ek-fingerprint"))?
+                .parse()
+                .map_err(|_| TokenError::InvalidClaim {
+                    name: "hgs.ek-fingerprint",
+                    reason: "not 64 lowercase hex digits",
+                })?,
             policy_version: s.policy_version,
             status: s.status.ok_or(missing("submods.*.hgs.status"))?,
             sub_statuses: s

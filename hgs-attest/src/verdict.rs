@@ -260,8 +260,8 @@ pub enum Failure {
     },
     /// No registered host has the challenged EK.
     HostNotRegistered {
-        /// The EK fingerprint the challenge was made for.
-        ek_fingerprint: String,
+        /// The EK fingerprint the challenge was made for (`None`: the challenge named no EK).
+        ek_fingerprint: Option<hgs_policy::EkFingerprint>,
     },
     /// The evidence's AK is not the one the credential was bound to.
     AkMismatch {
@@ -455,9 +455,12 @@ impl core::fmt::Display for Failure {
                 "event {event_index} (PCR {pcr}) carries no {bank} digest: that bank never measured it"
             ),
             Failure::LogAnomaly { anomaly } => write!(f, "{anomaly}"),
-            Failure::HostNotRegistered { ek_fingerprint } => {
-                write!(f, "no registered host has EK {ek_fingerprint}")
-            }
+            Failure::HostNotRegistered {
+                ek_fingerprint: Some(ek),
+            } => write!(f, "no registered host has EK {ek}"),
+            Failure::HostNotRegistered {
+                ek_fingerprint: None,
+            } => write!(f, "the challenge names no EK, so no registered host matches"),
             Failure::AkMismatch { expected, actual } => write!(
                 f,
                 "the quoting AK {actual} is not the AK {expected} the credential was made for"

@@ -46,7 +46,7 @@ fn setup() -> (Challenge, Evidence) {
     };
     let challenge = Challenge {
         host: "gce-shielded-vm".into(),
-        ek_fingerprint: "no EK came with this evidence".into(),
+        ek_fingerprint: None,
         ak_name: Public::parse(&ak).unwrap().name().unwrap(),
         nonce: Vec::new(),
         pcrs: PcrSet::from_indices(&selection.banks[0].pcrs()).unwrap(),

@@ -30,12 +30,15 @@ fn ak() -> SoftAk {
     SoftAk::from_seed(&[3; 32]).unwrap()
 }
 
+/// The registered host's EK fingerprint (its ekpub is not read by these tests).
+const FP: hgs_attest::EkFingerprint = hgs_attest::EkFingerprint::from_bytes([0x5a; 32]);
+
 fn host() -> TpmHost {
     TpmHost {
         name: "h1".into(),
         policy_version: PolicyVersion::V1,
         ekpub: Vec::new(),
-        ek_fingerprint: "fp".into(),
+        ek_fingerprint: FP,
         ek_key_type: "RSA-2048".into(),
         ek_certificate: None,
         ek_certificate_check: EkCertificateCheck::Missing,
@@ -46,7 +49,7 @@ fn host() -> TpmHost {
 fn challenge(pcrs: PcrSet, banks: &[HashAlg]) -> Challenge {
     Challenge {
         host: "h1".into(),
-        ek_fingerprint: "fp".into(),
+        ek_fingerprint: Some(FP),
         ak_name: Public::parse(ak().public()).unwrap().name().unwrap(),
         nonce: NONCE.to_vec(),
         pcrs,

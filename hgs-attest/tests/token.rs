@@ -32,11 +32,8 @@ fn verifier() -> TokenVerifier {
     TokenVerifier::new().with_key(*signer().verifying_key())
 }
 
-fn fingerprint() -> String {
-    Sha256::digest(b"an EK")
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+fn fingerprint() -> hgs_attest::EkFingerprint {
+    hgs_attest::EkFingerprint::from_bytes(Sha256::digest(b"an EK").into())
 }
 
 fn verdict(
@@ -576,7 +573,7 @@ fn non_passed_verdict_is_contraindicated_and_not_affirming() {
         assert!(!vt.is_affirming(now()));
         // The unregistered EK's submodule is named for its fingerprint.
         let p: Value = serde_json::from_slice(&unb64(t.split('.').nth(1).unwrap())).unwrap();
-        let name = host.map_or_else(fingerprint, str::to_owned);
+        let name = host.map_or_else(|| fingerprint().to_string(), str::to_owned);
         assert_eq!(p["submods"][&name]["ear.status"], "contraindicated");
     }
 }

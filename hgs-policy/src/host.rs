@@ -125,8 +125,9 @@ pub struct TpmHost {
     /// The EK public area as TPMT_PUBLIC (what credentials are encrypted to).
     #[serde(with = "hgs_tpm::hex::serde")]
     pub ekpub: Vec<u8>,
-    /// [`ek_fingerprint`] of the EK: SHA-256 over its key, hex. Two encodings of one key agree.
-    pub ek_fingerprint: String,
+    /// [`ek_fingerprint`] of the EK: SHA-256 over its key (hex in JSON). Two encodings of one
+    /// key agree.
+    pub ek_fingerprint: EkFingerprint,
     /// Key type, e.g. `RSA-2048`.
     pub ek_key_type: String,
     /// The EK certificate (DER) if the platform identifier had one.
@@ -193,10 +194,73 @@ pub enum HostError {
     DuplicateName(String),
 }
 
+/// An EK fingerprint: SHA-256 over a canonical encoding of the key ([`key_fingerprint`]).
+///
+/// Bytes in the type; 64 lower-case hex digits in JSON, in [`Display`](core::fmt::Display) and
+/// in [`FromStr`](core::str::FromStr) (which accepts nothing else, so one key has one spelling).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EkFingerprint([u8; 32]);
+
+impl EkFingerprint {
+    /// From the 32 digest bytes.
+    pub const fn from_bytes(bytes: [u8; 32]) -> EkFingerprint {
+        EkFingerprint(bytes)
+    }
+
+    /// The 32 digest bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl core::fmt::Display for EkFingerprint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&hgs_tpm::hex::encode(&self.0))
+    }
+}
+
+impl core::fmt::Debug for EkFingerprint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "EkFingerprint({self})")
+    }
+}
+
+/// A string that is not an [`EkFingerprint`] (64 lower-case hex digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an EK fingerprint is 64 lower-case hex digits")]
+pub struct BadEkFingerprint;
+
+impl core::str::FromStr for EkFingerprint {
+    type Err = BadEkFingerprint;
+
+    fn from_str(s: &str) -> Result<EkFingerprint, BadEkFingerprint> {
+        if !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(BadEkFingerprint);
+        }
+        hgs_tpm::hex::decode(s)
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            .map(EkFingerprint)
+            .ok_or(BadEkFingerprint)
+    }
+}
+
+impl serde::Serialize for EkFingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EkFingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EkFingerprint, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// SHA-256 over a canonical encoding of the key: `"RSA" || e (u32 BE) || n` or
-/// `"ECC" || curve (u16 BE) || x || y`, hex. Independent of the public area's other fields and of
+/// `"ECC" || curve (u16 BE) || x || y`. Independent of the public area's other fields and of
 /// TPM2B vs TPMT framing.
-pub fn key_fingerprint(key: &PublicKey) -> String {
+pub fn key_fingerprint(key: &PublicKey) -> EkFingerprint {
     let mut h = Sha256::new();
     match key {
         PublicKey::Rsa { modulus, exponent } => {
@@ -212,11 +276,11 @@ pub fn key_fingerprint(key: &PublicKey) -> String {
             h.update(y);
         }
     }
-    hgs_tpm::hex::encode(&h.finalize())
+    EkFingerprint(h.finalize().into())
 }
 
 /// The EK fingerprint of a TPM2B_PUBLIC or TPMT_PUBLIC (see [`key_fingerprint`]).
-pub fn ek_fingerprint(ekpub: &[u8]) -> Result<String, HostError> {
+pub fn ek_fingerprint(ekpub: &[u8]) -> Result<EkFingerprint, HostError> {
     let public = Public::parse(ekpub).map_err(HostError::MalformedEkpub)?;
     let key = public.key().map_err(HostError::MalformedEkpub)?;
     Ok(key_fingerprint(&key))

@@ -31,7 +31,10 @@ pub mod version;
 
 pub use baseline::{BaselineMatcher, BaselineMismatch, BaselineProfile, EventByEvent, TpmBaseline};
 pub use cipolicy::CiPolicyRegistration;
-pub use host::{EkCertificateCheck, EkDistrust, EkIdentity, RegistrationOptions, TpmHost};
+pub use host::{
+    BadEkFingerprint, EkCertificateCheck, EkDistrust, EkFingerprint, EkIdentity,
+    RegistrationOptions, TpmHost,
+};
 pub use resolve::{resolve, ArtifactMatches, Resolution, VersionAttempt};
 pub use rules::{HgsPolicy, PolicySettings, PolicyState, RuleOutcome, SubStatus};
 pub use store::PolicyStore;

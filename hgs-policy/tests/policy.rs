@@ -788,3 +788,27 @@ fn a_malformed_ekpub_keeps_the_tpm_parser_error_as_its_source() {
     let source = std::error::Error::source(&e).expect("a source");
     assert!(source.downcast_ref::<hgs_tpm::Error>().is_some(), "{e:?}");
 }
+
+#[test]
+fn ek_fingerprint_is_bytes_typed_and_64_lowercase_hex_on_the_wire() {
+    use hgs_policy::EkFingerprint;
+    let fp = EkFingerprint::from_bytes([0xab; 32]);
+    let hex = "ab".repeat(32);
+    assert_eq!(fp.to_string(), hex);
+    assert_eq!(serde_json::to_string(&fp).unwrap(), format!("\"{hex}\""));
+    assert_eq!(
+        serde_json::from_str::<EkFingerprint>(&format!("\"{hex}\"")).unwrap(),
+        fp
+    );
+    assert_eq!(hex.parse::<EkFingerprint>(), Ok(fp));
+    // One key, one spelling: upper case, short, long and non-hex strings are refused.
+    for bad in [
+        "AB".repeat(32),
+        "ab".repeat(31),
+        "ab".repeat(33),
+        "zz".repeat(32),
+    ] {
+        assert!(bad.parse::<EkFingerprint>().is_err(), "{bad}");
+        assert!(serde_json::from_str::<EkFingerprint>(&format!("\"{bad}\"")).is_err());
+    }
+}

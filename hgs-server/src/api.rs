@@ -549,10 +549,9 @@ async fn attest<S: Store>(
         Consumed::Expired { expires_at } => return Err(ApiError::ChallengeExpired { expires_at }),
         Consumed::Unknown => return Err(ApiError::UnknownChallenge),
     };
-    let registry = st
-        .store
-        .registry(Hosts::WithEk(&challenge.ek_fingerprint))
-        .await?;
+    // This service makes every challenge for a registered host's EK: one without is not ours.
+    let ek_fingerprint = challenge.ek_fingerprint.ok_or(ApiError::Internal)?;
+    let registry = st.store.registry(Hosts::WithEk(&ek_fingerprint)).await?;
     let still_registered = registry.hosts.iter().any(|h| h.name == challenge.host);
     let log_len = evidence.event_log.len();
     let max_age = st.config.challenge_ttl;
@@ -592,12 +591,8 @@ async fn attest<S: Store>(
 
     st.metrics.verdict(&verdict);
     let token = if verdict.passed() {
-        let claims = TokenClaims::from_verdict(
-            &verdict,
-            &challenge.ek_fingerprint,
-            now,
-            st.config.token_lifetime,
-        );
+        let claims =
+            TokenClaims::from_verdict(&verdict, &ek_fingerprint, now, st.config.token_lifetime);
         Some(st.signer.sign(&claims).map_err(ApiError::Token)?)
     } else {
         None

@@ -20,7 +20,7 @@ use hgs_attest::policy::store::TrustedCertificate;
 use hgs_attest::policy::{
     CiPolicyRegistration, HgsPolicy, PolicySettings, PolicyState, TpmBaseline, TpmHost,
 };
-use hgs_attest::Challenge;
+use hgs_attest::{Challenge, EkFingerprint};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::SqlSafeStr;
 
@@ -69,10 +69,10 @@ pub enum Hosts<'a> {
     Named(&'a str),
     /// The hosts with this EK fingerprint: all an evaluation looks at, so an attestation costs
     /// the same in a fleet of ten or ten thousand.
-    WithEk(&'a str),
+    WithEk(&'a EkFingerprint),
     /// The hosts with this name or this EK fingerprint: all a registration's duplicate checks
     /// look at, so registering a fleet is not quadratic.
-    NamedOrWithEk(&'a str, &'a str),
+    NamedOrWithEk(&'a str, &'a EkFingerprint),
 }
 
 /// What consuming a challenge found.
@@ -543,14 +543,14 @@ macro_rules! sql_store {
                     }
                     Hosts::WithEk(fingerprint) => {
                         sqlx::query_as(hosts_on!("h.ek_fingerprint = $1"))
-                            .bind(fingerprint)
+                            .bind(fingerprint.to_string())
                             .fetch_all(&self.pool)
                             .await?
                     }
                     Hosts::NamedOrWithEk(name, fingerprint) => {
                         sqlx::query_as(hosts_on!("h.name = $1 OR h.ek_fingerprint = $2"))
                             .bind(name)
-                            .bind(fingerprint)
+                            .bind(fingerprint.to_string())
                             .fetch_all(&self.pool)
                             .await?
                     }
@@ -608,7 +608,7 @@ macro_rules! sql_store {
             async fn insert_host(&self, host: &TpmHost) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO hosts (name, ek_fingerprint, body) VALUES ($1, $2, $3)")
                     .bind(&host.name)
-                    .bind(&host.ek_fingerprint)
+                    .bind(host.ek_fingerprint.to_string())
                     .bind(json(host, "host")?)
                     .execute(&self.durable)
                     .await
