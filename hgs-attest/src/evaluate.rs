@@ -769,10 +769,9 @@ fn diagnose_replay(
     let replayed = hgs_tcglog::replay::replay(log).ok()?;
     let mut reported: Vec<(u16, u32, Vec<u8>)> = Vec::new();
     for &(bank, pcrs) in quote.selection() {
-        let name = HashAlg::from_tpm_alg_id(bank)?.name();
-        let values = e.pcr_values.get(name)?;
+        let values = e.pcr_values.get(&HashAlg::from_tpm_alg_id(bank)?)?;
         for pcr in pcrs.iter() {
-            reported.push((bank, pcr, hgs_tpm::hex::decode(values.get(&pcr)?)?));
+            reported.push((bank, pcr, values.get(&pcr)?.clone()));
         }
     }
     let parts: Vec<&[u8]> = reported.iter().map(|(_, _, v)| v.as_slice()).collect();

@@ -8,9 +8,15 @@
 //!   "event_log": "<TCG log>" }
 //! ```
 //! `pcr_values` (read right after the quotes) are not trusted: they only help name the PCR whose
-//! replay differs when a quote's digest does not match.
+//! replay differs when a quote's digest does not match. A bank name this verifier does not know
+//! makes the document fail to deserialize (fail closed) rather than be silently ignored.
 
 use std::collections::BTreeMap;
+
+use hgs_tpm::HashAlg;
+
+/// PCR values per bank: bank → PCR index → value (the bank's digest length).
+pub type PcrValues = BTreeMap<HashAlg, BTreeMap<u32, Vec<u8>>>;
 
 /// The `format` value of an evidence document.
 pub const EVIDENCE_FORMAT: &str = "hgs-evidence/1";
@@ -45,10 +51,73 @@ pub struct Evidence {
     pub ak_public: Vec<u8>,
     /// Quotes, one per bank.
     pub quotes: Vec<QuoteEvidence>,
-    /// PCR values read after the quotes (diagnostics only): bank name → PCR → hex.
-    #[serde(default)]
-    pub pcr_values: BTreeMap<String, BTreeMap<u32, String>>,
+    /// PCR values read after the quotes (diagnostics only): bank → PCR → value (hex in JSON,
+    /// keyed by the bank's name).
+    #[serde(default, with = "pcr_values_hex")]
+    pub pcr_values: PcrValues,
     /// The TCG event log of the current boot.
     #[serde(with = "hgs_tpm::hex::serde")]
     pub event_log: Vec<u8>,
+}
+
+/// Serde for [`PcrValues`]: `{"sha256": {"0": "<hex>"}}`.
+mod pcr_values_hex {
+    use std::collections::BTreeMap;
+
+    use hgs_tpm::HashAlg;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::PcrValues;
+
+    #[derive(Serialize)]
+    #[serde(transparent)]
+    struct HexRef<'a>(#[serde(with = "hgs_tpm::hex::serde")] &'a Vec<u8>);
+
+    #[derive(Deserialize)]
+    #[serde(transparent)]
+    struct Hex(#[serde(with = "hgs_tpm::hex::serde")] Vec<u8>);
+
+    pub(super) fn serialize<S: Serializer>(v: &PcrValues, s: S) -> Result<S::Ok, S::Error> {
+        let view: BTreeMap<HashAlg, BTreeMap<u32, HexRef<'_>>> = v
+            .iter()
+            .map(|(bank, pcrs)| (*bank, pcrs.iter().map(|(p, d)| (*p, HexRef(d))).collect()))
+            .collect();
+        view.serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PcrValues, D::Error> {
+        let raw = BTreeMap::<HashAlg, BTreeMap<u32, Hex>>::deserialize(d)?;
+        Ok(raw
+            .into_iter()
+            .map(|(bank, pcrs)| (bank, pcrs.into_iter().map(|(p, h)| (p, h.0)).collect()))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::Evidence;
+    use hgs_tpm::HashAlg;
+
+    fn doc(pcr_values: &str) -> String {
+        format!(
+            r#"{{"format":"hgs-evidence/1","ak_public":"","quotes":[],"pcr_values":{pcr_values},"event_log":""}}"#
+        )
+    }
+
+    #[test]
+    fn pcr_values_are_typed_banks_and_bytes_with_the_same_json() {
+        let json = doc(r#"{"sha256":{"0":"ab01","7":"00"}}"#);
+        let e: Evidence = serde_json::from_str(&json).unwrap();
+        assert_eq!(e.pcr_values[&HashAlg::Sha256][&0], vec![0xab, 0x01]);
+        assert_eq!(e.pcr_values[&HashAlg::Sha256][&7], vec![0x00]);
+        assert_eq!(serde_json::to_string(&e).unwrap(), json);
+    }
+
+    #[test]
+    fn an_unknown_bank_or_non_hex_value_fails_deserialization() {
+        assert!(serde_json::from_str::<Evidence>(&doc(r#"{"md5":{"0":"ab"}}"#)).is_err());
+        assert!(serde_json::from_str::<Evidence>(&doc(r#"{"sha1":{"0":"xyz"}}"#)).is_err());
+    }
 }

@@ -31,7 +31,7 @@ pub use challenge::{
 pub use credential::EcdhBackend;
 pub use ek_check::{check_ek_certificate, trust_store};
 pub use evaluate::{evaluate, Attestor, FreshnessPolicy, Host};
-pub use evidence::{Evidence, QuoteEvidence, EVIDENCE_FORMAT};
+pub use evidence::{Evidence, PcrValues, QuoteEvidence, EVIDENCE_FORMAT};
 pub use verdict::{
     AttestationStatus, Check, CheckId, CheckOutcome, Failure, MeasuredPolicy, Verdict,
 };

@@ -81,7 +81,6 @@ pub fn answer_challenge(
 /// The evidence document for an answer: the AK public area, the quotes, the PCR values read after
 /// them (diagnostics only) and the event log.
 pub fn to_evidence(ak_public: &[u8], answer: &AgentAnswer, log: &[u8]) -> hgs_attest::Evidence {
-    let hex = crate::hex::hex;
     hgs_attest::Evidence {
         format: hgs_attest::EVIDENCE_FORMAT.into(),
         challenge_id: None,
@@ -99,14 +98,14 @@ pub fn to_evidence(ak_public: &[u8], answer: &AgentAnswer, log: &[u8]) -> hgs_at
         pcr_values: answer
             .pcr_values
             .iter()
-            .map(|(bank, values)| {
-                (
-                    bank.name().to_string(),
+            .filter_map(|(bank, values)| {
+                Some((
+                    hgs_tpm::HashAlg::from_tpm_alg_id(bank.alg_id)?,
                     values
                         .iter()
-                        .map(|(p, v)| (u32::from(*p), hex(v)))
+                        .map(|(p, v)| (u32::from(*p), v.clone()))
                         .collect(),
-                )
+                ))
             })
             .collect(),
         event_log: log.to_vec(),
