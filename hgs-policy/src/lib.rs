@@ -36,7 +36,9 @@ pub use host::{
     RegistrationOptions, TpmHost,
 };
 pub use resolve::{resolve, ArtifactMatches, Resolution, VersionAttempt};
-pub use rules::{HgsPolicy, PolicySettings, PolicyState, RuleOutcome, SubStatus};
+pub use rules::{
+    ClaimEvidence, ClaimValue, HgsPolicy, PolicySettings, PolicyState, RuleOutcome, SubStatus,
+};
 pub use store::PolicyStore;
 pub use version::PolicyVersion;
 

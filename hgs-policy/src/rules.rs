@@ -297,18 +297,64 @@ pub struct ClaimEvidence {
     /// The boot claim, e.g. `secure_boot`, `kernel_debugging`.
     pub claim: String,
     /// Its value, or `None` when the log does not make the claim.
-    pub value: Option<String>,
+    pub value: Option<ClaimValue>,
     /// Event index of the deciding event.
     pub event_index: Option<u32>,
     /// PCR of the deciding event.
     pub pcr: Option<u32>,
 }
 
+/// The value of a boot claim: JSON `true`, a number, or hex for bytes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ClaimValue {
+    /// A flag (Secure Boot on, a debugger enabled, ...).
+    Bool(bool),
+    /// A number (a launch type, BitLocker's unlock method, ...).
+    Number(u64),
+    /// A digest (hex in JSON).
+    Bytes(#[serde(with = "hgs_tpm::hex::serde")] Vec<u8>),
+    /// An RSA public key, by size (the VSM identity key): `{"rsa_bits": 2048}`.
+    RsaKey {
+        /// Modulus size in bits.
+        rsa_bits: u32,
+    },
+}
+
+impl From<bool> for ClaimValue {
+    fn from(v: bool) -> ClaimValue {
+        ClaimValue::Bool(v)
+    }
+}
+
+impl From<u64> for ClaimValue {
+    fn from(v: u64) -> ClaimValue {
+        ClaimValue::Number(v)
+    }
+}
+
+impl From<u32> for ClaimValue {
+    fn from(v: u32) -> ClaimValue {
+        ClaimValue::Number(u64::from(v))
+    }
+}
+
+impl core::fmt::Display for ClaimValue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ClaimValue::Bool(b) => write!(f, "{b}"),
+            ClaimValue::Number(n) => write!(f, "{n}"),
+            ClaimValue::Bytes(b) => f.write_str(&hgs_tpm::hex::encode(b)),
+            ClaimValue::RsaKey { rsa_bits } => write!(f, "RSA-{rsa_bits}"),
+        }
+    }
+}
+
 impl ClaimEvidence {
-    fn of<T: core::fmt::Debug>(claim: &str, c: &Option<Claim<T>>) -> ClaimEvidence {
+    fn of<T: Copy + Into<ClaimValue>>(claim: &str, c: &Option<Claim<T>>) -> ClaimEvidence {
         ClaimEvidence {
             claim: claim.into(),
-            value: c.as_ref().map(|c| format!("{:?}", c.value)),
+            value: c.as_ref().map(|c| c.value.into()),
             event_index: c.as_ref().map(|c| c.event_index),
             pcr: c.as_ref().map(|c| c.pcr),
         }
@@ -317,7 +363,7 @@ impl ClaimEvidence {
     fn hex(claim: &str, c: &Option<Claim<Vec<u8>>>) -> ClaimEvidence {
         ClaimEvidence {
             claim: claim.into(),
-            value: c.as_ref().map(|c| hgs_tpm::hex::encode(&c.value)),
+            value: c.as_ref().map(|c| ClaimValue::Bytes(c.value.clone())),
             event_index: c.as_ref().map(|c| c.event_index),
             pcr: c.as_ref().map(|c| c.pcr),
         }
@@ -512,10 +558,9 @@ pub fn evaluate_rule(
             };
             let idk = ClaimEvidence {
                 claim: "vsm_idk".into(),
-                value: claims
-                    .vsm_idk
-                    .as_ref()
-                    .map(|c| format!("RSA-{}", c.value.bits)),
+                value: claims.vsm_idk.as_ref().map(|c| ClaimValue::RsaKey {
+                    rsa_bits: c.value.bits,
+                }),
                 event_index: claims.vsm_idk.as_ref().map(|c| c.event_index),
                 pcr: claims.vsm_idk.as_ref().map(|c| c.pcr),
             };
@@ -656,4 +701,28 @@ pub fn evaluate_rules(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod claim_value_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::ClaimValue;
+
+    #[test]
+    fn claim_values_are_json_booleans_numbers_hex_and_key_sizes_and_read_back() {
+        for (v, json, shown) in [
+            (ClaimValue::Bool(true), "true", "true"),
+            (ClaimValue::Number(2), "2", "2"),
+            (ClaimValue::Bytes(vec![0xab, 0x01]), "\"ab01\"", "ab01"),
+            (
+                ClaimValue::RsaKey { rsa_bits: 2048 },
+                r#"{"rsa_bits":2048}"#,
+                "RSA-2048",
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&v).unwrap(), json);
+            assert_eq!(serde_json::from_str::<ClaimValue>(json).unwrap(), v);
+            assert_eq!(v.to_string(), shown);
+        }
+    }
 }
