@@ -251,7 +251,7 @@ fn swtpm_host_passes_then_each_tampering_fails_with_its_own_reason() {
     assert!(
         has(
             &v,
-            |f| matches!(f, Failure::BankNotAllowed { bank } if bank == "sha1")
+            |f| matches!(f, Failure::BankNotAllowed { bank } if *bank == hgs_attest::HashAlg::Sha1)
         ),
         "{v}"
     );

@@ -290,9 +290,7 @@ impl Attestor {
         }
         if self.bank_policy == BankPolicy::Sha256OrStronger {
             if let Some(b) = c.banks.iter().find(|b| **b == HashAlg::Sha1) {
-                fail(Failure::BankNotAllowed {
-                    bank: b.name().into(),
-                });
+                fail(Failure::BankNotAllowed { bank: *b });
                 return false;
             }
         }
@@ -417,22 +415,11 @@ impl Attestor {
                 }
                 (None, None) => {
                     all_ok = false;
-                    run.fail(
-                        id,
-                        Failure::QuoteMissing {
-                            bank: bank.name().into(),
-                        },
-                    );
+                    run.fail(id, Failure::QuoteMissing { bank: *bank });
                 }
                 (None, Some(error)) => {
                     all_ok = false;
-                    run.fail(
-                        id,
-                        Failure::Quote {
-                            bank: bank.name().into(),
-                            error,
-                        },
-                    );
+                    run.fail(id, Failure::Quote { bank: *bank, error });
                 }
             }
         }
@@ -512,7 +499,7 @@ impl Attestor {
                     event_index: p.event_index,
                     name: p.name.clone(),
                     hash_alg: p.hash_alg,
-                    digest: hex(&p.digest),
+                    digest: p.digest.clone(),
                 })
                 .collect();
             for v in [PolicyVersion::V2, PolicyVersion::V1] {
@@ -674,8 +661,8 @@ fn check_ak(run: &mut Run, c: &Challenge, e: &Evidence) -> bool {
             run.fail(
                 CheckId::Ak,
                 Failure::AkMismatch {
-                    expected: hex(&c.ak_name),
-                    actual: hex(&name),
+                    expected: c.ak_name.clone(),
+                    actual: name,
                 },
             );
             return false;
@@ -723,9 +710,7 @@ fn bind_failure(
             quoted,
             replayed,
         } => {
-            let bank = banks
-                .first()
-                .map_or_else(|| "-".to_string(), |b| b.name().to_string());
+            let bank = banks.first().copied();
             let diag = quotes
                 .get(quote)
                 .and_then(|(i, q)| diagnose_replay(e, *i, q, log));
@@ -734,23 +719,14 @@ fn bind_failure(
                 pcr: diag.as_ref().map(|d| d.0),
                 replayed: diag.as_ref().map(|d| d.1.clone()),
                 reported: diag.as_ref().map(|d| d.2.clone()),
-                quoted_digest: hex(&quoted),
-                replayed_digest: hex(&replayed),
+                quoted_digest: quoted,
+                replayed_digest: replayed,
             }
         }
-        BindError::BankNotInLog { bank, .. } => Failure::QuotedBankNotInLog {
-            bank: bank.name().into(),
-        },
-        BindError::UnknownBank { bank, .. } => Failure::QuotedBankNotInLog {
-            bank: format!("0x{bank:04x}"),
-        },
-        BindError::WeakBank { strongest } => Failure::BankNotAllowed {
-            bank: strongest.name().into(),
-        },
-        BindError::Downgrade { quoted, declared } => Failure::BankDowngrade {
-            quoted: quoted.name().into(),
-            declared: declared.name().into(),
-        },
+        BindError::BankNotInLog { bank, .. } => Failure::QuotedBankNotInLog { bank },
+        BindError::UnknownBank { bank, .. } => Failure::QuotedBankUnknown { alg: bank },
+        BindError::WeakBank { strongest } => Failure::BankNotAllowed { bank: strongest },
+        BindError::Downgrade { quoted, declared } => Failure::BankDowngrade { quoted, declared },
         BindError::Log(error) => Failure::LogMalformed { error },
         _ => Failure::LogNotBound,
     }
@@ -764,7 +740,7 @@ fn diagnose_replay(
     quote_index: usize,
     quote: &VerifiedQuote,
     log: &EventLog<'_>,
-) -> Option<(u32, String, String)> {
+) -> Option<(u32, Vec<u8>, Vec<u8>)> {
     let _ = e.quotes.get(quote_index)?;
     let replayed = hgs_tcglog::replay::replay(log).ok()?;
     let mut reported: Vec<(u16, u32, Vec<u8>)> = Vec::new();
@@ -781,7 +757,7 @@ fn diagnose_replay(
     reported.iter().find_map(|(bank, pcr, value)| {
         let alg = hgs_tcglog::HashAlg::from_tpm_alg_id(*bank)?;
         let r = replayed.get(alg, *pcr)?;
-        (r != value.as_slice()).then(|| (*pcr, hex(r), hex(value)))
+        (r != value.as_slice()).then(|| (*pcr, r.to_vec(), value.clone()))
     })
 }
 
@@ -802,15 +778,15 @@ fn check_event_digests(run: &mut Run, log: &QuotedLog<'_>) {
             Failure::EventNotInQuotedBank {
                 event_index: m.event_index,
                 pcr: m.pcr,
-                bank: m.alg.name().into(),
+                bank: m.alg,
             }
         } else {
             Failure::EventDigestMismatch {
                 event_index: m.event_index,
                 pcr: m.pcr,
-                bank: m.alg.name().into(),
-                logged: hex(&m.logged),
-                computed: hex(&m.computed),
+                bank: m.alg,
+                logged: m.logged.clone(),
+                computed: m.computed.clone(),
             }
         };
         run.fail(CheckId::EventDigests, failure);

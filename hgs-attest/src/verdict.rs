@@ -14,7 +14,7 @@ use hgs_policy::resolve::Resolution;
 use hgs_policy::rules::{ClaimEvidence, RuleFailure, RuleOutcome};
 use hgs_policy::{HgsPolicy, PolicyVersion, SubStatus};
 use hgs_tcglog::LogAnomaly;
-use hgs_tpm::{HashAlg, PcrSet, QuoteError};
+use hgs_tpm::{hex, HashAlg, PcrSet, QuoteError};
 
 /// Every step of an evaluation, by name. Serialized as its name (`quote:sha256`, `Hgs_FullBoot`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,8 +170,9 @@ pub struct MeasuredPolicy {
     pub name: String,
     /// Digest algorithm (TPM_ALG_ID).
     pub hash_alg: u16,
-    /// Digest (hex).
-    pub digest: String,
+    /// Digest (hex in JSON).
+    #[serde(with = "hgs_tpm::hex::serde")]
+    pub digest: Vec<u8>,
 }
 
 /// Why a host fails. Every reason is its own variant and carries its evidence.
@@ -213,7 +214,7 @@ pub enum Failure {
     /// A challenged (or quoted) bank the bank policy does not allow (SHA-1 by default).
     BankNotAllowed {
         /// The bank.
-        bank: String,
+        bank: HashAlg,
     },
     /// More quotes than the challenge's banks allow (bounded work: each costs a signature check).
     TooManyQuotes {
@@ -225,15 +226,20 @@ pub enum Failure {
     /// A quote selects a bank the log does not declare (or one this verifier cannot replay):
     /// nothing the log describes extended it.
     QuotedBankNotInLog {
-        /// The bank (name, or `0x....` when unknown).
-        bank: String,
+        /// The bank.
+        bank: HashAlg,
+    },
+    /// A quote selects a bank whose algorithm this verifier does not know, so cannot replay.
+    QuotedBankUnknown {
+        /// Its TPM_ALG_ID.
+        alg: u16,
     },
     /// Only SHA-1 was quoted although the log declares a stronger bank.
     BankDowngrade {
         /// The quoted bank.
-        quoted: String,
+        quoted: HashAlg,
         /// A stronger bank the log declares.
-        declared: String,
+        declared: HashAlg,
     },
     /// A check's PCRs were not quoted, so nothing attests what it decides.
     PcrsNotQuoted {
@@ -250,7 +256,7 @@ pub enum Failure {
         /// PCR.
         pcr: u32,
         /// The quoted bank.
-        bank: String,
+        bank: HashAlg,
     },
     /// An event a healthy boot never has on the PCRs claims read (retyped, misplaced, or
     /// unverifiable).
@@ -265,10 +271,12 @@ pub enum Failure {
     },
     /// The evidence's AK is not the one the credential was bound to.
     AkMismatch {
-        /// AK name in the challenge (hex).
-        expected: String,
-        /// AK name of the evidence (hex), or empty if it does not parse.
-        actual: String,
+        /// AK name in the challenge (hex in JSON).
+        #[serde(with = "hgs_tpm::hex::serde")]
+        expected: Vec<u8>,
+        /// AK name of the evidence (hex in JSON).
+        #[serde(with = "hgs_tpm::hex::serde")]
+        actual: Vec<u8>,
     },
     /// The AK is not a restricted, TPM-bound signing key.
     AkUnsuitable {
@@ -278,12 +286,12 @@ pub enum Failure {
     /// No quote in the evidence covers a challenged bank.
     QuoteMissing {
         /// The bank.
-        bank: String,
+        bank: HashAlg,
     },
     /// A quote is refused.
     Quote {
         /// The bank it was checked for.
-        bank: String,
+        bank: HashAlg,
         /// Why.
         error: QuoteError,
     },
@@ -296,19 +304,23 @@ pub enum Failure {
     LogNotBound,
     /// The log's replay does not produce the quoted PCRs: an event was removed, added or edited.
     ReplayMismatch {
-        /// Bank.
-        bank: String,
+        /// The first bank of the quote (a quote always selects one).
+        bank: Option<HashAlg>,
         /// First PCR whose replayed value differs from the value the host reported, when the
         /// reported values are consistent with the quote (else `None`).
         pcr: Option<u32>,
-        /// Replayed value of that PCR (hex).
-        replayed: Option<String>,
-        /// Reported value of that PCR (hex).
-        reported: Option<String>,
-        /// Quoted PCR digest (hex).
-        quoted_digest: String,
-        /// Digest of the replayed PCRs (hex).
-        replayed_digest: String,
+        /// Replayed value of that PCR (hex in JSON).
+        #[serde(with = "hgs_tpm::hex::serde_option")]
+        replayed: Option<Vec<u8>>,
+        /// Reported value of that PCR (hex in JSON).
+        #[serde(with = "hgs_tpm::hex::serde_option")]
+        reported: Option<Vec<u8>>,
+        /// Quoted PCR digest (hex in JSON).
+        #[serde(with = "hgs_tpm::hex::serde")]
+        quoted_digest: Vec<u8>,
+        /// Digest of the replayed PCRs (hex in JSON).
+        #[serde(with = "hgs_tpm::hex::serde")]
+        replayed_digest: Vec<u8>,
     },
     /// An event's data does not hash to its digest: its data cannot be trusted.
     EventDigestMismatch {
@@ -317,11 +329,13 @@ pub enum Failure {
         /// PCR.
         pcr: u32,
         /// Bank.
-        bank: String,
-        /// Digest in the log (hex).
-        logged: String,
-        /// Hash of the data (hex).
-        computed: String,
+        bank: HashAlg,
+        /// Digest in the log (hex in JSON).
+        #[serde(with = "hgs_tpm::hex::serde")]
+        logged: Vec<u8>,
+        /// Hash of the data (hex in JSON).
+        #[serde(with = "hgs_tpm::hex::serde")]
+        computed: Vec<u8>,
     },
     /// No registered baseline matches (under any version).
     NoBaselineMatch {
@@ -383,6 +397,7 @@ impl Failure {
             | Failure::LogNotBound
             | Failure::ReplayMismatch { .. }
             | Failure::QuotedBankNotInLog { .. }
+            | Failure::QuotedBankUnknown { .. }
             | Failure::BankDowngrade { .. }
             | Failure::EventNotInQuotedBank { .. }
             | Failure::EventDigestMismatch { .. } => Some(SubStatus::TcgLogVerification),
@@ -438,6 +453,10 @@ impl core::fmt::Display for Failure {
                 f,
                 "a quote selects the {bank} bank, which the log does not declare"
             ),
+            Failure::QuotedBankUnknown { alg } => write!(
+                f,
+                "a quote selects bank 0x{alg:04x}, whose algorithm this verifier cannot replay"
+            ),
             Failure::BankDowngrade { quoted, declared } => write!(
                 f,
                 "only {quoted} was quoted although the log declares {declared}: downgrade refused"
@@ -463,7 +482,9 @@ impl core::fmt::Display for Failure {
             } => write!(f, "the challenge names no EK, so no registered host matches"),
             Failure::AkMismatch { expected, actual } => write!(
                 f,
-                "the quoting AK {actual} is not the AK {expected} the credential was made for"
+                "the quoting AK {} is not the AK {} the credential was made for",
+                hex::encode(actual),
+                hex::encode(expected)
             ),
             Failure::AkUnsuitable { reason } => write!(f, "unsuitable AK: {reason}"),
             Failure::QuoteMissing { bank } => write!(f, "no quote covers the {bank} bank"),
@@ -479,24 +500,29 @@ impl core::fmt::Display for Failure {
             Failure::LogMalformed { error } => write!(f, "the TCG log does not parse: {error}"),
             Failure::LogNotBound => write!(f, "the TCG log is bound to no verified quote"),
             Failure::ReplayMismatch {
-                bank,
+                bank: replay_bank,
                 pcr,
                 replayed,
                 reported,
                 quoted_digest,
                 replayed_digest,
-            } => match pcr {
+            } => {
+                let bank = replay_bank.map_or("-", HashAlg::name);
+                match pcr {
                 Some(p) => write!(
                     f,
                     "the log does not replay to the quoted PCRs ({bank}): PCR {p} replays to {} but the TPM has {}",
-                    replayed.as_deref().unwrap_or("-"),
-                    reported.as_deref().unwrap_or("-")
+                    replayed.as_deref().map_or_else(|| "-".into(), hex::encode),
+                    reported.as_deref().map_or_else(|| "-".into(), hex::encode)
                 ),
                 None => write!(
                     f,
-                    "the log does not replay to the quoted PCRs ({bank}): quoted digest {quoted_digest}, replayed {replayed_digest}"
+                    "the log does not replay to the quoted PCRs ({bank}): quoted digest {}, replayed {}",
+                    hex::encode(quoted_digest),
+                    hex::encode(replayed_digest)
                 ),
-            },
+            }
+            }
             Failure::EventDigestMismatch {
                 event_index,
                 pcr,
@@ -505,7 +531,9 @@ impl core::fmt::Display for Failure {
                 computed,
             } => write!(
                 f,
-                "event {event_index} (PCR {pcr}): its data hashes to {computed}, not its {bank} digest {logged}"
+                "event {event_index} (PCR {pcr}): its data hashes to {}, not its {bank} digest {}",
+                hex::encode(computed),
+                hex::encode(logged)
             ),
             Failure::NoBaselineMatch { mismatches } => {
                 write!(f, "no TPM baseline matches")?;
@@ -518,7 +546,13 @@ impl core::fmt::Display for Failure {
             Failure::CiPolicyNotRegistered { measured } => {
                 write!(f, "a measured code integrity policy is not registered:")?;
                 for m in measured {
-                    write!(f, " {} {} (event {})", m.name, m.digest, m.event_index)?;
+                    write!(
+                        f,
+                        " {} {} (event {})",
+                        m.name,
+                        hex::encode(&m.digest),
+                        m.event_index
+                    )?;
                 }
                 Ok(())
             }

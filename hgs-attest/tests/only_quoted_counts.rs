@@ -300,7 +300,7 @@ fn a_sha1_only_quote_is_refused_by_default_and_as_a_downgrade_when_allowed() {
     assert!(
         has(
             &v,
-            |f| matches!(f, Failure::BankNotAllowed { bank } if bank == "sha1")
+            |f| matches!(f, Failure::BankNotAllowed { bank } if *bank == HashAlg::Sha1)
         ),
         "{v}"
     );
@@ -329,7 +329,7 @@ fn a_quoted_bank_the_log_does_not_declare_is_refused() {
     assert!(
         has(
             &v,
-            |f| matches!(f, Failure::QuotedBankNotInLog { bank } if bank == "sha384")
+            |f| matches!(f, Failure::QuotedBankNotInLog { bank } if *bank == HashAlg::Sha384)
         ),
         "{v}"
     );
