@@ -33,6 +33,7 @@
 
 pub mod alg;
 pub mod attest;
+mod credential;
 mod ek_template;
 mod error;
 mod guid;
@@ -53,6 +54,10 @@ pub mod verify_ring;
 
 pub use alg::{HashAlg, UnknownHashAlg};
 pub use attest::{Attest, Attested, ClockInfo};
+pub use credential::{
+    check_ak_attributes, kdfa, kdfe, make_credential, make_credential_with, Credential,
+    CredentialError, EcdhBackend,
+};
 pub use ek_template::{ek_p256_public, ek_rsa2048_public, EK_ATTRIBUTES, EK_AUTH_POLICY};
 pub use error::{Error, Label, Result};
 pub use guid::Guid;
