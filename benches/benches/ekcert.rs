@@ -1,7 +1,9 @@
 //! Validating one EK certificate against the full vendor store of the corpus (every CA of
 //! `../shared/corpus/ekcert/roots`, ~290 certificates): cold (parse every CA + build the store +
 //! verify) and with a cached store (verify only). Leaves: STM RSA-2048 (3 RSA signatures up to the
-//! GlobalSign root) and Nuvoton NPCT75x (ECDSA-signed RSA EK).
+//! GlobalSign root) and Nuvoton NPCT75x (ECDSA-signed RSA EK). The cached-store verification runs
+//! on both signature backends in the same run: `ring` (the default) and `pure_rust` (the fallback
+//! without a C toolchain).
 //!
 //! Corpus: `../shared/corpus/ekcert` beside the repo (`HGS_CORPUS` overrides the corpus root).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,7 +12,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hgs_ekcert::{verify, Certificate, Options, TrustStore, UnixTime};
+use hgs_ekcert::{verify, Certificate, Options, SignatureBackend, TrustStore, UnixTime};
 
 fn corpus_dir() -> PathBuf {
     std::env::var_os("HGS_CORPUS")
@@ -52,9 +54,16 @@ fn bench(c: &mut Criterion) {
     ] {
         let bytes = std::fs::read(corpus_dir().join("leaves").join(leaf)).unwrap();
         assert!(verify(&bytes, &store, None, &opts).is_ok(), "{leaf}");
-        g.bench_function(format!("cached_store/{leaf}"), |b| {
-            b.iter(|| verify(black_box(&bytes), &store, None, &opts).unwrap())
-        });
+        for (name, backend) in [
+            ("ring", SignatureBackend::Default),
+            ("pure_rust", SignatureBackend::PureRust),
+        ] {
+            let mut o = opts;
+            o.backend = backend;
+            g.bench_function(format!("cached_store/{name}/{leaf}"), |b| {
+                b.iter(|| verify(black_box(&bytes), &store, None, &o).unwrap())
+            });
+        }
         g.bench_function(format!("cold/{leaf}"), |b| {
             b.iter(|| {
                 let (s, _) = TrustStore::from_certificates(&anchors, &ints);

@@ -71,6 +71,7 @@ pub use package::{
     read_trusted_tpm_cab, PackageCertificate, PackageError, SignaturePolicy, TrustedTpmPackage,
 };
 pub use path::Budget;
+pub use signature::SignatureBackend;
 pub use tcg::{check_ek_profile, TpmInfo, TpmSpec};
 pub use time::UnixTime;
 pub use trust_store::TrustStore;

@@ -8,7 +8,7 @@
 
 use crate::cert::{Certificate, KeyUsage};
 use crate::error::Error;
-use crate::signature::{self, SigError};
+use crate::signature::{self, SigError, SignatureBackend};
 use crate::time::UnixTime;
 use crate::trust_store::{Slot, TrustStore};
 
@@ -81,6 +81,7 @@ struct Search<'a> {
     store: &'a TrustStore,
     time: TimeCheck,
     budget: Budget,
+    backend: SignatureBackend,
     checks: u32,
     best: Option<Error>,
 }
@@ -146,7 +147,7 @@ impl Search<'_> {
                 return Err(Error::BudgetExceeded("signature checks"));
             }
             self.checks += 1;
-            match signature::verify(cert, &issuer.key) {
+            match signature::verify_with(cert, &issuer.key, self.backend) {
                 Ok(()) => {}
                 Err(SigError::Bad) => {
                     self.note(Error::BadSignature {
@@ -214,11 +215,13 @@ pub(crate) fn build(
     leaf: &Certificate,
     time: TimeCheck,
     budget: Budget,
+    backend: SignatureBackend,
 ) -> Result<Found, Error> {
     let mut s = Search {
         store,
         time,
         budget,
+        backend,
         checks: 0,
         best: None,
     };
@@ -246,6 +249,12 @@ pub fn find_chain<'s>(
 ) -> Result<Vec<&'s Certificate>, Error> {
     let time = TimeCheck { at, allow_expired };
     time.check(cert, 0)?;
-    let found = build(store, cert, time, Budget::default())?;
+    let found = build(
+        store,
+        cert,
+        time,
+        Budget::default(),
+        SignatureBackend::default(),
+    )?;
     Ok(found.path.iter().map(|s| store.get(*s)).collect())
 }

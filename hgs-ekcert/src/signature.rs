@@ -2,12 +2,39 @@
 //! `hgs_tpm`'s [`SignatureVerifier`] (RSA PKCS#1 v1.5 and PSS with SHA-1/256/384/512, ECDSA on
 //! P-256 and P-384).
 
-use hgs_tpm::{DefaultVerifier, EccCurve, HashAlg, PublicKey, Signature, SignatureVerifier};
+use hgs_tpm::{
+    DefaultVerifier, EccCurve, HashAlg, PublicKey, RustCryptoVerifier, Signature, SignatureVerifier,
+};
 use serde::Serialize;
 
 use crate::cert::{Certificate, Curve, KeyInfo};
 use crate::der::{self, tag, Tlv};
 use crate::error::{Error, Result};
+
+/// Which backend verifies certificate signatures ([`crate::Options::backend`]).
+///
+/// Both accept exactly the same signatures (the crate's tests run the corpus and the forgeries
+/// through each); they differ in speed and in what they need to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SignatureBackend {
+    /// [`hgs_tpm::DefaultVerifier`]: ring (feature `ring`, on by default; audited,
+    /// assembly-accelerated RSA) for what ring implements, the pure-Rust verifier for the rest
+    /// and for everything when the feature is off (targets without a C toolchain).
+    #[default]
+    Default,
+    /// [`hgs_tpm::RustCryptoVerifier`] only: pure Rust (RustCrypto `rsa`, `p256`, `p384`).
+    PureRust,
+}
+
+impl SignatureBackend {
+    fn verifier(self) -> &'static dyn SignatureVerifier {
+        match self {
+            SignatureBackend::Default => &DefaultVerifier,
+            SignatureBackend::PureRust => &RustCryptoVerifier,
+        }
+    }
+}
 
 /// Hash of a signature algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -150,25 +177,46 @@ pub(crate) enum SigError {
     Unsupported(Error),
 }
 
-/// Verifies `cert`'s signature over its exact TBS bytes with `issuer_key`.
+/// Verifies `cert`'s signature over its exact TBS bytes with `issuer_key` (default backend).
 pub(crate) fn verify(
     cert: &Certificate,
     issuer_key: &KeyInfo,
 ) -> std::result::Result<(), SigError> {
-    verify_message(
+    verify_with(cert, issuer_key, SignatureBackend::Default)
+}
+
+/// [`verify`] with the given backend.
+pub(crate) fn verify_with(
+    cert: &Certificate,
+    issuer_key: &KeyInfo,
+    backend: SignatureBackend,
+) -> std::result::Result<(), SigError> {
+    verify_message_with(
         cert.signature_algorithm,
         cert.signature(),
         cert.tbs(),
         issuer_key,
+        backend,
     )
 }
 
-/// Verifies a signature `sig` made with `alg` over `message` (hashed here) with `issuer_key`.
+/// Verifies a signature `sig` made with `alg` over `message` (hashed here) with `issuer_key`
+/// (default backend).
 pub(crate) fn verify_message(
     alg: SignatureAlgorithm,
     sig: &[u8],
     message: &[u8],
     issuer_key: &KeyInfo,
+) -> std::result::Result<(), SigError> {
+    verify_message_with(alg, sig, message, issuer_key, SignatureBackend::Default)
+}
+
+fn verify_message_with(
+    alg: SignatureAlgorithm,
+    sig: &[u8],
+    message: &[u8],
+    issuer_key: &KeyInfo,
+    backend: SignatureBackend,
 ) -> std::result::Result<(), SigError> {
     let key = tpm_key(issuer_key).map_err(SigError::Unsupported)?;
     let (r_s, sigobj);
@@ -210,7 +258,8 @@ pub(crate) fn verify_message(
         }
     };
     sigobj = signature;
-    DefaultVerifier
+    backend
+        .verifier()
         .verify(&key, message, &sigobj)
         .map_err(|e| match e {
             hgs_tpm::Error::UnusableKey(why) => {

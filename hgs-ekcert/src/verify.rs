@@ -7,6 +7,7 @@ use crate::cert::{Certificate, KeyType};
 use crate::ekpub::{check_key_match, EkPublic};
 use crate::error::{Error, Quirk, Result};
 use crate::path::{self, Budget, TimeCheck};
+use crate::signature::SignatureBackend;
 use crate::tcg::{self, TpmInfo, TpmSpec};
 use crate::time::UnixTime;
 use crate::trust_store::{Slot, TrustStore};
@@ -48,6 +49,9 @@ pub struct Options {
     pub budget: Budget,
     /// Accepted quirks.
     pub quirks: QuirkPolicy,
+    /// Which backend verifies the chain's signatures (ring by default, see
+    /// [`SignatureBackend`]).
+    pub backend: SignatureBackend,
 }
 
 impl Options {
@@ -58,6 +62,7 @@ impl Options {
             allow_expired: false,
             budget: Budget::default(),
             quirks: QuirkPolicy::default(),
+            backend: SignatureBackend::default(),
         }
     }
 }
@@ -160,7 +165,7 @@ pub fn verify_certificate(
         allow_expired: options.allow_expired,
     };
     time.check(cert, 0)?;
-    let found = path::build(store, cert, time, options.budget)?;
+    let found = path::build(store, cert, time, options.budget, options.backend)?;
 
     let mut quirks: Vec<Quirk> = Vec::new();
     let mut add = |q: &Quirk| {

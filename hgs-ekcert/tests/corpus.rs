@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use hgs_ekcert::{
-    check_ek_profile, verify, verify_certificate, Certificate, Error, Options, Quirk, TrustStore,
-    UnixTime,
+    check_ek_profile, verify, verify_certificate, Certificate, Error, Options, Quirk,
+    SignatureBackend, TrustStore, UnixTime,
 };
 use serde_json::Value;
 
@@ -118,6 +118,14 @@ fn every_leaf_reproduces_its_expected_outcome() {
         // verify_certificate only for EK certs; for non-EK certs check the error order.
         let chains = exp["chains_to_included_roots"].as_bool().unwrap();
         let result = verify_certificate(&cert, &store, None, &opts);
+        // The pure-Rust backend gives the default (ring) backend's answer on every leaf.
+        let mut pure = opts;
+        pure.backend = SignatureBackend::PureRust;
+        assert_eq!(
+            verify_certificate(&cert, &store, None, &pure),
+            result,
+            "{id}: the signature backends disagree"
+        );
         match (is_ek, chains) {
             (true, true) => {
                 let v = result.unwrap_or_else(|e| panic!("{id}: {e}"));

@@ -2,7 +2,9 @@
 //! with its own reason, and the genuine chain they are derived from passes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use hgs_ekcert::{verify, Budget, EkPublic, Error, Options, TrustStore, UnixTime};
+use hgs_ekcert::{
+    Budget, EkPublic, Error, Options, SignatureBackend, TrustStore, UnixTime, Verified,
+};
 use p256::ecdsa::{signature::Signer, Signature, SigningKey};
 
 fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
@@ -123,6 +125,25 @@ fn sign(tbs: Vec<u8>, signer: &SigningKey) -> Vec<u8> {
 
 fn key() -> SigningKey {
     SigningKey::random(&mut rand_core::OsRng)
+}
+
+/// Every verification of these tests runs on both signature backends (the default, ring when
+/// the feature is on, and the pure-Rust one), which must give the same answer.
+fn verify(
+    der: &[u8],
+    store: &TrustStore,
+    ek: Option<&EkPublic>,
+    opts: &Options,
+) -> Result<Verified, Error> {
+    let default = hgs_ekcert::verify(der, store, ek, opts);
+    let mut pure = *opts;
+    pure.backend = SignatureBackend::PureRust;
+    assert_eq!(
+        hgs_ekcert::verify(der, store, ek, &pure),
+        default,
+        "the signature backends disagree"
+    );
+    default
 }
 
 fn now() -> Options {
