@@ -233,11 +233,11 @@ proptest! {
     }
 }
 
-/// `hgs_tpm::soft::SoftEk` (the simulated hosts' EK) against `make_credential`, and against the
+/// `hgs_tpm::SoftEk` (the simulated hosts' EK) against `make_credential`, and against the
 /// independent activation above from the same private scalar.
 mod soft_ek {
     use super::*;
-    use hgs_tpm::soft::{SoftEk, SoftEkError};
+    use hgs_tpm::{SoftEk, SoftEkError};
 
     const SEED: [u8; 32] = [9; 32];
 

@@ -1,6 +1,6 @@
 //! "Only what the TPM quoted counts", tried as an attacker would, through `evaluate`.
 //!
-//! The host here is a software AK (`hgs_tpm::soft::SoftAk`) quoting the PCR values a TPM would
+//! The host here is a software AK (`hgs_tpm::SoftAk`) quoting the PCR values a TPM would
 //! hold after extending `tpm_log`, while it sends `shown_log`: everything the attacker controls
 //! (event types and data, events in banks nobody quoted, PCRs outside the selection) differs
 //! between the two. Each hole of the "only quoted data counts" issue is a test here, and a
@@ -18,7 +18,7 @@ use hgs_attest::{
 use hgs_tcglog::builder::{uefi_variable, LogBuilder};
 use hgs_tcglog::synthetic::WindowsBoot;
 use hgs_tcglog::EventLog;
-use hgs_tpm::soft::SoftAk;
+use hgs_tpm::SoftAk;
 use hgs_tpm::{HashAlg, Public};
 use proptest::prelude::*;
 

@@ -228,7 +228,7 @@ impl WindowsBoot {
     }
 }
 
-/// Quotes of `log`'s own replayed values by a software AK ([`hgs_tpm::soft::SoftAk`]), one per
+/// Quotes of `log`'s own replayed values by a software AK ([`hgs_tpm::SoftAk`]), one per
 /// entry of `selection`, verified with a fixed nonce: for tests that need a
 /// [`crate::QuotedLog`] over a synthetic log. They prove only that the log replays to what was
 /// signed — which is all a `QuotedLog` claims; trusting the AK is the attestation layer's job.
@@ -239,7 +239,7 @@ pub fn self_quotes(
     let Ok(replayed) = crate::replay::replay(log) else {
         return Vec::new();
     };
-    let Ok(ak) = hgs_tpm::soft::SoftAk::from_seed(&[7; 32]) else {
+    let Ok(ak) = hgs_tpm::SoftAk::from_seed(&[7; 32]) else {
         return Vec::new();
     };
     let nonce = [0x5a; 16];

@@ -121,7 +121,7 @@ pub fn kdfa(
     context_v: &[u8],
     bits: u32,
 ) -> Vec<u8> {
-    let bytes = bits.div_ceil(8) as usize;
+    let bytes = usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX);
     let mut out = Vec::with_capacity(bytes + alg.digest_len());
     let mut counter: u32 = 0;
     while out.len() < bytes {
@@ -152,7 +152,7 @@ pub fn kdfe(
     party_v: &[u8],
     bits: u32,
 ) -> Vec<u8> {
-    let bytes = bits.div_ceil(8) as usize;
+    let bytes = usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX);
     let mut out = Vec::with_capacity(bytes + alg.digest_len());
     let mut counter: u32 = 0;
     while out.len() < bytes {
@@ -170,10 +170,11 @@ pub fn kdfe(
     out
 }
 
-fn tpm2b(bytes: &[u8]) -> Vec<u8> {
-    let mut v = (bytes.len() as u16).to_be_bytes().to_vec();
+fn tpm2b(bytes: &[u8]) -> Result<Vec<u8>, CredentialError> {
+    let len = u16::try_from(bytes.len()).map_err(|_| CredentialError::Crypto("TPM2B too long"))?;
+    let mut v = len.to_be_bytes().to_vec();
     v.extend_from_slice(bytes);
-    v
+    Ok(v)
 }
 
 fn aes_cfb_encrypt(key: &[u8], data: &mut [u8]) -> Result<(), CredentialError> {
@@ -251,6 +252,8 @@ pub fn make_credential_with(
         ));
     }
     let digest_len = name_alg.digest_len();
+    let digest_bits = u32::try_from(digest_len.saturating_mul(8))
+        .map_err(|_| CredentialError::UnsuitableEk("unsupported nameAlg"))?;
     if secret.len() > digest_len {
         return Err(CredentialError::SecretTooLong {
             len: secret.len(),
@@ -299,7 +302,7 @@ pub fn make_credential_with(
             (seed, enc)
         }
         PublicKey::Ecc { curve, x, y } => {
-            let bits = (digest_len * 8) as u32;
+            let bits = digest_bits;
             let (z, ex, ey, ek_x) = match (curve, ecdh) {
                 #[cfg(feature = "ring")]
                 (EccCurve::NistP256, EcdhBackend::Ring) => {
@@ -318,8 +321,8 @@ pub fn make_credential_with(
                 }
             };
             let seed = kdfe(name_alg, &z, "IDENTITY", &ex, &ek_x, bits);
-            let mut point = tpm2b(&ex);
-            point.extend_from_slice(&tpm2b(&ey));
+            let mut point = tpm2b(&ex)?;
+            point.extend_from_slice(&tpm2b(&ey)?);
             (seed, point)
         }
     };
@@ -332,18 +335,11 @@ pub fn make_credential_with(
         &[],
         u32::from(sym.key_bits),
     );
-    let mut enc_identity = tpm2b(secret);
+    let mut enc_identity = tpm2b(secret)?;
     aes_cfb_encrypt(&sym_key, &mut enc_identity)?;
-    let hmac_key = kdfa(
-        name_alg,
-        &seed,
-        "INTEGRITY",
-        &[],
-        &[],
-        (digest_len * 8) as u32,
-    );
+    let hmac_key = kdfa(name_alg, &seed, "INTEGRITY", &[], &[], digest_bits);
     let integrity = hmac(name_alg, &hmac_key, &[&enc_identity, ak_name]);
-    let mut credential_blob = tpm2b(&integrity);
+    let mut credential_blob = tpm2b(&integrity)?;
     credential_blob.extend_from_slice(&enc_identity);
     Ok(Credential {
         credential_blob,

@@ -2,7 +2,7 @@
 //!
 //! No I/O: every parser takes `&[u8]` and returns a value that borrows from it, keeping the exact
 //! bytes a signature or a name is computed over (`Public::bytes`, `Attest::bytes`). Hostile sizes
-//! are bounded ([`reader::MAX_TPM2B`], [`pcr_selection::MAX_BANKS`]); every failure is a typed
+//! are bounded ([`MAX_TPM2B`], [`MAX_BANKS`]); every failure is a typed
 //! [`Error`] naming the structure and the byte offset.
 //!
 //! | file | structure |
@@ -29,31 +29,41 @@
 //! assert!(matches!(quote.attested, Attested::Quote { .. }));
 //! # Ok(()) }
 //! ```
+//!
+//! The public surface is the items re-exported here; the two public modules are deliberate
+//! namespaces: [`alg`] (the TPM_ALG_ID constants, as the specification names them) and [`hex`]
+//! (the hex codec and its serde adapters, `#[serde(with = "hgs_tpm::hex::serde")]`).
 #![forbid(unsafe_code)]
+#![deny(unreachable_pub, missing_debug_implementations, missing_docs)]
+// Input-derived numbers are converted with checks (`u32::try_from`, ...), never an `as` that truncates.
+#![cfg_attr(not(test), deny(clippy::cast_possible_truncation))]
 
 pub mod alg;
-pub mod attest;
+mod attest;
 mod credential;
 mod ek_template;
 mod error;
 mod guid;
 pub mod hex;
-pub mod pcr_selection;
+mod pcr_selection;
 mod pcr_set;
-pub mod public;
+mod public;
 mod quote;
-pub mod reader;
+mod reader;
 #[cfg(feature = "ring")]
 mod ring_signer;
-pub mod signature;
+mod signature;
 #[cfg(feature = "soft")]
-pub mod soft;
-pub mod verify;
+mod soft;
+mod verify;
 #[cfg(feature = "ring")]
-pub mod verify_ring;
+mod verify_ring;
 
 pub use alg::{HashAlg, UnknownHashAlg};
-pub use attest::{Attest, Attested, ClockInfo};
+pub use attest::{
+    Attest, Attested, ClockInfo, TPM_GENERATED_VALUE, TPM_ST_ATTEST_CERTIFY,
+    TPM_ST_ATTEST_CREATION, TPM_ST_ATTEST_QUOTE,
+};
 pub use credential::{
     check_ak_attributes, kdfa, kdfe, make_credential, make_credential_with, Credential,
     CredentialError, EcdhBackend,
@@ -61,15 +71,18 @@ pub use credential::{
 pub use ek_template::{ek_p256_public, ek_rsa2048_public, EK_ATTRIBUTES, EK_AUTH_POLICY};
 pub use error::{Error, Label, Result};
 pub use guid::Guid;
-pub use pcr_selection::{PcrSelect, PcrSelection};
+pub use pcr_selection::{PcrSelect, PcrSelection, MAX_BANKS, MAX_SELECT_BYTES};
 pub use pcr_set::{BadPcr, PcrSet, PCR_COUNT};
 pub use public::{
-    EccCurve, ObjectAttributes, Parameters, Public, PublicKey, Scheme, SymDef, Unique,
+    EccCurve, ObjectAttributes, Parameters, Public, PublicKey, Scheme, SymDef, Unique, MAX_BUFFER,
 };
 pub use quote::{verify_quote, Freshness, QuoteError, QuotePart, QuoteRequirements, VerifiedQuote};
+pub use reader::MAX_TPM2B;
 #[cfg(feature = "ring")]
 pub use ring_signer::RingP256Signer;
 pub use signature::Signature;
-pub use verify::{DefaultVerifier, RustCryptoVerifier, SignatureVerifier};
+#[cfg(feature = "soft")]
+pub use soft::{SoftAk, SoftAkError, SoftEk, SoftEkError};
+pub use verify::{DefaultVerifier, RustCryptoVerifier, SignatureVerifier, MAX_RSA_BITS};
 #[cfg(feature = "ring")]
 pub use verify_ring::RingVerifier;

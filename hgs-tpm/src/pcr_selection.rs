@@ -25,10 +25,10 @@ impl PcrSelect {
     /// The selected PCR indices in ascending order (the order the TPM concatenates them in).
     pub fn pcrs(&self) -> Vec<u32> {
         let mut out = Vec::new();
-        for (byte_index, byte) in self.bitmap.iter().enumerate() {
+        for (byte_index, byte) in (0u32..).zip(self.bitmap.iter()) {
             for bit in 0..8u32 {
                 if byte & (1 << bit) != 0 {
-                    out.push(byte_index as u32 * 8 + bit);
+                    out.push(byte_index * 8 + bit);
                 }
             }
         }
@@ -106,11 +106,19 @@ impl PcrSelection {
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
-        w.u32(self.banks.len() as u32);
-        for b in &self.banks {
+        // The counts saturate and only that many entries are written, so the encoding stays
+        // self-consistent even for a selection no TPM could hold.
+        let count = u32::try_from(self.banks.len()).unwrap_or(u32::MAX);
+        w.u32(count);
+        for b in self
+            .banks
+            .iter()
+            .take(usize::try_from(count).unwrap_or(usize::MAX))
+        {
             w.u16(b.hash);
-            w.u8(b.bitmap.len() as u8);
-            w.bytes(&b.bitmap);
+            let len = u8::try_from(b.bitmap.len()).unwrap_or(u8::MAX);
+            w.u8(len);
+            w.bytes(&b.bitmap[..usize::from(len)]);
         }
     }
 

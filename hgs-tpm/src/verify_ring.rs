@@ -116,7 +116,7 @@ impl SignatureVerifier for RingVerifier {
                 );
                 let (r, s) = (pad(r, len)?, pad(s, len)?);
                 let sig = if der {
-                    der_signature(&r, &s)
+                    der_signature(&r, &s)?
                 } else {
                     [r, s].concat()
                 };
@@ -137,20 +137,28 @@ impl SignatureVerifier for RingVerifier {
 }
 
 /// ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } for scalars of at most 48 bytes.
-fn der_signature(r: &[u8], s: &[u8]) -> Vec<u8> {
-    fn int(v: &[u8]) -> Vec<u8> {
+/// DER Ecdsa-Sig-Value of `r` and `s` (each at most a P-384 coordinate, so every length fits
+/// DER's short form; anything longer is refused as a bad signature).
+fn der_signature(r: &[u8], s: &[u8]) -> Result<Vec<u8>> {
+    fn short_len(n: usize) -> Result<u8> {
+        u8::try_from(n)
+            .ok()
+            .filter(|n| *n < 0x80)
+            .ok_or(Error::BadSignature)
+    }
+    fn int(v: &[u8]) -> Result<Vec<u8>> {
         let v = strip(v);
         let mut out = vec![0x02];
         let pad = v.first().is_none_or(|b| b & 0x80 != 0);
-        out.push((v.len() + usize::from(pad)) as u8);
+        out.push(short_len(v.len() + usize::from(pad))?);
         if pad {
             out.push(0);
         }
         out.extend_from_slice(v);
-        out
+        Ok(out)
     }
-    let body = [int(r), int(s)].concat();
-    let mut out = vec![0x30, body.len() as u8];
+    let body = [int(r)?, int(s)?].concat();
+    let mut out = vec![0x30, short_len(body.len())?];
     out.extend_from_slice(&body);
-    out
+    Ok(out)
 }

@@ -7,9 +7,8 @@ use std::path::PathBuf;
 
 use hgs_tpm::{
     alg::{TPM_ALG_RSA, TPM_ALG_RSASSA, TPM_ALG_SHA1, TPM_ALG_SHA256},
-    attest::TPM_ST_ATTEST_QUOTE,
     Attest, Attested, Error, HashAlg, Public, PublicKey, RustCryptoVerifier, Signature,
-    SignatureVerifier,
+    SignatureVerifier, TPM_ST_ATTEST_QUOTE,
 };
 
 fn data(file: &str) -> Vec<u8> {

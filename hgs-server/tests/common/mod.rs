@@ -13,8 +13,8 @@ use hgs_attest::{ChallengeMessage, Evidence, QuoteEvidence};
 use hgs_server::{Clock, Server, ServerConfig, Store, TlsIdentity};
 use hgs_tcglog::synthetic::WindowsBoot;
 use hgs_tcglog::EventLog;
-use hgs_tpm::soft::{SoftAk, SoftEk};
 use hgs_tpm::Public;
+use hgs_tpm::{SoftAk, SoftEk};
 use sha2::{Digest, Sha256};
 
 pub const ADMIN: &str = "test-admin-token-0123456789";
