@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hgs_tcglog::builder::LogBuilder;
-use hgs_tcglog::claims::BootClaims;
-use hgs_tcglog::replay::{replay, replay_banks};
+use hgs_tcglog::BootClaims;
+use hgs_tcglog::{replay, replay_banks};
 use hgs_tcglog::{EventLog, HashAlg};
 
 fn corpus_dir() -> PathBuf {

@@ -139,7 +139,7 @@ fn show(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
 fn replay_cmd(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let bytes = read_file(file)?;
     let log = parse(file, &bytes)?;
-    let pcrs = replay::replay(&log).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let pcrs = replay(&log).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let mut banks: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
     for alg in pcrs.banks() {
         let bank = banks.entry(alg.name()).or_default();

@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     for event in log.events() {
         let Ok(event) = event else { break };
         let _ = hgs_tcglog::uefi::decode(&event);
-        let _ = hgs_tcglog::digest_check::check_event(&event);
+        let _ = hgs_tcglog::check_event(&event);
         if let Ok(hgs_tcglog::uefi::Decoded::Variable(v)) = hgs_tcglog::uefi::decode(&event) {
             let _ = v.signature_lists(event.index);
         }
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(r) = hgs_tcglog::ReferenceLog::new(log) {
         let _ = hgs_tcglog::BootClaims::from_reference(&r);
     }
-    if let Ok(pcrs) = hgs_tcglog::replay::replay(&log) {
+    if let Ok(pcrs) = hgs_tcglog::replay(&log) {
         for alg in pcrs.banks().to_vec() {
             let _ = pcrs.composite_digest(alg, &[0, 1, 2, 3, 4, 5, 6, 7], alg);
         }

@@ -742,7 +742,7 @@ fn diagnose_replay(
     log: &EventLog<'_>,
 ) -> Option<(u32, Vec<u8>, Vec<u8>)> {
     let _ = e.quotes.get(quote_index)?;
-    let replayed = hgs_tcglog::replay::replay(log).ok()?;
+    let replayed = hgs_tcglog::replay(log).ok()?;
     let mut reported: Vec<(u16, u32, Vec<u8>)> = Vec::new();
     for &(bank, pcrs) in quote.selection() {
         let values = e.pcr_values.get(&HashAlg::from_tpm_alg_id(bank)?)?;

@@ -61,7 +61,7 @@ fn challenge(pcrs: PcrSet, banks: &[HashAlg]) -> Challenge {
 /// Evidence whose quotes (one per `banks` entry, over `pcrs`) sign what extending `tpm_log`
 /// leaves in the PCRs, carrying `shown_log`.
 fn evidence(tpm_log: &[u8], shown_log: &[u8], pcrs: PcrSet, banks: &[HashAlg]) -> Evidence {
-    let replayed = hgs_tcglog::replay::replay(&EventLog::parse(tpm_log).unwrap()).unwrap();
+    let replayed = hgs_tcglog::replay(&EventLog::parse(tpm_log).unwrap()).unwrap();
     let ak = ak();
     let quotes = banks
         .iter()

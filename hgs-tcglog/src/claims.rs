@@ -24,8 +24,6 @@ use crate::quoted::{QuotedEvent, QuotedLog, ReferenceLog};
 use crate::sipa::{self, id, Record, SiPolicy, VsmIdk};
 use crate::uefi::UefiVariable;
 
-pub use crate::modules::LoadedModule;
-
 /// A claimed value and the event it came from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Claim<T> {
@@ -487,7 +485,7 @@ impl<'a> Reader<'a> {
             match r.id {
                 id::FILEPATH => m.file_path = Some(Text::Utf16(r.data)),
                 id::AUTHENTICODEHASH => m.authenticode_hash = r.data,
-                id::HASHALGORITHMID => m.hash_alg = r.as_uint().map(|v| v as u32),
+                id::HASHALGORITHMID => m.hash_alg = r.as_uint().and_then(|v| u32::try_from(v).ok()),
                 id::IMAGESIZE => m.image_size = r.as_uint(),
                 id::IMAGEBASE => m.image_base = r.as_uint(),
                 id::AUTHORITYISSUER => m.issuer = Some(Text::Utf16(r.data)),
@@ -559,7 +557,12 @@ impl<'a> Reader<'a> {
             (id::DUMP_ENCRYPTION_KEY_DIGEST, _, _) => {
                 set(&mut c.dump_encryption_key_digest, r.data.to_vec(), e)
             }
-            (id::BITLOCKER_UNLOCK, _, Some(v)) => set(&mut c.bitlocker_unlock, v as u32, e),
+            // A value wider than the 32-bit unlock flags is not a claim (the rule then fails).
+            (id::BITLOCKER_UNLOCK, _, Some(v)) => {
+                if let Ok(v) = u32::try_from(v) {
+                    set(&mut c.bitlocker_unlock, v, e)
+                }
+            }
             (id::VSM_IDK_INFO, _, _) => {
                 if let Ok(k) = VsmIdk::parse(r.data, e.index) {
                     set(&mut c.vsm_idk, k, e);

@@ -3,9 +3,14 @@
 //! Bytes in, typed values out. [`EventLog::parse`] reads the header and decides the format
 //! (legacy SHA-1 `TCG_PCClientPCREvent`, or crypto-agile: a "Spec ID Event03" header followed by
 //! `TCG_PCR_EVENT2`); [`EventLog::events`] then yields [`Event`]s lazily, each borrowing its digests
-//! and data from the input. [`replay`] folds them into PCR values without allocating per event;
-//! [`digest_check`] verifies that events whose digest is defined over their data really are
-//! covered; [`uefi`] decodes UEFI event data.
+//! and data from the input. [`replay()`] folds them into PCR values without allocating per event;
+//! [`verify_digests`] checks that events whose digest is defined over their data really are
+//! covered; [`uefi`] decodes UEFI event data and [`sipa`] Windows' SIPA records.
+//!
+//! The public surface is the items re-exported here. The public modules are deliberate
+//! namespaces: [`uefi`] and [`sipa`] (decoders of event data, with the GUIDs, record ids and
+//! encoders of those formats) and, with the test-only feature `builder`, `builder` (a log
+//! encoder) and `synthetic` (synthetic Windows boots).
 //!
 //! | file | concern |
 //! |---|---|
@@ -27,39 +32,49 @@
 //! let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"),
 //!     "/../examples/data/ga_windows_gcp_shielded_vm/event_log.bin")).unwrap();
 //! let log = EventLog::parse(&bytes)?;
-//! let pcrs = replay::replay(&log)?;
+//! let pcrs = replay(&log)?;
 //! assert_eq!(log.banks(), vec![HashAlg::Sha1]);
 //! assert_eq!(hgs_tpm::hex::encode(pcrs.get(HashAlg::Sha1, 7).unwrap()),
 //!            "859a5877266b5c909613468091a73380a5386786");
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
+#![deny(unreachable_pub, missing_debug_implementations, missing_docs)]
+// Input-derived numbers are converted with checks (`u32::try_from`, ...), never an `as` that
+// truncates (the test-only encoders of `builder` excepted).
+#![cfg_attr(not(test), deny(clippy::cast_possible_truncation))]
 
-pub mod alg;
+mod alg;
 #[cfg(feature = "builder")]
+#[allow(clippy::cast_possible_truncation)]
 pub mod builder;
-pub mod claims;
-pub mod digest_check;
+mod claims;
+mod digest_check;
 mod error;
-pub mod event;
-pub mod event_type;
-pub mod modules;
-pub mod owned;
-pub mod parse;
+mod event;
+mod event_type;
+mod modules;
+mod owned;
+mod parse;
 mod quoted;
-pub mod replay;
+mod replay;
 pub mod sipa;
-pub mod spec_id;
+mod spec_id;
 #[cfg(feature = "builder")]
 pub mod synthetic;
 pub mod uefi;
 
-pub use alg::HashAlg;
-pub use claims::{BootClaims, Claim, LogAnomaly, SiPolicyClaim};
+pub use alg::{HashAlg, MAX_DIGEST};
+pub use claims::{matching_log, BootClaims, Claim, LogAnomaly, SiPolicyClaim};
+pub use digest_check::{
+    check_event, check_event_in_bank, digest_covers_data, verify_digests, DigestMismatch,
+};
 pub use error::{Error, Result};
-pub use event::Event;
+pub use event::{Digests, Event, RawDigestIter, PCR_NOT_EXTENDED};
 pub use event_type::EventType;
 pub use modules::{LoadedModule, LoadedModules, ModuleRef};
-pub use parse::{EventLog, LogFormat};
+pub use owned::{OwnedDigest, OwnedEvent};
+pub use parse::{EventLog, Events, LenientRead, LogFormat, MAX_EVENTS, MAX_EVENT_DATA};
 pub use quoted::{BankPolicy, BindError, QuotedEvent, QuotedEvents, QuotedLog, ReferenceLog};
-pub use replay::{PcrBanks, PcrMismatch, Replayer};
+pub use replay::{replay, replay_banks, PcrBanks, PcrMismatch, PCR_COUNT};
+pub use spec_id::{AlgorithmTable, SpecId, MAX_ALGORITHMS, SPEC_ID_SIGNATURE};

@@ -69,10 +69,6 @@ pub struct PcrBanks {
     touched: u32,
 }
 
-/// The streaming fold under the name other crates use: create one with [`PcrBanks::new`], feed it
-/// events with [`PcrBanks::extend`] as they are parsed (no allocation per event), read the values.
-pub type Replayer = PcrBanks;
-
 /// The first difference between replayed and expected PCR values.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PcrMismatch {

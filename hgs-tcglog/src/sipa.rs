@@ -357,7 +357,7 @@ pub fn encode_records(records: &[(u32, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (id, data) in records {
         out.extend_from_slice(&id.to_le_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes());
         out.extend_from_slice(data);
     }
     out
@@ -379,9 +379,13 @@ pub fn encode_si_policy(p: &SiPolicy) -> Vec<u8> {
         .flat_map(|u| u.to_le_bytes())
         .collect();
     let mut out = p.version.to_le_bytes().to_vec();
-    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    out.extend_from_slice(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_le_bytes());
     out.extend_from_slice(&p.hash_alg.to_le_bytes());
-    out.extend_from_slice(&(p.digest.len() as u32).to_le_bytes());
+    out.extend_from_slice(
+        &u32::try_from(p.digest.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
     out.extend_from_slice(&name);
     out.extend_from_slice(&p.digest);
     out

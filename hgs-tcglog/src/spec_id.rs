@@ -136,7 +136,8 @@ impl<'a> SpecId<'a> {
             algorithms: AlgorithmTable {
                 entries,
                 // count <= MAX_ALGORITHMS (checked above).
-                len: count as u8,
+                len: u8::try_from(count)
+                    .map_err(|_| bad("more algorithms than any TPM has banks"))?,
             },
             vendor_info,
         })

@@ -1,7 +1,7 @@
 //! Decoding UEFI event data: variables (and EFI_SIGNATURE_LISTs), image loads, GPT, actions.
 //!
 //! Decoders only read; callers must check an event's digest covers its data
-//! ([`crate::digest_check`]) before trusting what is decoded here.
+//! ([`crate::verify_digests`]) before trusting what is decoded here.
 
 use std::borrow::Cow;
 
@@ -74,11 +74,12 @@ impl<'a> UefiVariable<'a> {
         if name_len > MAX_VARIABLE_NAME {
             return Err(bad(16, "variable name too long"));
         }
+        let name_len = usize::try_from(name_len).map_err(|_| bad(16, "variable name too long"))?;
         let name_bytes = raw
-            .get(32..32 + 2 * name_len as usize)
+            .get(32..32 + 2 * name_len)
             .ok_or(bad(32, "name runs past the data"))?;
         let name = utf16(name_bytes);
-        let start = 32 + 2 * name_len as usize;
+        let start = 32 + 2 * name_len;
         let end = (start as u64)
             .checked_add(data_len)
             .ok_or(bad(24, "VariableDataLength overflows"))?;
@@ -258,7 +259,7 @@ impl Gpt {
         }
         let partitions = entries
             .chunks_exact(entry_size)
-            .take(count as usize)
+            .take(usize::try_from(count).unwrap_or(usize::MAX))
             .map(|e| GptPartition {
                 type_guid: Guid::from_prefix(e).unwrap_or(Guid([0; 16])),
                 unique_guid: Guid::from_prefix(&e[16..]).unwrap_or(Guid([0; 16])),

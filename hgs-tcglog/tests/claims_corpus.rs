@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use hgs_tcglog::claims::{matching_log, BootClaims};
+use hgs_tcglog::{matching_log, BootClaims};
 use hgs_tcglog::{EventLog, HashAlg, LogAnomaly, ReferenceLog};
 
 fn corpus() -> PathBuf {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use hgs_tcglog::claims::BootClaims;
+use hgs_tcglog::BootClaims;
 use hgs_tcglog::{EventLog, ReferenceLog};
 
 fn corpus() -> PathBuf {

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use hgs_tcglog::{digest_check, replay, EventLog, HashAlg, LogFormat};
+use hgs_tcglog::{replay, replay_banks, verify_digests, EventLog, HashAlg, LogFormat};
 
 fn corpus() -> PathBuf {
     std::env::var_os("HGS_CORPUS")
@@ -70,7 +70,7 @@ fn replay_reproduces_every_ok_pcr_and_not_the_mismatched_ones() {
         let bytes = std::fs::read(corpus().join(file)).unwrap();
         let log = EventLog::parse(&bytes).unwrap();
         let banks: Vec<HashAlg> = rc.keys().map(|k| HashAlg::from_name(k).unwrap()).collect();
-        let pcrs = replay::replay_banks(&log, &banks).unwrap();
+        let pcrs = replay_banks(&log, &banks).unwrap();
         for (bank, check) in rc {
             let alg = HashAlg::from_name(bank).unwrap();
             let expected = &entry["expected_pcrs"][bank];
@@ -114,7 +114,7 @@ fn whole_log_replay_equals_streaming_one_event_at_a_time_on_every_corpus_log() {
         let Ok(log) = EventLog::parse(&bytes) else {
             continue;
         };
-        let Ok(batched) = replay::replay(&log) else {
+        let Ok(batched) = replay(&log) else {
             continue;
         };
         let mut streamed = hgs_tcglog::PcrBanks::new(&log.banks());
@@ -136,7 +136,7 @@ fn startup_locality_three_sets_pcr0_initial_value() {
     // The locality-3 logs replay PCR 0 only with 00..03 as initial value.
     let bytes = std::fs::read(corpus().join("imm_win_DESKTOP-MIMU51J-EPP-ESET.bin")).unwrap();
     let log = EventLog::parse(&bytes).unwrap();
-    let with = replay::replay(&log).unwrap();
+    let with = replay(&log).unwrap();
     let m = manifest();
     let entry = m
         .iter()
@@ -162,7 +162,7 @@ fn windows_sha256_only_events_do_not_extend_the_sha1_bank() {
     // PCR 14 at its reset value, so those events must not touch the SHA-1 bank.
     let bytes = std::fs::read(corpus().join("imm_win_IMN-SUPERMICRO-WBCL-Quote-AIKs.bin")).unwrap();
     let log = EventLog::parse(&bytes).unwrap();
-    let pcrs = replay::replay(&log).unwrap();
+    let pcrs = replay(&log).unwrap();
     assert!(pcrs.lacks_digests(HashAlg::Sha1, 14));
     assert!(!pcrs.lacks_digests(HashAlg::Sha256, 14));
     assert_eq!(pcrs.get(HashAlg::Sha1, 14), Some(&[0u8; 20][..]));
@@ -188,7 +188,7 @@ fn data_bearing_events_are_covered_by_their_digests_except_known_firmware_quirks
         let Ok(log) = EventLog::parse(&bytes) else {
             continue;
         };
-        for m in digest_check::verify_digests(&log).unwrap() {
+        for m in verify_digests(&log).unwrap() {
             found.push(format!(
                 "{file}#{}:pcr{}:0x{:x}:{}",
                 m.event_index, m.pcr, m.event_type, m.alg

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use hgs_tcglog::owned::OwnedEvent;
 use hgs_tcglog::uefi::{decode, parse_signature_lists, Decoded, Guid};
+use hgs_tcglog::OwnedEvent;
 use hgs_tcglog::{replay, EventLog, EventType, HashAlg};
 
 fn corpus() -> PathBuf {
@@ -201,7 +201,7 @@ fn owned_events_round_trip_through_json() {
 fn composite_digest_is_the_hash_of_the_selected_pcrs_in_ascending_order() {
     let bytes = read("gtt_rhel8-uefi.bin");
     let log = EventLog::parse(&bytes).unwrap();
-    let pcrs = replay::replay(&log).unwrap();
+    let pcrs = replay(&log).unwrap();
     let mut concat = Vec::new();
     for p in [0u32, 4, 7] {
         concat.extend_from_slice(pcrs.get(HashAlg::Sha256, p).unwrap());
@@ -227,7 +227,7 @@ fn composite_digest_is_the_hash_of_the_selected_pcrs_in_ascending_order() {
 fn compare_reports_the_first_differing_pcr_and_bank() {
     let bytes = read("gtt_rhel8-uefi.bin");
     let log = EventLog::parse(&bytes).unwrap();
-    let pcrs = replay::replay(&log).unwrap();
+    let pcrs = replay(&log).unwrap();
     let p0 = pcrs.get(HashAlg::Sha256, 0).unwrap().to_vec();
     let wrong = vec![0u8; 48];
     let got = pcrs

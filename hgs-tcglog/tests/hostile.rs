@@ -251,7 +251,7 @@ proptest! {
         let mut b2 = LogBuilder::agile(&[HashAlg::Sha256]);
         for (pcr, ty, data) in &events { b2.event(*pcr, *ty, data); }
         let bytes = b2.build();
-        let pcrs = replay::replay(&EventLog::parse(&bytes).unwrap()).unwrap();
+        let pcrs = replay(&EventLog::parse(&bytes).unwrap()).unwrap();
         let naive = naive_sha256(&events);
         for (i, want) in naive.iter().enumerate() {
             prop_assert_eq!(pcrs.get(HashAlg::Sha256, i as u32).unwrap(), want.as_slice());
@@ -262,12 +262,12 @@ proptest! {
     #[test]
     fn any_single_byte_corruption_is_an_error_or_a_different_log_never_a_panic(pos in any::<prop::sample::Index>(), xor in 1u8..=255) {
         let log = agile_log();
-        let good = replay::replay(&EventLog::parse(&log).unwrap()).unwrap();
+        let good = replay(&EventLog::parse(&log).unwrap()).unwrap();
         let mut bad = log.clone();
         let i = pos.index(bad.len());
         bad[i] ^= xor;
         let outcome = EventLog::parse(&bad).and_then(|l| {
-            let pcrs = replay::replay(&l)?;
+            let pcrs = replay(&l)?;
             let events: Vec<(u32, u32, Vec<u8>)> = l.read_all()?.iter().map(|e| (e.pcr, e.event_type.as_u32(), e.data.to_vec())).collect();
             Ok((pcrs, events))
         });

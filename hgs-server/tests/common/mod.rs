@@ -37,7 +37,7 @@ pub struct SimulatedHost {
     pub ek: SoftEk,
     pub ak: SoftAk,
     pub log: Vec<u8>,
-    pcrs: hgs_tcglog::replay::PcrBanks,
+    pcrs: hgs_tcglog::PcrBanks,
 }
 
 pub fn seed(name: &str, what: &str) -> [u8; 32] {
@@ -61,7 +61,7 @@ impl SimulatedHost {
                 .unwrap()
                 .with_ring()
                 .unwrap(),
-            pcrs: hgs_tcglog::replay::replay(&EventLog::parse(&log).unwrap()).unwrap(),
+            pcrs: hgs_tcglog::replay(&EventLog::parse(&log).unwrap()).unwrap(),
             log,
         }
     }
