@@ -33,23 +33,36 @@
 //! println!("{} {} audit={}", policy.policy_id(), policy.version(), policy.audit_mode());
 //! # Ok(()) }
 //! ```
+//!
+//! The public surface is the items re-exported here; [`options`] is a deliberate namespace (the
+//! policy option flags and their names), and so is `builder` (a test-only encoder, feature
+//! `builder`).
 #![forbid(unsafe_code)]
+#![deny(unreachable_pub, missing_debug_implementations, missing_docs)]
+// Input-derived numbers are converted with checks, never an `as` that truncates.
+#![cfg_attr(not(test), deny(clippy::cast_possible_truncation))]
 
 #[cfg(feature = "builder")]
+#[allow(clippy::cast_possible_truncation)]
 pub mod builder;
-pub mod cms;
+mod cms;
 mod error;
 pub mod options;
-pub mod policy;
-pub mod reader;
+mod policy;
+mod reader;
 
+pub use cms::encapsulated_policy;
 pub use error::{Error, Result};
 /// The GUID type of every hgs crate (`hgs_tpm::Guid`); `{:#}` writes the braced upper-case form
 /// policy XML uses.
 pub use hgs_tpm::Guid;
 /// The hash algorithm type of every hgs crate (`hgs_tpm::HashAlg`).
 pub use hgs_tpm::HashAlg;
-pub use policy::{BinaryPolicy, Version};
+pub use policy::{
+    BinaryPolicy, CertRoot, FileRule, FileRuleKind, Scenario, Setting, SettingValue, Signer,
+    SignerGroup, Version, MAX_FORMAT_VERSION,
+};
+pub use reader::MAX_FIELD;
 
 /// Serde helper: bytes as lower-case hex.
 pub(crate) fn ser_hex<S: serde::Serializer>(

@@ -477,7 +477,7 @@ impl<'a> BinaryPolicy<'a> {
                         r.u32("AppSetting flags")?;
                     }
                 }
-                self.app_settings = apps as u32;
+                self.app_settings = u32::try_from(apps).unwrap_or(u32::MAX);
             }
             _ => {}
         }

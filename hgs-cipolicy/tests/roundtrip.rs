@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use hgs_cipolicy::builder::encode;
-use hgs_cipolicy::policy::{
+use hgs_cipolicy::{
     BinaryPolicy, CertRoot, FileRule, FileRuleKind, Scenario, Setting, SettingValue, Signer,
     SignerGroup,
 };
