@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hgs_ekcert::{verify, Certificate, Options, SignatureBackend, TrustStore, UnixTime};
+use hgs_ekcert::{verify_chain, Certificate, Options, SignatureBackend, TrustStore, UnixTime};
 
 fn corpus_dir() -> PathBuf {
     std::env::var_os("HGS_CORPUS")
@@ -53,7 +53,7 @@ fn bench(c: &mut Criterion) {
         "ntc-npct75x-rsa2048-root2111-a.der",
     ] {
         let bytes = std::fs::read(corpus_dir().join("leaves").join(leaf)).unwrap();
-        assert!(verify(&bytes, &store, None, &opts).is_ok(), "{leaf}");
+        assert!(verify_chain(&bytes, &store, None, &opts).is_ok(), "{leaf}");
         for (name, backend) in [
             ("ring", SignatureBackend::Default),
             ("pure_rust", SignatureBackend::PureRust),
@@ -61,13 +61,13 @@ fn bench(c: &mut Criterion) {
             let mut o = opts;
             o.backend = backend;
             g.bench_function(format!("cached_store/{name}/{leaf}"), |b| {
-                b.iter(|| verify(black_box(&bytes), &store, None, &o).unwrap())
+                b.iter(|| verify_chain(black_box(&bytes), &store, None, &o).unwrap())
             });
         }
         g.bench_function(format!("cold/{leaf}"), |b| {
             b.iter(|| {
                 let (s, _) = TrustStore::from_certificates(&anchors, &ints);
-                verify(black_box(&bytes), &s, None, &opts).unwrap()
+                verify_chain(black_box(&bytes), &s, None, &opts).unwrap()
             })
         });
     }

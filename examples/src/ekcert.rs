@@ -112,7 +112,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             let bytes = read_file(&cert)?;
             let mut opts = Options::at(time);
             opts.allow_expired = allow_expired;
-            let result = hgs_ekcert::verify(&bytes, &store, ek.as_ref(), &opts);
+            let result = hgs_ekcert::verify_chain(&bytes, &store, ek.as_ref(), &opts);
             let parsed = Certificate::from_bytes(&bytes).ok();
             let tpm = parsed.as_ref().and_then(|c| c.extensions.tpm.clone());
             let trusted = result.is_ok();
@@ -192,7 +192,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 "key_type": c.key.key_type().to_string(),
                 "key_usage": ext.key_usage.map(|k| k.names()),
                 "ext_key_usage": ext.ext_key_usage,
-                "ek_eku": ext.ext_key_usage.as_ref().is_some_and(|e| e.iter().any(|o| o == hgs_ekcert::tcg::OID_EK_CERTIFICATE_EKU)),
+                "ek_eku": ext.ext_key_usage.as_ref().is_some_and(|e| e.iter().any(|o| o == hgs_ekcert::OID_EK_CERTIFICATE_EKU)),
                 "basic_constraints": ext.basic_constraints,
                 "san_critical": ext.san_critical,
                 "tpm": ext.tpm,

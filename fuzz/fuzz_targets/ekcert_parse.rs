@@ -4,7 +4,7 @@
 //! path building stays within its budget.
 #![no_main]
 
-use hgs_ekcert::{verify, Budget, Certificate, Options, TrustStore, UnixTime};
+use hgs_ekcert::{verify_chain, Budget, Certificate, Options, TrustStore, UnixTime};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -38,11 +38,11 @@ fuzz_target!(|data: &[u8]| {
     let mut opts = Options::at(UnixTime(1_800_000_000));
     opts.allow_expired = true;
     opts.budget = Budget { max_signature_checks: 8, max_depth: 4 };
-    if let Ok(v) = verify(data, store(), None, &opts) {
+    if let Ok(v) = verify_chain(data, store(), None, &opts) {
         assert!(v.signature_checks <= 8);
     }
     let mut own = TrustStore::new();
     own.add_intermediate_cert(cert.clone());
     own.add_anchor_cert(cert);
-    let _ = verify(data, &own, None, &opts);
+    let _ = verify_chain(data, &own, None, &opts);
 });

@@ -1,5 +1,5 @@
 //! The EK certificate check of a host registration: the installed TPM roots and intermediates
-//! become an [`hgs_ekcert::TrustStore`], and [`hgs_ekcert::verify`] decides whether the
+//! become an [`hgs_ekcert::TrustStore`], and [`hgs_ekcert::verify_chain`] decides whether the
 //! certificate chains to them and carries the host's EKpub. The outcome is what
 //! [`hgs_policy::host::register_host`] applies the v1/v2/force rules to. One function for every
 //! embedder (the `hgs` program and the service call it), with time passed in.
@@ -43,7 +43,7 @@ pub fn check_ek_certificate(
             }
         }
     };
-    match hgs_ekcert::verify(cert, &trust_store(installed), Some(&ek), &Options::at(at)) {
+    match hgs_ekcert::verify_chain(cert, &trust_store(installed), Some(&ek), &Options::at(at)) {
         Ok(v) => EkCertificateCheck::Trusted(EkIdentity {
             manufacturer: v.manufacturer,
             model: v.model,

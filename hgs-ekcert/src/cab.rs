@@ -434,6 +434,7 @@ mod tests {
 
 /// Builders of small synthetic cabinets, for tests and fuzz seeds.
 #[doc(hidden)]
+#[allow(clippy::cast_possible_truncation)]
 pub mod testing {
     /// An unsigned cabinet with one folder holding `files`, MSZIP (one block per 32 KiB) or
     /// stored, with a 20-byte header reserve like a signed cabinet has before its signature is

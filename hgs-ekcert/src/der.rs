@@ -10,15 +10,15 @@ use crate::error::{Error, Result};
 
 /// Universal tags used by this crate.
 pub(crate) mod tag {
-    pub const BOOLEAN: u8 = 0x01;
-    pub const INTEGER: u8 = 0x02;
-    pub const BIT_STRING: u8 = 0x03;
-    pub const OCTET_STRING: u8 = 0x04;
-    pub const OID: u8 = 0x06;
-    pub const UTC_TIME: u8 = 0x17;
-    pub const GENERALIZED_TIME: u8 = 0x18;
-    pub const SEQUENCE: u8 = 0x30;
-    pub const SET: u8 = 0x31;
+    pub(crate) const BOOLEAN: u8 = 0x01;
+    pub(crate) const INTEGER: u8 = 0x02;
+    pub(crate) const BIT_STRING: u8 = 0x03;
+    pub(crate) const OCTET_STRING: u8 = 0x04;
+    pub(crate) const OID: u8 = 0x06;
+    pub(crate) const UTC_TIME: u8 = 0x17;
+    pub(crate) const GENERALIZED_TIME: u8 = 0x18;
+    pub(crate) const SEQUENCE: u8 = 0x30;
+    pub(crate) const SET: u8 = 0x31;
 }
 
 /// One element: its tag, its content octets, and its full encoding (header + content).
@@ -33,7 +33,7 @@ pub(crate) struct Tlv<'a> {
 
 impl<'a> Tlv<'a> {
     /// A reader over this element's content (for constructed types).
-    pub fn reader(&self) -> Reader<'a> {
+    pub(crate) fn reader(&self) -> Reader<'a> {
         Reader {
             data: self.value,
             pos: 0,
@@ -52,27 +52,27 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `data`, whose first byte is at `base` in the outermost input.
-    pub fn new(data: &'a [u8], base: usize) -> Self {
+    pub(crate) fn new(data: &'a [u8], base: usize) -> Self {
         Self { data, pos: 0, base }
     }
 
     /// True when every element has been read.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.data.len()
     }
 
     /// Absolute offset of the next element.
-    pub fn offset(&self) -> usize {
+    pub(crate) fn offset(&self) -> usize {
         self.base + self.pos
     }
 
     /// Tag of the next element, if any.
-    pub fn peek_tag(&self) -> Option<u8> {
+    pub(crate) fn peek_tag(&self) -> Option<u8> {
         self.data.get(self.pos).copied()
     }
 
     /// Reads the next element, whatever its tag.
-    pub fn read(&mut self, what: &'static str) -> Result<Tlv<'a>> {
+    pub(crate) fn read(&mut self, what: &'static str) -> Result<Tlv<'a>> {
         let start = self.pos;
         let offset = self.offset();
         let malformed = || Error::Malformed { what, offset };
@@ -112,7 +112,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next element and requires `tag`.
-    pub fn expect(&mut self, expected: u8, what: &'static str) -> Result<Tlv<'a>> {
+    pub(crate) fn expect(&mut self, expected: u8, what: &'static str) -> Result<Tlv<'a>> {
         let offset = self.offset();
         let t = self.read(what)?;
         if t.tag != expected {
@@ -122,7 +122,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next element only when it has tag `wanted`.
-    pub fn optional(&mut self, wanted: u8, what: &'static str) -> Result<Option<Tlv<'a>>> {
+    pub(crate) fn optional(&mut self, wanted: u8, what: &'static str) -> Result<Option<Tlv<'a>>> {
         if self.peek_tag() == Some(wanted) {
             self.read(what).map(Some)
         } else {
@@ -131,7 +131,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails unless everything was read.
-    pub fn finish(&self, what: &'static str) -> Result<()> {
+    pub(crate) fn finish(&self, what: &'static str) -> Result<()> {
         if self.is_empty() {
             Ok(())
         } else {

@@ -20,7 +20,7 @@
 //! | `error.rs` | one variant per reason, and the quirks |
 //!
 //! ```
-//! use hgs_ekcert::{verify, Options, TrustStore, UnixTime};
+//! use hgs_ekcert::{verify_chain, Options, TrustStore, UnixTime};
 //! let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/ekcert");
 //! let read = |p: &str| std::fs::read(format!("{corpus}/{p}")).unwrap();
 //! let mut store = TrustStore::new();
@@ -29,27 +29,33 @@
 //! store.add_intermediate(&read("roots/STM/STM_TPM_EK_Intermediate_CA_05_870fc181.der")).unwrap();
 //! let at = UnixTime::parse_rfc3339("2026-11-22T00:00:00Z").unwrap();
 //! // The raw NV blob: DER followed by 0xFF padding to 1600 bytes.
-//! let ok = verify(&read("leaves/stm-rsa2048-ekca05-ffpadded.der"), &store, None, &Options::at(at)).unwrap();
+//! let ok = verify_chain(&read("leaves/stm-rsa2048-ekca05-ffpadded.der"), &store, None, &Options::at(at)).unwrap();
 //! assert_eq!(ok.manufacturer.as_deref(), Some("STM"));
 //! assert_eq!(ok.chain.len(), 4);
 //! ```
+//!
+//! The public surface is the items re-exported here (every module is private). `cab_testing`
+//! (hidden) builds small synthetic cabinets for this crate's integration tests.
 #![forbid(unsafe_code)]
+#![deny(unreachable_pub, missing_debug_implementations, missing_docs)]
+// Input-derived numbers are converted with checks, never an `as` that truncates.
+#![cfg_attr(not(test), deny(clippy::cast_possible_truncation))]
 
 mod authenticode;
 mod cab;
-pub mod cert;
-pub mod container;
+mod cert;
+mod container;
 mod der;
-pub mod ekpub;
-pub mod error;
-pub mod name;
+mod ekpub;
+mod error;
+mod name;
 mod package;
-pub mod path;
-pub mod signature;
-pub mod tcg;
-pub mod time;
-pub mod trust_store;
-pub mod verify;
+mod path;
+mod signature;
+mod tcg;
+mod time;
+mod trust_store;
+mod verify;
 
 pub use authenticode::{
     signed_ranges, verify_cabinet, AuthenticodeError, CabinetSignature, EKU_CODE_SIGNING,
@@ -62,17 +68,23 @@ pub use cab::{
     cabinet_layout, read_cabinet, CabError, CabFile, CabLayout, Cabinet, MAX_CAB_FILES,
     MAX_CAB_FOLDERS, MAX_CAB_UNCOMPRESSED,
 };
-pub use cert::{Certificate, Curve, KeyInfo, KeyType, KeyUsage};
+pub use cert::{BasicConstraints, Certificate, Curve, Extensions, KeyInfo, KeyType, KeyUsage};
 pub use container::certificates_in;
 pub use ekpub::{check_key_match, EkPublic};
 pub use error::{EkPublicError, Error, Quirk, Result};
-pub use name::Name;
+pub use name::{Attribute, Name};
 pub use package::{
     read_trusted_tpm_cab, PackageCertificate, PackageError, SignaturePolicy, TrustedTpmPackage,
 };
-pub use path::Budget;
-pub use signature::SignatureBackend;
-pub use tcg::{check_ek_profile, TpmInfo, TpmSpec};
+pub use path::{find_chain, Budget};
+pub use signature::{Hash, SignatureAlgorithm, SignatureBackend};
+pub use tcg::{
+    check_ek_profile, parse_hex_id, vendor_from_id, TpmInfo, TpmSpec, OID_AIK_CERTIFICATE_EKU,
+    OID_EK_CERTIFICATE_EKU, OID_TPM_MANUFACTURER, OID_TPM_MODEL, OID_TPM_SPECIFICATION,
+    OID_TPM_VERSION,
+};
 pub use time::UnixTime;
 pub use trust_store::TrustStore;
-pub use verify::{verify, verify_certificate, ChainLink, Options, QuirkPolicy, Role, Verified};
+pub use verify::{
+    verify_certificate, verify_chain, ChainLink, Options, QuirkPolicy, Role, Verified,
+};

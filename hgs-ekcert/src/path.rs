@@ -38,7 +38,7 @@ pub(crate) struct TimeCheck {
 }
 
 impl TimeCheck {
-    pub fn check(&self, c: &Certificate, depth: usize) -> Result<(), Error> {
+    pub(crate) fn check(&self, c: &Certificate, depth: usize) -> Result<(), Error> {
         if c.not_before > self.at {
             return Err(Error::NotYetValid {
                 depth,

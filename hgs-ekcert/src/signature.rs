@@ -185,7 +185,7 @@ pub(crate) fn verify(
     verify_with(cert, issuer_key, SignatureBackend::Default)
 }
 
-/// [`verify`] with the given backend.
+/// [`verify()`] with the given backend.
 pub(crate) fn verify_with(
     cert: &Certificate,
     issuer_key: &KeyInfo,

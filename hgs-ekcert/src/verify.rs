@@ -122,7 +122,7 @@ pub struct Verified {
 }
 
 /// Reads `cert_bytes` and verifies it: see [`verify_certificate`].
-pub fn verify(
+pub fn verify_chain(
     cert_bytes: &[u8],
     store: &TrustStore,
     ekpub: Option<&EkPublic>,

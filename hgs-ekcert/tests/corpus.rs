@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use hgs_ekcert::{
-    check_ek_profile, verify, verify_certificate, Certificate, Error, Options, Quirk,
+    check_ek_profile, verify_certificate, verify_chain, Certificate, Error, Options, Quirk,
     SignatureBackend, TrustStore, UnixTime,
 };
 use serde_json::Value;
@@ -193,7 +193,7 @@ fn non_ek_leaves_chain_as_stated() {
             .unwrap();
         // Re-check with a store-only view: put the leaf's chain question through a trust store
         // whose EK gate is bypassed by checking the issuer chain directly.
-        let found = hgs_ekcert::path::find_chain(&store, &cert, manifest_now(), false);
+        let found = hgs_ekcert::find_chain(&store, &cert, manifest_now(), false);
         assert_eq!(found.is_ok(), chains, "{id}: {found:?}");
     }
 }
@@ -267,19 +267,19 @@ fn refusable_quirks_are_refused_by_name() {
     let mut o = Options::at(manifest_now());
     o.quirks.sha1 = false;
     assert_eq!(
-        verify(&raw, &store, None, &o),
+        verify_chain(&raw, &store, None, &o),
         Err(Error::QuirkRefused(Quirk::Sha1Signature))
     );
     let mut o = Options::at(manifest_now());
     o.quirks.oaep_spki = false;
     assert_eq!(
-        verify(&raw, &store, None, &o),
+        verify_chain(&raw, &store, None, &o),
         Err(Error::QuirkRefused(Quirk::OaepSpki))
     );
     let mut o = Options::at(manifest_now());
     o.quirks.nv_framing = false;
     assert!(matches!(
-        verify(&raw, &store, None, &o),
+        verify_chain(&raw, &store, None, &o),
         Err(Error::QuirkRefused(Quirk::TrailingPadding { .. }))
     ));
     let ifx = std::fs::read(corpus().join("leaves/ifx-oaep-ekca20-noeku.der")).unwrap();
@@ -287,7 +287,7 @@ fn refusable_quirks_are_refused_by_name() {
     o.quirks.non_self_signed_anchor = false;
     o.quirks.sha1 = true;
     assert_eq!(
-        verify(&ifx, &store, None, &o),
+        verify_chain(&ifx, &store, None, &o),
         Err(Error::QuirkRefused(Quirk::NonSelfSignedAnchor))
     );
     let _ = Path::new(".");

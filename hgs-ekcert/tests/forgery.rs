@@ -135,11 +135,11 @@ fn verify(
     ek: Option<&EkPublic>,
     opts: &Options,
 ) -> Result<Verified, Error> {
-    let default = hgs_ekcert::verify(der, store, ek, opts);
+    let default = hgs_ekcert::verify_chain(der, store, ek, opts);
     let mut pure = *opts;
     pure.backend = SignatureBackend::PureRust;
     assert_eq!(
-        hgs_ekcert::verify(der, store, ek, &pure),
+        hgs_ekcert::verify_chain(der, store, ek, &pure),
         default,
         "the signature backends disagree"
     );

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hgs_ekcert::{
-    read_cabinet, read_trusted_tpm_cab, verify, verify_cabinet, AuthenticodeError, CabError, Error,
-    Options, PackageError, SignaturePolicy, TrustStore, TrustedTpmPackage, UnixTime,
+    read_cabinet, read_trusted_tpm_cab, verify_cabinet, verify_chain, AuthenticodeError, CabError,
+    Error, Options, PackageError, SignaturePolicy, TrustStore, TrustedTpmPackage, UnixTime,
     MICROSOFT_CODE_SIGNING_ROOT, MICROSOFT_TIMESTAMP_ROOT,
 };
 use serde_json::Value;
@@ -261,8 +261,8 @@ fn every_corpus_leaf_same_outcome_as_expanded_tree() {
     for leaf in manifest["leaves"].as_array().unwrap() {
         let id = leaf["id"].as_str().unwrap();
         let bytes = std::fs::read(corpus().join("leaves").join(format!("{id}.der"))).unwrap();
-        let from_cab = outcome(verify(&bytes, &cab_store, None, &opts));
-        let from_tree = outcome(verify(&bytes, &tree, None, &opts));
+        let from_cab = outcome(verify_chain(&bytes, &cab_store, None, &opts));
+        let from_tree = outcome(verify_chain(&bytes, &tree, None, &opts));
         assert_eq!(from_cab, from_tree, "{id}");
         if from_cab.starts_with("ok") {
             chained.push(id.to_string());
