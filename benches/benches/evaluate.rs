@@ -9,8 +9,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hgs_attest::policy::baseline::{BaselineMatcher, BaselineProfile, EventByEvent};
-use hgs_attest::policy::rules::evaluate_rules;
+use hgs_attest::policy::evaluate_rules;
+use hgs_attest::policy::{BaselineMatcher, BaselineProfile, EventByEvent};
 use hgs_attest::policy::{PolicySettings, PolicyVersion, TpmBaseline};
 use hgs_attest::{Attestor, Challenge, Evidence, Host, QuoteEvidence};
 use hgs_tcglog::{BootClaims, EventLog};

@@ -21,10 +21,10 @@ use hgs_attest::{
 };
 use hgs_cli::registry::{self, CHALLENGES};
 use hgs_cli::store::verbs::StoreArg;
-use hgs_policy::baseline::{BaselineProfile, TpmBaseline};
-use hgs_policy::rules::{HgsPolicy, PolicyState};
-use hgs_policy::store::TrustRole;
+use hgs_policy::TrustRole;
+use hgs_policy::{BaselineProfile, TpmBaseline};
 use hgs_policy::{CiPolicyRegistration, PolicyStore, PolicyVersion, RegistrationOptions};
+use hgs_policy::{HgsPolicy, PolicyState};
 use hgs_tpm::HashAlg;
 
 use crate::util::{hex, read_file};
@@ -819,11 +819,11 @@ pub fn run_attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
 
 /// A refused registration, with what to do about it: the library says what is wrong, the program
 /// knows its own flags and verbs.
-fn with_advice(e: hgs_policy::store::StoreError) -> anyhow::Error {
-    use hgs_policy::host::HostError;
+fn with_advice(e: hgs_policy::StoreError) -> anyhow::Error {
     use hgs_policy::EkDistrust;
+    use hgs_policy::HostError;
     let advice = match &e {
-        hgs_policy::store::StoreError::Host(h) => match h {
+        hgs_policy::StoreError::Host(h) => match h {
             HostError::EkCertificateRequired { .. } => Some(
                 "export the platform identifier elevated (it then carries the EK certificate), \
                  or register with --policy-version v1 --force",

@@ -18,8 +18,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use hgs_attest::policy::baseline::{BaselineProfile, TpmBaseline};
 use hgs_attest::policy::PolicyVersion;
+use hgs_attest::policy::{BaselineProfile, TpmBaseline};
 use hgs_attest::{Challenge, Evidence, Failure, Host, QuoteEvidence, Verdict};
 use hgs_tpm::{Attest, Attested, HashAlg, Public};
 

@@ -3,7 +3,7 @@
 //! library's (`hgs_attest::check_ek_certificate`).
 
 use hgs_ekcert::{EkPublic, UnixTime};
-use hgs_policy::store::{TrustRole, TrustedCertificate};
+use hgs_policy::{TrustRole, TrustedCertificate};
 
 pub use hgs_attest::{check_ek_certificate, trust_store};
 

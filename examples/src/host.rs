@@ -176,13 +176,13 @@ fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> anyhow:
 }
 
 /// What makes a log unfit as an HGS TPM baseline (empty = fit): the library's capture
-/// validation (`hgs_policy::baseline::validate_reference`) on the strict reading attestation uses.
+/// validation (`hgs_policy::validate_reference`) on the strict reading attestation uses.
 fn baseline_problems(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<Vec<String>> {
     let log = hgs_tcglog::EventLog::parse(bytes)
         .and_then(hgs_tcglog::ReferenceLog::new)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let c = hgs_tcglog::BootClaims::from_reference(&log);
-    Ok(hgs_attest::policy::baseline::validate_reference(&c)
+    Ok(hgs_attest::policy::validate_reference(&c)
         .iter()
         .map(ToString::to_string)
         .collect())

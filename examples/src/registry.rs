@@ -8,12 +8,12 @@
 //! | `hosts` | host name | `hgs_policy::TpmHost` |
 //! | `baselines` | class name | `hgs_policy::TpmBaseline` |
 //! | `ci_policies` | policy name | `hgs_policy::CiPolicyRegistration` |
-//! | `roots` | SHA-256 of the DER (hex) | `hgs_policy::store::TrustedCertificate` |
+//! | `roots` | SHA-256 of the DER (hex) | `hgs_policy::TrustedCertificate` |
 //! | `settings` | `attestation-policies` | `hgs_policy::PolicySettings` |
 //! | `challenges` | challenge id | `hgs_attest::Challenge` (pending, single use) |
 
-use hgs_policy::store::TrustedCertificate;
 use hgs_policy::PolicyStore;
+use hgs_policy::TrustedCertificate;
 use sha2::{Digest, Sha256};
 
 use crate::store::{StoreData, StoreError};

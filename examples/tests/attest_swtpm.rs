@@ -8,9 +8,9 @@
 
 use std::path::PathBuf;
 
-use hgs_attest::policy::baseline::BaselineProfile;
-use hgs_attest::policy::host::{register_host, HostError};
-use hgs_attest::policy::rules::RuleFailure;
+use hgs_attest::policy::BaselineProfile;
+use hgs_attest::policy::RuleFailure;
+use hgs_attest::policy::{register_host, HostError};
 use hgs_attest::policy::{
     CiPolicyRegistration, EkCertificateCheck, PolicyVersion, RegistrationOptions, TpmBaseline,
     TpmHost,

@@ -7,7 +7,7 @@
 //! three u16 length prefixes.
 #![no_main]
 
-use hgs_attest::policy::baseline::BaselineProfile;
+use hgs_attest::policy::BaselineProfile;
 use hgs_attest::policy::{PolicyVersion, TpmBaseline};
 use hgs_attest::{Attestor, BankPolicy, Challenge, Evidence, FreshnessPolicy, Host, QuoteEvidence};
 use hgs_tpm::{HashAlg, Public};

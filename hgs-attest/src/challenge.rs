@@ -25,7 +25,7 @@ pub const MIN_NONCE_LEN: usize = 16;
 pub struct Challenge {
     /// The registered host the challenge was made for.
     pub host: String,
-    /// Its EK fingerprint (see `hgs_policy::host::key_fingerprint`; hex in JSON). `None` only
+    /// Its EK fingerprint (see `hgs_policy::key_fingerprint`; hex in JSON). `None` only
     /// for a challenge made by hand for evidence whose EK is unknown (published samples): such
     /// a challenge matches no registered host.
     pub ek_fingerprint: Option<EkFingerprint>,

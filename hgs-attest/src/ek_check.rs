@@ -1,12 +1,12 @@
 //! The EK certificate check of a host registration: the installed TPM roots and intermediates
 //! become an [`hgs_ekcert::TrustStore`], and [`hgs_ekcert::verify_chain`] decides whether the
 //! certificate chains to them and carries the host's EKpub. The outcome is what
-//! [`hgs_policy::host::register_host`] applies the v1/v2/force rules to. One function for every
+//! [`hgs_policy::register_host`] applies the v1/v2/force rules to. One function for every
 //! embedder (the `hgs` program and the service call it), with time passed in.
 
 use hgs_ekcert::{EkPublic, Options, TrustStore, UnixTime};
-use hgs_policy::store::{TrustRole, TrustedCertificate};
 use hgs_policy::{EkCertificateCheck, EkDistrust, EkIdentity};
+use hgs_policy::{TrustRole, TrustedCertificate};
 
 /// A trust store of the installed certificates. One that no longer parses is skipped: each was
 /// parsed when it was installed, and a certificate that cannot be read trusts nothing.

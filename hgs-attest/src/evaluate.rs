@@ -14,9 +14,9 @@
 //! Identity (a registered host has the challenged EK) is checked whatever stage 1 found, so a
 //! verdict always says whether the host is known.
 
-use hgs_policy::baseline::{BaselineMatcher, EventByEvent};
-use hgs_policy::resolve::{resolve, ArtifactMatches, Resolution};
-use hgs_policy::rules::{evaluate_rules, RuleOutcome, RuleResult};
+use hgs_policy::{evaluate_rules, RuleOutcome, RuleResult};
+use hgs_policy::{resolve, ArtifactMatches, Resolution};
+use hgs_policy::{BaselineMatcher, EventByEvent};
 use hgs_policy::{CiPolicyRegistration, PolicySettings, PolicyVersion, TpmBaseline, TpmHost};
 use hgs_tcglog::{BankPolicy, BindError, BootClaims, EventLog, QuotedLog};
 use hgs_tpm::hex::encode as hex;
@@ -816,7 +816,7 @@ fn names(list: &[(PolicyVersion, String)]) -> String {
         .join(", ")
 }
 
-fn summary(evidence: &[hgs_policy::rules::ClaimEvidence]) -> String {
+fn summary(evidence: &[hgs_policy::ClaimEvidence]) -> String {
     evidence
         .iter()
         .map(ToString::to_string)

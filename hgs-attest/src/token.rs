@@ -372,7 +372,7 @@ pub struct TokenClaims {
     /// `hgs.host`: the registered host name (also the submodule's name); `None` when the EK is
     /// not registered, and the submodule is then named for the EK fingerprint.
     pub host: Option<String>,
-    /// `hgs.ek-fingerprint`: SHA-256 of the EK (`hgs_policy::host::ek_fingerprint`), 64
+    /// `hgs.ek-fingerprint`: SHA-256 of the EK (`hgs_policy::ek_fingerprint`), 64
     /// lowercase hex digits in the token.
     pub ek_fingerprint: EkFingerprint,
     /// `hgs.policy-version`: the version the host passed under.

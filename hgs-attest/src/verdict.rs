@@ -9,9 +9,9 @@
 //!
 //! When several apply, the first in that order is the status; every failure is still listed.
 
-use hgs_policy::baseline::BaselineMismatch;
-use hgs_policy::resolve::Resolution;
-use hgs_policy::rules::{ClaimEvidence, RuleFailure, RuleOutcome};
+use hgs_policy::BaselineMismatch;
+use hgs_policy::Resolution;
+use hgs_policy::{ClaimEvidence, RuleFailure, RuleOutcome};
 use hgs_policy::{HgsPolicy, PolicyVersion, SubStatus};
 use hgs_tcglog::LogAnomaly;
 use hgs_tpm::{hex, HashAlg, PcrSet, QuoteError};

@@ -7,8 +7,8 @@
 //! listing every policy this VM really fails (no VBS, no IOMMU requirement, no CI policy...).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use hgs_attest::policy::baseline::BaselineProfile;
-use hgs_attest::policy::rules::RuleFailure;
+use hgs_attest::policy::BaselineProfile;
+use hgs_attest::policy::RuleFailure;
 use hgs_attest::policy::{PolicyVersion, SubStatus, TpmBaseline};
 use hgs_attest::{
     AttestationStatus, Attestor, Challenge, CheckOutcome, Evidence, Failure, FreshnessPolicy, Host,

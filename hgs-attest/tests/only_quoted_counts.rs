@@ -7,7 +7,7 @@
 //! property test checks that Passed implies every claim came from a quoted PCR in the quoted bank.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use hgs_attest::policy::baseline::BaselineProfile;
+use hgs_attest::policy::BaselineProfile;
 use hgs_attest::policy::{
     CiPolicyRegistration, EkCertificateCheck, HgsPolicy, PolicyVersion, TpmBaseline, TpmHost,
 };
@@ -440,7 +440,7 @@ fn a_retyped_pre_separator_secure_boot_off_event_is_refused() {
             .find(|o| o.policy == HgsPolicy::SecureBootEnabled)
             .unwrap();
         assert!(
-            !matches!(sb.result, hgs_attest::policy::rules::RuleResult::Passed),
+            !matches!(sb.result, hgs_attest::policy::RuleResult::Passed),
             "{retyped:#x}: {v}"
         );
         if retyped != 0x8000_0001 {

@@ -1,18 +1,21 @@
 //! HGS attestation policy, TPM mode: the registered artifacts and the rules that judge a host.
 //!
 //! No I/O: artifacts are built from bytes and serialized with serde; a service decides where they
-//! live. Modules, one concern each:
-//! - [`version`]: v1 / v2 and their spelling.
-//! - [`host`]: TPM host registration, the v1/v2/force rules for EK certificates.
-//! - [`baseline`]: TPM baselines from reference logs, capture validation, the event-by-event
-//!   matcher (inferred model, replaceable through [`baseline::BaselineMatcher`]).
-//! - [`cipolicy`]: CI policy registration (from the policy file or from a reference log) and matching.
-//! - [`rules`]: the `Hgs_*` policies, their states and defaults, evaluated from boot claims.
-//! - [`resolve`](mod@resolve): version resolution (v2 first, then v1; all artifacts of one version).
-//! - [`store`]: every registration as one versioned serde document.
+//! live. The public surface is the items re-exported here; the (private) modules, one concern each:
+//! - `version.rs`: v1 / v2 and their spelling ([`PolicyVersion`]).
+//! - `host.rs`: TPM host registration, the v1/v2/force rules for EK certificates
+//!   ([`register_host`], [`TpmHost`], [`EkFingerprint`]).
+//! - `baseline.rs`: TPM baselines from reference logs, capture validation, the event-by-event
+//!   matcher (inferred model, replaceable through [`BaselineMatcher`]).
+//! - `cipolicy.rs`: CI policy registration (from the policy file or from a reference log) and
+//!   matching ([`CiPolicyRegistration`]).
+//! - `rules.rs`: the `Hgs_*` policies, their states and defaults, evaluated from boot claims
+//!   ([`evaluate_rules`]).
+//! - `resolve.rs`: version resolution (v2 first, then v1; all artifacts of one version).
+//! - `store.rs`: every registration as one versioned serde document ([`PolicyStore`]).
 //!
 //! ```
-//! use hgs_policy::rules::{HgsPolicy, PolicySettings, PolicyState};
+//! use hgs_policy::{HgsPolicy, PolicySettings, PolicyState};
 //! let mut settings = PolicySettings::default();
 //! assert_eq!(settings.state(HgsPolicy::BitLockerEnabled), PolicyState::Disabled);
 //! assert!(settings.disable(HgsPolicy::CiPolicy).is_err()); // locked
@@ -20,27 +23,34 @@
 //! assert!(!settings.is_active(HgsPolicy::NoDumps));
 //! ```
 #![forbid(unsafe_code)]
+#![deny(unreachable_pub, missing_debug_implementations, missing_docs)]
+// Input-derived numbers are converted with checks, never an `as` that truncates.
+#![cfg_attr(not(test), deny(clippy::cast_possible_truncation))]
 
-pub mod baseline;
-pub mod cipolicy;
-pub mod host;
-pub mod resolve;
-pub mod rules;
-pub mod store;
-pub mod version;
+mod baseline;
+mod cipolicy;
+mod host;
+mod resolve;
+mod rules;
+mod store;
+mod version;
 
-pub use baseline::{BaselineMatcher, BaselineMismatch, BaselineProfile, EventByEvent, TpmBaseline};
-pub use cipolicy::CiPolicyRegistration;
+pub use baseline::{
+    validate_reference, BaselineError, BaselineEvent, BaselineMatcher, BaselineMismatch,
+    BaselineProfile, CaptureProblem, EventByEvent, MismatchKind, TpmBaseline,
+};
+pub use cipolicy::{CiPolicyError, CiPolicyRegistration, CiPolicySource, CrossCheck};
 pub use host::{
-    BadEkFingerprint, EkCertificateCheck, EkDistrust, EkFingerprint, EkIdentity,
-    RegistrationOptions, TpmHost,
+    ek_fingerprint, key_fingerprint, register_host, BadEkFingerprint, EkCertificateCheck,
+    EkDistrust, EkFingerprint, EkIdentity, HostError, RegistrationOptions, TpmHost,
 };
 pub use resolve::{resolve, ArtifactMatches, Resolution, VersionAttempt};
 pub use rules::{
-    ClaimEvidence, ClaimValue, HgsPolicy, PolicySettings, PolicyState, RuleOutcome, SubStatus,
+    evaluate_rule, evaluate_rules, ClaimEvidence, ClaimValue, HgsPolicy, PolicySettings,
+    PolicyState, PolicyStateError, RuleFailure, RuleOutcome, RuleResult, SubStatus,
 };
-pub use store::PolicyStore;
-pub use version::PolicyVersion;
+pub use store::{PolicyStore, StoreError, TrustRole, TrustedCertificate, STORE_FORMAT};
+pub use version::{PolicyVersion, UnknownPolicyVersion};
 
 /// The PCRs a quote must cover for every active check to be attestable: each active `Hgs_*`
 /// policy's [`HgsPolicy::pcrs`], and every PCR a registered baseline's profile compares.

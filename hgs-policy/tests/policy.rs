@@ -6,12 +6,12 @@
 
 use std::path::PathBuf;
 
-use hgs_policy::baseline::{validate_reference, CaptureProblem, MismatchKind};
-use hgs_policy::cipolicy::CrossCheck;
-use hgs_policy::host::{ek_fingerprint, register_host, HostError};
-use hgs_policy::resolve::{resolve, ArtifactMatches};
-use hgs_policy::rules::{evaluate_rules, RuleFailure, RuleResult};
+use hgs_policy::CrossCheck;
 use hgs_policy::*;
+use hgs_policy::{ek_fingerprint, register_host, HostError};
+use hgs_policy::{evaluate_rules, RuleFailure, RuleResult};
+use hgs_policy::{resolve, ArtifactMatches};
+use hgs_policy::{validate_reference, CaptureProblem, MismatchKind};
 use hgs_tcglog::synthetic::WindowsBoot;
 use hgs_tcglog::{BankPolicy, BootClaims, EventLog, QuotedLog, ReferenceLog};
 use proptest::prelude::*;
@@ -504,7 +504,7 @@ fn capture_validation_refuses_an_insecure_reference_unless_skipped() {
     )
     .unwrap_err();
     let problems = match e {
-        hgs_policy::baseline::BaselineError::ReferenceNotCompliant { problems } => problems,
+        hgs_policy::BaselineError::ReferenceNotCompliant { problems } => problems,
         other => panic!("{other:?}"),
     };
     assert_eq!(problems.len(), 4);

@@ -23,15 +23,15 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use hgs_attest::policy::baseline::{BaselineError, BaselineProfile};
-use hgs_attest::policy::cipolicy::CiPolicyError;
-use hgs_attest::policy::host::{register_host, HostError};
-use hgs_attest::policy::rules::PolicyStateError;
-use hgs_attest::policy::store::{TrustRole, TrustedCertificate};
+use hgs_attest::policy::CiPolicyError;
+use hgs_attest::policy::PolicyStateError;
+use hgs_attest::policy::{register_host, HostError};
+use hgs_attest::policy::{BaselineError, BaselineProfile};
 use hgs_attest::policy::{
     CiPolicyRegistration, HgsPolicy, PolicySettings, PolicyState, PolicyVersion,
     RegistrationOptions, TpmBaseline, TpmHost,
 };
+use hgs_attest::policy::{TrustRole, TrustedCertificate};
 use hgs_attest::{
     new_challenge, Attestor, ChallengeError, ChallengeMessage, ChallengeRequest, EcdhBackend,
     Evidence, Host, TokenClaims, TokenError, TokenSigner, Verdict,
@@ -659,7 +659,7 @@ async fn add_host<S: Store>(
     let at = hgs_ekcert::UnixTime(i64::try_from(now).unwrap_or(i64::MAX));
     let check = hgs_attest::check_ek_certificate(cert.as_deref(), &body.ekpub, &installed, at);
     // Only the hosts a duplicate could be (this name, this EK): registering a fleet stays linear.
-    let fingerprint = hgs_attest::policy::host::ek_fingerprint(&body.ekpub)?;
+    let fingerprint = hgs_attest::policy::ek_fingerprint(&body.ekpub)?;
     let existing = st
         .store
         .registry(Hosts::NamedOrWithEk(&name, &fingerprint))

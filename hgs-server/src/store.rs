@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hgs_attest::policy::store::TrustedCertificate;
+use hgs_attest::policy::TrustedCertificate;
 use hgs_attest::policy::{
     CiPolicyRegistration, HgsPolicy, PolicySettings, PolicyState, TpmBaseline, TpmHost,
 };
@@ -163,7 +163,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<TrustedCertificate>, StoreError>> + Send;
     /// One round trip to the database (`GET /health`).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Adds a host (already checked by `hgs_policy::host::register_host`); a name or EK taken
+    /// Adds a host (already checked by `hgs_policy::register_host`); a name or EK taken
     /// meanwhile (another replica) is [`StoreError::Duplicate`].
     fn insert_host(&self, host: &TpmHost) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Removes a host and its last verdict, in one transaction; false if it was not registered.

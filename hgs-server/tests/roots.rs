@@ -232,8 +232,8 @@ async fn v2_hosts_register_once_their_vendor_roots_are_installed_and_then_pass()
 
 #[test]
 fn the_registration_bridge_keeps_an_untrusted_root_apart_from_a_key_mismatch() {
-    use hgs_attest::policy::store::{TrustRole, TrustedCertificate};
     use hgs_attest::policy::{EkCertificateCheck, EkDistrust};
+    use hgs_attest::policy::{TrustRole, TrustedCertificate};
     let host = SimulatedHost::new("BRIDGE", &healthy());
     let other = SimulatedHost::new("OTHER", &healthy());
     let (root, int) = (
