@@ -738,7 +738,7 @@ pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
             required_pcrs: required,
             bank_policy,
             issued_at: now_unix()?,
-            ecdh: hgs_attest::credential::EcdhBackend::default(),
+            ecdh: hgs_attest::EcdhBackend::default(),
         };
         let (challenge, mut msg) = new_challenge(host, &ak, &request, &mut rand_core::OsRng)
             .with_context(|| format!("{}", args.ak.display()))?;

@@ -4,7 +4,7 @@
 #![cfg(feature = "tpm")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use hgs_attest::credential::{check_ak_attributes, make_credential};
+use hgs_attest::{check_ak_attributes, make_credential};
 use hgs_cli::swtpm::{on_path, Swtpm};
 use hgs_cli::tpm::ak::{create_ak, with_loaded_ak};
 use hgs_cli::tpm::credential::activate;

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aes::cipher::{AsyncStreamCipher, KeyIvInit};
-use hgs_attest::credential::{check_ak_attributes, kdfa, kdfe, make_credential, CredentialError};
+use hgs_attest::{check_ak_attributes, kdfa, kdfe, make_credential, CredentialError};
 use hgs_tpm::HashAlg;
 use proptest::prelude::*;
 

@@ -33,7 +33,7 @@ pub use tls::{TlsError, TlsIdentity};
 pub const DEFAULT_TOKEN_LIFETIME: u64 = 8 * 3600;
 
 /// How long a challenge may be answered by default: the library's default maximum challenge age
-/// (`hgs_attest::evaluate::DEFAULT_MAX_CHALLENGE_AGE`, 5 minutes).
+/// (`hgs_attest::DEFAULT_MAX_CHALLENGE_AGE`, 5 minutes).
 pub const DEFAULT_CHALLENGE_TTL: u64 = 300;
 
 /// Requests handled at once per server; more wait in the accept queue (bounded memory).
