@@ -284,7 +284,7 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 }
 
 /// A JSON body whose rejections are [`ApiError`]s (413 over the limit, 400 otherwise).
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub(crate) T);
 
 impl<T: serde::de::DeserializeOwned, St: Send + Sync> FromRequest<St> for ApiJson<T> {
     type Rejection = ApiError;
@@ -308,7 +308,7 @@ impl<T: serde::de::DeserializeOwned, St: Send + Sync> FromRequest<St> for ApiJso
 }
 
 /// Proof that the request carried the admin bearer token.
-pub struct Admin;
+pub(crate) struct Admin;
 
 impl<S: Store> FromRequestParts<Arc<AppState<S>>> for Admin {
     type Rejection = ApiError;

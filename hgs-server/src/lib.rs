@@ -2,28 +2,37 @@
 //! verdict earns a signed attestation result token, and registrations live in SQLite (embedded
 //! default) or in one PostgreSQL database shared by several replicas.
 //!
-//! - [`Server`]: the axum [`Router`](axum::Router) (see [`api`] for the endpoints) over a
-//!   [`Store`], served over rustls ([`tls`]).
-//! - [`store`]: the storage trait and its two engines; challenges are consumed atomically,
-//!   exactly once across replicas.
-//! - [`metrics`]: Prometheus counters and the latency histogram at `/metrics`.
+//! - [`Server`]: the axum [`Router`](axum::Router) (the endpoints are in `api.rs`, their bodies
+//!   [`ChallengeBody`], [`AttestationResponse`], [`HostRegistration`], ...) over a [`Store`],
+//!   served over rustls ([`TlsIdentity`]).
+//! - [`Store`]: the storage trait and its two engines ([`SqliteStore`], [`PostgresStore`]);
+//!   challenges are consumed atomically, exactly once across replicas.
+//! - [`Metrics`]: Prometheus counters and the latency histogram at `/metrics`.
+//!
+//! The public surface is the items re-exported here; every module is private.
 //!
 //! The server reads the clock at the edge ([`Clock`]) and passes `now` to the library; the token
 //! key is a P-256 key from a PEM file or generated once and kept in the database, so every
 //! replica on one database signs with the same key.
 #![forbid(unsafe_code)]
+#![deny(unreachable_pub, missing_debug_implementations, missing_docs)]
+#![cfg_attr(not(test), deny(clippy::cast_possible_truncation))]
 
-pub mod api;
-pub mod metrics;
+mod api;
+mod metrics;
 mod status;
-pub mod store;
-pub mod tls;
+mod store;
+mod tls;
 
 use std::sync::Arc;
 
 use hgs_attest::TokenSigner;
 
-pub use api::{ApiError, ErrorBody, MAX_BODY_BYTES};
+pub use api::{
+    ApiError, AttestationResponse, BaselineRegistration, ChallengeBody, CiPolicyRequest, ErrorBody,
+    HostRegistration, InstalledRoot, PolicyStateEntry, RootInstall, MAX_BODY_BYTES,
+};
+pub use metrics::Metrics;
 pub use store::{
     Consumed, Hosts, PostgresStore, Registry, SqliteStore, Store, StoreError, VerdictRecord,
 };

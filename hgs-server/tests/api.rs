@@ -236,7 +236,7 @@ async fn an_oversized_body_is_413_and_nothing_is_stored() {
     assert!(r
         .server
         .store()
-        .registry(hgs_server::store::Hosts::All)
+        .registry(hgs_server::Hosts::All)
         .await
         .unwrap()
         .hosts
@@ -274,7 +274,7 @@ async fn truncated_json_is_400_and_nothing_is_stored() {
     assert!(r
         .server
         .store()
-        .registry(hgs_server::store::Hosts::All)
+        .registry(hgs_server::Hosts::All)
         .await
         .unwrap()
         .hosts
@@ -323,7 +323,7 @@ async fn a_wrong_or_missing_admin_token_is_401_and_nothing_is_stored() {
     let reg = r
         .server
         .store()
-        .registry(hgs_server::store::Hosts::All)
+        .registry(hgs_server::Hosts::All)
         .await
         .unwrap();
     assert!(reg.hosts.is_empty());
