@@ -671,19 +671,14 @@ fn check_ak(run: &mut Run, c: &Challenge, e: &Evidence) -> bool {
             run.fail(
                 CheckId::Ak,
                 Failure::AkUnsuitable {
-                    reason: err.to_string(),
+                    error: hgs_tpm::CredentialError::MalformedAk(err),
                 },
             );
             return false;
         }
     }
-    if let Err(err) = check_ak_attributes(&e.ak_public) {
-        run.fail(
-            CheckId::Ak,
-            Failure::AkUnsuitable {
-                reason: err.to_string(),
-            },
-        );
+    if let Err(error) = check_ak_attributes(&e.ak_public) {
+        run.fail(CheckId::Ak, Failure::AkUnsuitable { error });
         return false;
     }
     run.pass(

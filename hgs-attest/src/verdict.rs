@@ -280,8 +280,8 @@ pub enum Failure {
     },
     /// The AK is not a restricted, TPM-bound signing key.
     AkUnsuitable {
-        /// What is wrong.
-        reason: String,
+        /// What is wrong: its public area does not parse, or attributes are missing.
+        error: hgs_tpm::CredentialError,
     },
     /// No quote in the evidence covers a challenged bank.
     QuoteMissing {
@@ -486,7 +486,13 @@ impl core::fmt::Display for Failure {
                 hex::encode(actual),
                 hex::encode(expected)
             ),
-            Failure::AkUnsuitable { reason } => write!(f, "unsuitable AK: {reason}"),
+            Failure::AkUnsuitable { error } => {
+                write!(f, "unsuitable AK: {error}")?;
+                if let Some(source) = std::error::Error::source(error) {
+                    write!(f, ": {source}")?;
+                }
+                Ok(())
+            }
             Failure::QuoteMissing { bank } => write!(f, "no quote covers the {bank} bank"),
             Failure::Quote { bank, error } => {
                 write!(f, "{bank} quote refused: {error}")?;
@@ -696,5 +702,33 @@ impl core::fmt::Display for Verdict {
             writeln!(f, "  reason: {fail}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod typed_failure_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::Failure;
+    use hgs_tpm::{check_ak_attributes, CredentialError, Public};
+
+    #[test]
+    fn an_unsuitable_ak_is_a_typed_error_that_round_trips_through_json() {
+        let malformed = Failure::AkUnsuitable {
+            error: CredentialError::MalformedAk(Public::parse(&[0, 1]).unwrap_err()),
+        };
+        let missing = Failure::AkUnsuitable {
+            error: check_ak_attributes(&hgs_tpm::ek_p256_public(&[1; 32], &[2; 32])).unwrap_err(),
+        };
+        assert!(matches!(
+            &missing,
+            Failure::AkUnsuitable {
+                error: CredentialError::UnsuitableAk { .. }
+            }
+        ));
+        for f in [malformed, missing] {
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(serde_json::from_str::<Failure>(&json).unwrap(), f, "{json}");
+            assert!(f.to_string().starts_with("unsuitable AK: "), "{f}");
+        }
     }
 }

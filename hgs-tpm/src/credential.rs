@@ -15,6 +15,8 @@
 
 use crate::alg::{HashAlg, TPM_ALG_AES, TPM_ALG_CFB, TPM_ALG_ECC, TPM_ALG_RSA};
 use crate::public::{EccCurve, Parameters, Public, PublicKey};
+use std::borrow::Cow;
+
 use aes::cipher::{AsyncStreamCipher, KeyIvInit};
 use hmac::Mac;
 use rand_core::CryptoRngCore;
@@ -29,7 +31,10 @@ pub struct Credential {
 }
 
 /// Why a credential could not be made, or an AK is not acceptable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Serializable (as `{"kind": ..., "detail": ...}`) because a verdict carries the AK's refusal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CredentialError {
     /// The EK public area does not parse.
@@ -40,7 +45,7 @@ pub enum CredentialError {
     MalformedAk(#[source] crate::Error),
     /// The EK is not a restricted decryption key with an AES-CFB symmetric parent algorithm.
     #[error("the EK cannot receive credentials: {0}")]
-    UnsuitableEk(&'static str),
+    UnsuitableEk(crate::Label),
     /// The secret is longer than the EK's nameAlg digest (the TPM would refuse it).
     #[error("secret of {len} bytes is longer than the EK nameAlg digest ({max} bytes)")]
     SecretTooLong {
@@ -53,11 +58,11 @@ pub enum CredentialError {
     #[error("the AK is not a restricted, TPM-bound signing key: missing {missing:?}")]
     UnsuitableAk {
         /// Names of the missing attributes (`fixedTPM`, `restricted`, ...), or `decrypt` when set.
-        missing: Vec<&'static str>,
+        missing: Vec<crate::Label>,
     },
     /// Encryption to the EK failed.
     #[error("encryption to the EK failed: {0}")]
-    Crypto(&'static str),
+    Crypto(crate::Label),
 }
 
 /// Checks the AK is a key the verifier may trust quotes from: restricted (signs only TPM-generated
@@ -75,14 +80,14 @@ pub fn check_ak_attributes(ak_public: &[u8]) -> Result<(), CredentialError> {
         (a.sign(), "sign"),
     ] {
         if !ok {
-            missing.push(name);
+            missing.push(Cow::Borrowed(name));
         }
     }
     if a.decrypt() {
-        missing.push("decrypt must be clear");
+        missing.push(Cow::Borrowed("decrypt must be clear"));
     }
     if !matches!(ak.object_type, TPM_ALG_RSA | TPM_ALG_ECC) {
-        missing.push("asymmetric key type");
+        missing.push(Cow::Borrowed("asymmetric key type"));
     }
     if missing.is_empty() {
         Ok(())
@@ -171,7 +176,8 @@ pub fn kdfe(
 }
 
 fn tpm2b(bytes: &[u8]) -> Result<Vec<u8>, CredentialError> {
-    let len = u16::try_from(bytes.len()).map_err(|_| CredentialError::Crypto("TPM2B too long"))?;
+    let len = u16::try_from(bytes.len())
+        .map_err(|_| CredentialError::Crypto(Cow::Borrowed("TPM2B too long")))?;
     let mut v = len.to_be_bytes().to_vec();
     v.extend_from_slice(bytes);
     Ok(v)
@@ -181,15 +187,15 @@ fn aes_cfb_encrypt(key: &[u8], data: &mut [u8]) -> Result<(), CredentialError> {
     let iv = [0u8; 16];
     match key.len() {
         16 => cfb_mode::Encryptor::<aes::Aes128>::new_from_slices(key, &iv)
-            .map_err(|_| CredentialError::Crypto("AES-128 key"))?
+            .map_err(|_| CredentialError::Crypto(Cow::Borrowed("AES-128 key")))?
             .encrypt(data),
         32 => cfb_mode::Encryptor::<aes::Aes256>::new_from_slices(key, &iv)
-            .map_err(|_| CredentialError::Crypto("AES-256 key"))?
+            .map_err(|_| CredentialError::Crypto(Cow::Borrowed("AES-256 key")))?
             .encrypt(data),
         _ => {
-            return Err(CredentialError::UnsuitableEk(
+            return Err(CredentialError::UnsuitableEk(Cow::Borrowed(
                 "AES key size must be 128 or 256 bits",
-            ))
+            )))
         }
     }
     Ok(())
@@ -235,25 +241,29 @@ pub fn make_credential_with(
     // SM3 nameAlgs (Chinese-market TPMs) are not supported for credentials.
     let name_alg = HashAlg::from_tpm_alg_id(ek.name_alg)
         .filter(|h| *h != HashAlg::Sm3_256)
-        .ok_or(CredentialError::UnsuitableEk("unsupported nameAlg"))?;
+        .ok_or(CredentialError::UnsuitableEk(Cow::Borrowed(
+            "unsupported nameAlg",
+        )))?;
     if !(ek.attributes.restricted() && ek.attributes.decrypt()) {
-        return Err(CredentialError::UnsuitableEk(
+        return Err(CredentialError::UnsuitableEk(Cow::Borrowed(
             "not a restricted decryption key",
-        ));
+        )));
     }
     let sym = match &ek.parameters {
         Parameters::Rsa { symmetric, .. } | Parameters::Ecc { symmetric, .. } => *symmetric,
         _ => None,
     }
-    .ok_or(CredentialError::UnsuitableEk("no symmetric algorithm"))?;
+    .ok_or(CredentialError::UnsuitableEk(Cow::Borrowed(
+        "no symmetric algorithm",
+    )))?;
     if sym.algorithm != TPM_ALG_AES || sym.mode != TPM_ALG_CFB {
-        return Err(CredentialError::UnsuitableEk(
+        return Err(CredentialError::UnsuitableEk(Cow::Borrowed(
             "symmetric algorithm is not AES-CFB",
-        ));
+        )));
     }
     let digest_len = name_alg.digest_len();
     let digest_bits = u32::try_from(digest_len.saturating_mul(8))
-        .map_err(|_| CredentialError::UnsuitableEk("unsupported nameAlg"))?;
+        .map_err(|_| CredentialError::UnsuitableEk(Cow::Borrowed("unsupported nameAlg")))?;
     if secret.len() > digest_len {
         return Err(CredentialError::SecretTooLong {
             len: secret.len(),
@@ -270,7 +280,7 @@ pub fn make_credential_with(
                 rsa::BigUint::from_bytes_be(&modulus),
                 rsa::BigUint::from(exponent),
             )
-            .map_err(|_| CredentialError::UnsuitableEk("invalid RSA key"))?;
+            .map_err(|_| CredentialError::UnsuitableEk(Cow::Borrowed("invalid RSA key")))?;
             let label = "IDENTITY\0";
             let enc = match name_alg {
                 HashAlg::Sha1 => pk.encrypt(
@@ -295,10 +305,12 @@ pub fn make_credential_with(
                 ),
                 // Refused with the nameAlg above.
                 HashAlg::Sm3_256 => {
-                    return Err(CredentialError::UnsuitableEk("unsupported nameAlg"))
+                    return Err(CredentialError::UnsuitableEk(Cow::Borrowed(
+                        "unsupported nameAlg",
+                    )))
                 }
             }
-            .map_err(|_| CredentialError::Crypto("RSA-OAEP"))?;
+            .map_err(|_| CredentialError::Crypto(Cow::Borrowed("RSA-OAEP")))?;
             (seed, enc)
         }
         PublicKey::Ecc { curve, x, y } => {
@@ -315,9 +327,9 @@ pub fn make_credential_with(
                 (EccCurve::NistP256, _) => ecdh_p256(&x, &y, rng)?,
                 (EccCurve::NistP384, _) => ecdh_p384(&x, &y, rng)?,
                 _ => {
-                    return Err(CredentialError::UnsuitableEk(
+                    return Err(CredentialError::UnsuitableEk(Cow::Borrowed(
                         "ECC EK curve must be P-256 or P-384",
-                    ))
+                    )))
                 }
             };
             let seed = kdfe(name_alg, &z, "IDENTITY", &ex, &ek_x, bits);
@@ -353,7 +365,9 @@ fn sec1(x: &[u8], y: &[u8], len: usize) -> Result<Vec<u8>, CredentialError> {
     let pad = |c: &[u8]| -> Result<Vec<u8>, CredentialError> {
         let c = &c[c.iter().take_while(|b| **b == 0).count()..];
         if c.len() > len {
-            return Err(CredentialError::UnsuitableEk("ECC coordinate too long"));
+            return Err(CredentialError::UnsuitableEk(Cow::Borrowed(
+                "ECC coordinate too long",
+            )));
         }
         let mut v = vec![0u8; len - c.len()];
         v.extend_from_slice(c);
@@ -373,8 +387,9 @@ macro_rules! ecdh_fn {
             rng: &mut impl CryptoRngCore,
         ) -> Result<EcdhOut, CredentialError> {
             use $curve::elliptic_curve::sec1::ToEncodedPoint;
-            let ek = $curve::PublicKey::from_sec1_bytes(&sec1(x, y, $len)?)
-                .map_err(|_| CredentialError::UnsuitableEk("EK point is not on the curve"))?;
+            let ek = $curve::PublicKey::from_sec1_bytes(&sec1(x, y, $len)?).map_err(|_| {
+                CredentialError::UnsuitableEk(Cow::Borrowed("EK point is not on the curve"))
+            })?;
             let eph = $curve::ecdh::EphemeralSecret::random(rng);
             let eph_pub = eph.public_key().to_encoded_point(false);
             let shared = eph.diffie_hellman(&ek);
@@ -388,7 +403,7 @@ macro_rules! ecdh_fn {
                     ey.to_vec(),
                     ek_x.to_vec(),
                 )),
-                _ => Err(CredentialError::Crypto("point at infinity")),
+                _ => Err(CredentialError::Crypto(Cow::Borrowed("point at infinity"))),
             }
         }
     };
@@ -409,19 +424,21 @@ fn ecdh_ring(
     let ek = sec1(x, y, len)?;
     let rng = ring::rand::SystemRandom::new();
     let eph = agreement::EphemeralPrivateKey::generate(alg, &rng)
-        .map_err(|_| CredentialError::Crypto("ephemeral key generation"))?;
+        .map_err(|_| CredentialError::Crypto(Cow::Borrowed("ephemeral key generation")))?;
     let eph_pub = eph
         .compute_public_key()
-        .map_err(|_| CredentialError::Crypto("ephemeral public key"))?;
+        .map_err(|_| CredentialError::Crypto(Cow::Borrowed("ephemeral public key")))?;
     let eph_pub = eph_pub.as_ref();
     if eph_pub.len() != 1 + 2 * len {
-        return Err(CredentialError::Crypto("ephemeral public key"));
+        return Err(CredentialError::Crypto(Cow::Borrowed(
+            "ephemeral public key",
+        )));
     }
     let (ex, ey) = eph_pub[1..].split_at(len);
     let (ex, ey) = (ex.to_vec(), ey.to_vec());
     let z = agreement::agree_ephemeral(eph, &agreement::UnparsedPublicKey::new(alg, &ek), |z| {
         z.to_vec()
     })
-    .map_err(|_| CredentialError::UnsuitableEk("EK point is not on the curve"))?;
+    .map_err(|_| CredentialError::UnsuitableEk(Cow::Borrowed("EK point is not on the curve")))?;
     Ok((z, ex, ey, ek[1..=len].to_vec()))
 }
