@@ -43,7 +43,7 @@ pub enum Error {
     QuirkRefused(Quirk),
     /// The certificate is not an endorsement-key certificate (e.g. a signing / AK certificate).
     #[error("not an EK certificate: {0}")]
-    NotEkCertificate(String),
+    NotEkCertificate(NotEk),
     /// Path building ended at a certificate whose issuer is not installed (neither as root nor as
     /// intermediate).
     #[error("untrusted root: no installed root or intermediate issued `{subject}` at depth {depth} (its issuer is `{issuer}`)")]
@@ -129,6 +129,27 @@ pub enum Error {
         subject: String,
         /// The extension's OID (dotted).
         oid: String,
+    },
+}
+
+/// Why a certificate is not an endorsement-key certificate ([`Error::NotEkCertificate`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum NotEk {
+    /// basicConstraints says it is a CA certificate.
+    #[error("basicConstraints says it is a CA certificate")]
+    CaCertificate,
+    /// keyUsage names a signing use (digitalSignature, keyCertSign or cRLSign).
+    #[error("keyUsage {0}: a signing key, not an endorsement (decryption) key")]
+    SigningKeyUsage(&'static str),
+    /// keyUsage allows neither keyEncipherment nor keyAgreement.
+    #[error("keyUsage allows neither keyEncipherment nor keyAgreement")]
+    NoDecryptionKeyUsage,
+    /// extKeyUsage lacks tcg-kp-EKCertificate (and anyExtendedKeyUsage).
+    #[error("extKeyUsage {} lacks tcg-kp-EKCertificate", ekus.join(", "))]
+    NoEkExtendedKeyUsage {
+        /// The extended key usages it has (dotted OIDs).
+        ekus: Vec<String>,
     },
 }
 

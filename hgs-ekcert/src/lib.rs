@@ -71,7 +71,7 @@ pub use cab::{
 pub use cert::{BasicConstraints, Certificate, Curve, Extensions, KeyInfo, KeyType, KeyUsage};
 pub use container::certificates_in;
 pub use ekpub::{check_key_match, EkPublic};
-pub use error::{EkPublicError, Error, Quirk, Result};
+pub use error::{EkPublicError, Error, NotEk, Quirk, Result};
 pub use name::{Attribute, Name};
 pub use package::{
     read_trusted_tpm_cab, PackageCertificate, PackageError, SignaturePolicy, TrustedTpmPackage,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::cert::{Certificate, KeyInfo, KeyUsage};
 use crate::der::{self, tag};
-use crate::error::{Error, Quirk, Result};
+use crate::error::{Error, NotEk, Quirk, Result};
 use crate::name::Name;
 
 /// `tcg-at-tpmManufacturer`.
@@ -184,9 +184,7 @@ impl TpmSpec {
 pub fn check_ek_profile(cert: &Certificate) -> Result<()> {
     let ext = &cert.extensions;
     if ext.basic_constraints.is_some_and(|b| b.ca) {
-        return Err(Error::NotEkCertificate(
-            "basicConstraints says it is a CA certificate".into(),
-        ));
+        return Err(Error::NotEkCertificate(NotEk::CaCertificate));
     }
     if let Some(ku) = ext.key_usage {
         for (bit, what) in [
@@ -195,15 +193,11 @@ pub fn check_ek_profile(cert: &Certificate) -> Result<()> {
             (KeyUsage::CRL_SIGN, "cRLSign"),
         ] {
             if ku.has(bit) {
-                return Err(Error::NotEkCertificate(format!(
-                    "keyUsage {what}: a signing key, not an endorsement (decryption) key"
-                )));
+                return Err(Error::NotEkCertificate(NotEk::SigningKeyUsage(what)));
             }
         }
         if !ku.has(KeyUsage::KEY_ENCIPHERMENT) && !ku.has(KeyUsage::KEY_AGREEMENT) {
-            return Err(Error::NotEkCertificate(
-                "keyUsage allows neither keyEncipherment nor keyAgreement".into(),
-            ));
+            return Err(Error::NotEkCertificate(NotEk::NoDecryptionKeyUsage));
         }
     }
     if let Some(eku) = &ext.ext_key_usage {
@@ -211,10 +205,9 @@ pub fn check_ek_profile(cert: &Certificate) -> Result<()> {
             .iter()
             .any(|o| o == OID_EK_CERTIFICATE_EKU || o == "2.5.29.37.0")
         {
-            return Err(Error::NotEkCertificate(format!(
-                "extKeyUsage {} lacks tcg-kp-EKCertificate",
-                eku.join(", ")
-            )));
+            return Err(Error::NotEkCertificate(NotEk::NoEkExtendedKeyUsage {
+                ekus: eku.clone(),
+            }));
         }
     }
     Ok(())
