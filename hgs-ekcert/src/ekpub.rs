@@ -146,7 +146,8 @@ fn pem_public_key(bytes: &[u8]) -> Option<Vec<u8>> {
     container::pem_blocks(fake.as_bytes()).ok()?.pop()
 }
 
-fn describe(k: &KeyInfo) -> String {
+/// A key for messages: its type and the first bytes of its modulus or x coordinate.
+pub(crate) fn describe(k: &KeyInfo) -> String {
     let head = match k {
         KeyInfo::Rsa { modulus, .. } => modulus
             .iter()
@@ -167,8 +168,8 @@ pub fn check_key_match(cert: &Certificate, ek: &EkPublic) -> Result<()> {
         Ok(())
     } else {
         Err(Error::KeyMismatch {
-            cert: describe(&cert.key),
-            ek: describe(&ek.key),
+            cert: Box::new(cert.key.clone()),
+            ek: Box::new(ek.key.clone()),
         })
     }
 }

@@ -109,12 +109,16 @@ pub enum Error {
     #[error("path-building budget exceeded: {0}")]
     BudgetExceeded(&'static str),
     /// The certificate's public key is not the EK public key the host presented.
-    #[error("key mismatch: the certificate's key is {cert}, the presented EK is {ek}")]
+    #[error(
+        "key mismatch: the certificate's key is {}, the presented EK is {}",
+        crate::ekpub::describe(cert),
+        crate::ekpub::describe(ek)
+    )]
     KeyMismatch {
-        /// Certificate key (type and fingerprint prefix).
-        cert: String,
-        /// Presented EK key.
-        ek: String,
+        /// The certificate's key.
+        cert: Box<crate::KeyInfo>,
+        /// The presented EK's key.
+        ek: Box<crate::KeyInfo>,
     },
     /// The presented EK public key could not be read.
     #[error("the presented EK public key is unusable")]
