@@ -50,8 +50,6 @@ mod quoted;
 pub mod replay;
 pub mod sipa;
 pub mod spec_id;
-#[cfg(feature = "builder")]
-pub mod synthetic;
 pub mod uefi;
 
 pub use alg::HashAlg;
