@@ -15,10 +15,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use hgs_ekcert::{verify_chain, Certificate, Options, SignatureBackend, TrustStore, UnixTime};
 
 fn corpus_dir() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("ekcert")
+    hgs_testkit::corpus("ekcert")
 }
 
 /// (anchors, intermediates): self-signed CAs plus the IFX root as anchors, the rest intermediates.

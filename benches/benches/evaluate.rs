@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hgs_attest::policy::evaluate_rules;
@@ -17,12 +16,7 @@ use hgs_tcglog::{BootClaims, EventLog};
 use hgs_tpm::{HashAlg, Public, RustCryptoVerifier, Signature, SignatureVerifier};
 
 fn data(f: &str) -> Vec<u8> {
-    std::fs::read(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../examples/data/ga_windows_gcp_shielded_vm")
-            .join(f),
-    )
-    .unwrap()
+    std::fs::read(hgs_testkit::windows_evidence_dir().join(f)).unwrap()
 }
 
 fn evidence() -> (Challenge, Evidence) {

@@ -16,10 +16,7 @@ use hgs_tcglog::{replay, replay_banks};
 use hgs_tcglog::{EventLog, HashAlg};
 
 fn corpus_dir() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("tcglog")
+    hgs_testkit::corpus("tcglog")
 }
 
 /// Every corpus log that parses, by name, sorted by size.

@@ -7,8 +7,5 @@ use std::path::PathBuf;
 
 /// The shared corpus directory: `$HGS_CORPUS` if set, else `../shared/corpus` next to the repository.
 pub fn corpus_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HGS_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
+    hgs_testkit::corpus_root()
 }

@@ -1,7 +1,7 @@
 //! make_credential against an independent activation written here from the private keys:
 //! RSA-OAEP decryption of the seed, or ECDH with the EK's private scalar, then the same KDFs, the
 //! integrity HMAC check and AES-CFB decryption, as TPM2_ActivateCredential does.
-//! (The same blobs are activated by a real software TPM in `examples/tests/credential_swtpm.rs`.)
+//! (The same blobs are activated by a real software TPM in `hgs-cli/tests/credential_swtpm.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aes::cipher::{AsyncStreamCipher, KeyIvInit};
@@ -138,11 +138,7 @@ fn secrets_longer_than_the_name_digest_are_refused() {
 
 #[test]
 fn the_windows_ak_is_a_quoting_key_but_not_an_ek() {
-    let ak = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/data/ga_windows_gcp_shielded_vm/ak_public.bin"
-    ))
-    .unwrap();
+    let ak = std::fs::read(hgs_testkit::windows_evidence_dir().join("ak_public.bin")).unwrap();
     assert!(matches!(
         make_credential(&ak, &[0, 0x0b], b"x", &mut rand_core::OsRng),
         Err(CredentialError::UnsuitableEk(_))
@@ -152,11 +148,7 @@ fn the_windows_ak_is_a_quoting_key_but_not_an_ek() {
 
 #[test]
 fn an_unrestricted_key_is_refused_as_ak_naming_the_missing_attribute() {
-    let mut ak = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/data/ga_windows_gcp_shielded_vm/ak_public.bin"
-    ))
-    .unwrap();
+    let mut ak = std::fs::read(hgs_testkit::windows_evidence_dir().join("ak_public.bin")).unwrap();
     // objectAttributes are bytes 4..8 of the bare TPMT_PUBLIC; clear `restricted` (bit 16).
     ak[5] &= !0x01;
     match check_ak_attributes(&ak) {

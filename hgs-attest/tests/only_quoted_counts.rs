@@ -16,8 +16,8 @@ use hgs_attest::{
     QuoteEvidence, Verdict, DEFAULT_PCRS,
 };
 use hgs_tcglog::builder::{uefi_variable, LogBuilder};
-use hgs_tcglog::synthetic::WindowsBoot;
 use hgs_tcglog::EventLog;
+use hgs_testkit::synthetic::WindowsBoot;
 use hgs_tpm::SoftAk;
 use hgs_tpm::{HashAlg, Public};
 use proptest::prelude::*;

@@ -12,11 +12,7 @@ use hgs_tpm::{
 };
 
 fn data(f: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/../examples/data/ga_windows_gcp_shielded_vm/{f}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read(hgs_testkit::windows_evidence_dir().join(f)).unwrap()
 }
 
 fn pcrs() -> Vec<Vec<u8>> {

@@ -11,10 +11,7 @@ use hgs_tpm::hex::encode as hex;
 use serde_json::Value;
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("cipolicy")
+    hgs_testkit::corpus("cipolicy")
 }
 
 fn binaries() -> Vec<Value> {

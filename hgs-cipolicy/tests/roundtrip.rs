@@ -13,10 +13,7 @@ use hgs_cipolicy::{Guid, Version};
 use proptest::prelude::*;
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("cipolicy")
+    hgs_testkit::corpus("cipolicy")
 }
 
 #[test]

@@ -10,10 +10,7 @@ use std::path::PathBuf;
 use hgs_cipolicy::CiPolicy;
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("cipolicy")
+    hgs_testkit::corpus("cipolicy")
 }
 
 /// Text of the first `<tag>...</tag>`.

@@ -13,10 +13,7 @@ use hgs_ekcert::{
 use serde_json::Value;
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("ekcert")
+    hgs_testkit::corpus("ekcert")
 }
 
 /// The manifest's clock ("now" = 2026-11-22).

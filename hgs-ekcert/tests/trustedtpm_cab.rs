@@ -17,10 +17,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("ekcert")
+    hgs_testkit::corpus("ekcert")
 }
 
 fn cab_path() -> PathBuf {

@@ -1,5 +1,5 @@
 //! hgs-policy rules, each checked against inputs that must pass and inputs that must fail.
-//! Logs come from the synthetic Windows-like builder (`hgs_tcglog::synthetic`, one setting changed
+//! Logs come from the synthetic Windows-like builder (`hgs_testkit::synthetic`, one setting changed
 //! at a time) and from the real logs of `shared/corpus/tcglog`; CI policies from
 //! `shared/corpus/cipolicy`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -12,24 +12,17 @@ use hgs_policy::{ek_fingerprint, register_host, HostError};
 use hgs_policy::{evaluate_rules, RuleFailure, RuleResult};
 use hgs_policy::{resolve, ArtifactMatches};
 use hgs_policy::{validate_reference, CaptureProblem, MismatchKind};
-use hgs_tcglog::synthetic::WindowsBoot;
 use hgs_tcglog::{BankPolicy, BootClaims, EventLog, QuotedLog, ReferenceLog};
+use hgs_testkit::synthetic::WindowsBoot;
 use proptest::prelude::*;
 
 fn corpus(sub: &str) -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join(sub)
+    hgs_testkit::corpus(sub)
 }
 
 /// A real RSA public area (the Windows Shielded VM AK, bare TPMT_PUBLIC, bundled in examples/data).
 fn rsa_public() -> Vec<u8> {
-    std::fs::read(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../examples/data/ga_windows_gcp_shielded_vm/ak_public.bin"),
-    )
-    .unwrap()
+    std::fs::read(hgs_testkit::windows_evidence_dir().join("ak_public.bin")).unwrap()
 }
 
 /// The same key with one modulus byte changed (a different EK).
@@ -244,7 +237,7 @@ fn quoted(bytes: &[u8]) -> QuotedLog<'_> {
     } else {
         BankPolicy::default()
     };
-    let quotes = hgs_tcglog::synthetic::self_quotes(&log, &[(bank, ALL_PCRS)]);
+    let quotes = hgs_testkit::synthetic::self_quotes(&log, &[(bank, ALL_PCRS)]);
     QuotedLog::bind(log, &quotes, policy).unwrap()
 }
 

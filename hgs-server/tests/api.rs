@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use hgs_attest::{TokenStatus, TokenVerifier};
 use hgs_server::{Server, SqliteStore, Store, DEFAULT_TOKEN_LIFETIME, MAX_BODY_BYTES};
-use hgs_tcglog::synthetic::WindowsBoot;
+use hgs_testkit::synthetic::WindowsBoot;
 
 fn db_path(tag: &str) -> std::path::PathBuf {
     let p = std::env::temp_dir().join(format!("hgs-server-{tag}-{}.db", std::process::id()));

@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use hgs_server::{Server, SqliteStore};
-use hgs_tcglog::synthetic::WindowsBoot;
+use hgs_testkit::synthetic::WindowsBoot;
 
 fn chromium() -> Option<&'static str> {
     for c in ["chromium", "chromium-browser"] {

@@ -19,7 +19,7 @@ use common::*;
 use hgs_attest::TokenVerifier;
 use hgs_attest::{ChallengeMessage, Evidence};
 use hgs_server::{Clock, PostgresStore, Server, ServerConfig};
-use hgs_tcglog::synthetic::WindowsBoot;
+use hgs_testkit::synthetic::WindowsBoot;
 use tokio::sync::Semaphore;
 
 /// A fresh database on the server at `HGS_TEST_POSTGRES_URL`, or `None` (skip).

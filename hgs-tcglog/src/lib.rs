@@ -60,8 +60,6 @@ mod quoted;
 mod replay;
 pub mod sipa;
 mod spec_id;
-#[cfg(feature = "builder")]
-pub mod synthetic;
 pub mod uefi;
 
 pub use alg::{HashAlg, MAX_DIGEST};

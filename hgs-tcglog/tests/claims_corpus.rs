@@ -13,10 +13,7 @@ use hgs_tcglog::{matching_log, BootClaims};
 use hgs_tcglog::{EventLog, HashAlg, LogAnomaly, ReferenceLog};
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("tcglog")
+    hgs_testkit::corpus("tcglog")
 }
 
 fn claims(file: &str) -> BootClaims {
@@ -240,8 +237,8 @@ fn an_event_whose_digest_does_not_cover_its_data_is_an_anomaly_and_gives_no_clai
 fn quoted_claims_read_the_quoted_bank_only_and_require_its_digest() {
     use hgs_tcglog::builder::LogBuilder;
     use hgs_tcglog::sipa::{encode_container, encode_records, id};
-    use hgs_tcglog::synthetic::self_quotes;
     use hgs_tcglog::{BankPolicy, QuotedLog};
+    use hgs_testkit::synthetic::self_quotes;
     use hgs_tpm::PcrSet;
     let data = encode_container(
         id::TRUSTBOUNDARY,
@@ -293,8 +290,8 @@ fn quoted_claims_read_the_quoted_bank_only_and_require_its_digest() {
 #[cfg(feature = "builder")]
 #[test]
 fn quoted_and_reference_claims_agree_on_every_windows_log_without_anomalies() {
-    use hgs_tcglog::synthetic::self_quotes;
     use hgs_tcglog::{BankPolicy, QuotedLog};
+    use hgs_testkit::synthetic::self_quotes;
     use hgs_tpm::PcrSet;
     let all = PcrSet::from_indices(&(0..24).collect::<Vec<_>>()).unwrap();
     let mut compared = 0;
@@ -337,8 +334,8 @@ fn quoted_and_reference_claims_agree_on_every_windows_log_without_anomalies() {
 #[cfg(feature = "builder")]
 #[test]
 fn a_narrow_quote_yields_no_claims_from_the_pcrs_it_left_out() {
-    use hgs_tcglog::synthetic::self_quotes;
     use hgs_tcglog::{BankPolicy, QuotedLog};
+    use hgs_testkit::synthetic::self_quotes;
     use hgs_tpm::PcrSet;
     let bytes = std::fs::read(corpus().join("imm_win_x1carbon_2009.bin")).unwrap();
     let log = EventLog::parse(&bytes).unwrap();

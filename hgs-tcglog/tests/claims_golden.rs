@@ -13,10 +13,7 @@ use hgs_tcglog::BootClaims;
 use hgs_tcglog::{EventLog, ReferenceLog};
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("tcglog")
+    hgs_testkit::corpus("tcglog")
 }
 
 fn golden_path() -> PathBuf {

@@ -8,10 +8,7 @@ use std::path::PathBuf;
 use hgs_tcglog::{replay, replay_banks, verify_digests, EventLog, HashAlg, LogFormat};
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("tcglog")
+    hgs_testkit::corpus("tcglog")
 }
 
 fn manifest() -> Vec<serde_json::Value> {

@@ -2,17 +2,14 @@
 //! hand-built data where the corpus has no example (a non-empty SignatureHeaderSize).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use hgs_tcglog::uefi::{decode, parse_signature_lists, Decoded, Guid};
 use hgs_tcglog::OwnedEvent;
 use hgs_tcglog::{replay, EventLog, EventType, HashAlg};
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("tcglog")
+    hgs_testkit::corpus("tcglog")
 }
 
 fn read(name: &str) -> Vec<u8> {

@@ -11,10 +11,7 @@ use hgs_tcglog::{Error, EventLog};
 use serde_json::{json, Value};
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("tcglog")
+    hgs_testkit::corpus("tcglog")
 }
 
 fn observed(bytes: &[u8]) -> BTreeMap<String, Vec<Value>> {

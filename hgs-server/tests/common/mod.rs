@@ -9,116 +9,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hgs_attest::{ChallengeMessage, Evidence, QuoteEvidence};
+use hgs_attest::{ChallengeMessage, Evidence};
 use hgs_server::{Clock, Server, ServerConfig, Store, TlsIdentity};
-use hgs_tcglog::synthetic::WindowsBoot;
-use hgs_tcglog::EventLog;
-use hgs_tpm::Public;
-use hgs_tpm::{SoftAk, SoftEk};
-use sha2::{Digest, Sha256};
+// The simulated host moved to hgs-testkit (shared with other crates' tests); re-exported so
+// the tests keep their paths.
+#[allow(unused_imports)]
+pub use hgs_testkit::host::{healthy, seed, SimulatedHost, CI_DIGEST};
 
 pub const ADMIN: &str = "test-admin-token-0123456789";
-pub const CI_DIGEST: [u8; 32] = [0x5a; 32];
 pub const START: u64 = 1_800_000_000;
-
-/// The healthy boot every test registers its baseline and CI policy from.
-pub fn healthy() -> WindowsBoot {
-    WindowsBoot {
-        si_policy: Some(("SiPolicy.p7b".into(), 0x000B, CI_DIGEST.to_vec())),
-        ..WindowsBoot::default()
-    }
-}
-
-/// A software host: an EK and an AK (derived from its name), and the log of one boot — with the
-/// PCR values that boot left, replayed once (a TPM holds them; it does not recompute them per
-/// quote).
-pub struct SimulatedHost {
-    pub name: String,
-    pub ek: SoftEk,
-    pub ak: SoftAk,
-    pub log: Vec<u8>,
-    pcrs: hgs_tcglog::PcrBanks,
-}
-
-pub fn seed(name: &str, what: &str) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(name)
-        .chain_update([0])
-        .chain_update(what)
-        .finalize()
-        .into()
-}
-
-impl SimulatedHost {
-    pub fn new(name: &str, boot: &WindowsBoot) -> SimulatedHost {
-        let log = boot.build();
-        SimulatedHost {
-            name: name.into(),
-            ek: SoftEk::from_seed(&seed(name, "ek")).unwrap(),
-            // ring signs several times faster than RustCrypto: the load generator shares the
-            // server's cores.
-            ak: SoftAk::from_seed(&seed(name, "ak"))
-                .unwrap()
-                .with_ring()
-                .unwrap(),
-            pcrs: hgs_tcglog::replay(&EventLog::parse(&log).unwrap()).unwrap(),
-            log,
-        }
-    }
-
-    /// What TPM2_ActivateCredential then TPM2_Quote (one per bank) would give, with the log.
-    pub fn answer(&self, msg: &ChallengeMessage) -> Evidence {
-        let ak_name = Public::parse(self.ak.public()).unwrap().name().unwrap();
-        let nonce = self
-            .ek
-            .activate_credential(&ak_name, &msg.credential_blob, &msg.encrypted_secret)
-            .unwrap();
-        let replayed = &self.pcrs;
-        let quotes = msg
-            .banks
-            .iter()
-            .map(|b| {
-                let alg = *b;
-                let (attest, signature) = self
-                    .ak
-                    .quote(&nonce, &[(*b, msg.pcrs)], |_, p| {
-                        Some(
-                            replayed
-                                .get(alg, p)
-                                .map_or_else(|| vec![0; b.digest_len()], <[u8]>::to_vec),
-                        )
-                    })
-                    .unwrap();
-                QuoteEvidence {
-                    bank: b.name().into(),
-                    pcrs: msg.pcrs.to_vec(),
-                    attest,
-                    signature,
-                }
-            })
-            .collect();
-        Evidence {
-            format: hgs_attest::EVIDENCE_FORMAT.into(),
-            challenge_id: msg.id.clone(),
-            ak_public: self.ak.public().to_vec(),
-            quotes,
-            pcr_values: Default::default(),
-            event_log: self.log.clone(),
-        }
-    }
-
-    pub fn registration(&self) -> serde_json::Value {
-        serde_json::json!({
-            "ekpub": hgs_tpm::hex::encode(self.ek.public()),
-            "policy_version": "v1",
-            "force": true,
-        })
-    }
-
-    pub fn challenge_body(&self) -> serde_json::Value {
-        serde_json::json!({ "host": self.name, "ak_public": hgs_tpm::hex::encode(self.ak.public()) })
-    }
-}
 
 /// A test clock that can be moved.
 #[derive(Clone)]

@@ -10,10 +10,7 @@ use std::process::{Command, Output};
 const HGS: &str = env!("CARGO_BIN_EXE_hgs");
 
 fn corpus(sub: &str) -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join(sub)
+    hgs_testkit::corpus(sub)
 }
 
 fn hgs(dir: &Path, args: &[&str]) -> Output {

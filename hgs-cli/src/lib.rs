@@ -9,7 +9,6 @@
 //!   plain folders).
 //! - `tpm` (feature `tpm`): host-side TPM operations over `tss-esapi` (EK, EK certificates, AK,
 //!   credential activation, quotes, PCR extension).
-//! - `swtpm` (feature `tpm`): a harness that manufactures and runs a software TPM.
 //!
 //! ```
 //! let data = hgs_cli::store::StoreData::default();
@@ -24,7 +23,5 @@ pub mod identity;
 pub mod registry;
 pub mod roots;
 pub mod store;
-#[cfg(feature = "tpm")]
-pub mod swtpm;
 #[cfg(feature = "tpm")]
 pub mod tpm;

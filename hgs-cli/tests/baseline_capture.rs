@@ -1,15 +1,13 @@
 //! `hgs baseline capture` copies the log byte for byte and refuses an unusable one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 const HGS: &str = env!("CARGO_BIN_EXE_hgs");
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
+    hgs_testkit::corpus_root()
 }
 
 fn tempdir(tag: &str) -> PathBuf {

@@ -1,4 +1,4 @@
-//! A Windows-like boot log (feature `builder`): UEFI Secure Boot events on PCR 7 and Windows Boot
+//! A Windows-like boot log: UEFI Secure Boot events on PCR 7 and Windows Boot
 //! Configuration Log (SIPA) records on PCRs 12–14, shaped like the real Windows Server logs in
 //! `shared/corpus/tcglog`. Each security setting HGS checks is a field of [`WindowsBoot`], so tests
 //! and demos can produce a healthy host or change exactly one thing.
@@ -6,9 +6,9 @@
 //! The log is extended into a software TPM by the end-to-end tests; it is never trusted because it
 //! was built here: the verifier only trusts it after replaying it to quoted PCRs.
 
-use crate::alg::HashAlg;
-use crate::builder::{uefi_variable, LogBuilder};
-use crate::sipa::{encode_container, encode_records, encode_si_policy, id, SiPolicy};
+use hgs_tcglog::builder::{uefi_variable, LogBuilder};
+use hgs_tcglog::sipa::{encode_container, encode_records, encode_si_policy, id, SiPolicy};
+use hgs_tcglog::HashAlg;
 
 const EV_SEPARATOR: u32 = 0x4;
 const EV_EVENT_TAG: u32 = 0x6;
@@ -111,8 +111,8 @@ impl WindowsBoot {
                 .collect::<Vec<_>>(),
         );
         // PCR 7: Secure Boot configuration.
-        let global = crate::uefi::EFI_GLOBAL_VARIABLE;
-        let db = crate::uefi::EFI_IMAGE_SECURITY_DATABASE;
+        let global = hgs_tcglog::uefi::EFI_GLOBAL_VARIABLE;
+        let db = hgs_tcglog::uefi::EFI_IMAGE_SECURITY_DATABASE;
         for (guid, name, data) in [
             (global, "SecureBoot", b(self.secure_boot)),
             (global, "PK", b"synthetic PK".to_vec()),
@@ -230,13 +230,13 @@ impl WindowsBoot {
 
 /// Quotes of `log`'s own replayed values by a software AK ([`hgs_tpm::SoftAk`]), one per
 /// entry of `selection`, verified with a fixed nonce: for tests that need a
-/// [`crate::QuotedLog`] over a synthetic log. They prove only that the log replays to what was
+/// [`hgs_tcglog::QuotedLog`] over a synthetic log. They prove only that the log replays to what was
 /// signed — which is all a `QuotedLog` claims; trusting the AK is the attestation layer's job.
 pub fn self_quotes(
-    log: &crate::EventLog<'_>,
-    selection: &[(crate::HashAlg, hgs_tpm::PcrSet)],
+    log: &hgs_tcglog::EventLog<'_>,
+    selection: &[(HashAlg, hgs_tpm::PcrSet)],
 ) -> Vec<hgs_tpm::VerifiedQuote> {
-    let Ok(replayed) = crate::replay::replay(log) else {
+    let Ok(replayed) = hgs_tcglog::replay(log) else {
         return Vec::new();
     };
     let Ok(ak) = hgs_tpm::SoftAk::from_seed(&[7; 32]) else {

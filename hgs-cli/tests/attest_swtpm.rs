@@ -17,33 +17,21 @@ use hgs_attest::policy::{
 };
 use hgs_attest::QuoteError;
 use hgs_attest::{new_challenge, AttestationStatus, Challenge, Evidence, Failure, Verdict};
-use hgs_cli::swtpm::{on_path, Swtpm};
 use hgs_cli::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
 use hgs_cli::tpm::ak::{create_ak, AkState};
 use hgs_cli::tpm::ek::{platform_eks, EkProfile};
 use hgs_cli::tpm::pcr::replay_log;
 use hgs_cli::tpm::Tpm;
-use hgs_tcglog::synthetic::WindowsBoot;
+use hgs_testkit::swtpm::Swtpm;
+use hgs_testkit::synthetic::WindowsBoot;
 use hgs_tpm::HashAlg;
 
 fn swtpm_available() -> bool {
-    if on_path("swtpm") && on_path("swtpm_setup") {
-        return true;
-    }
-    if std::env::var("HGS_SKIP_TPM_TESTS").as_deref() == Ok("1") {
-        eprintln!("swtpm not installed; skipped because HGS_SKIP_TPM_TESTS=1");
-        return false;
-    }
-    panic!(
-        "swtpm/swtpm_setup not on PATH: install `swtpm swtpm-tools`, or set HGS_SKIP_TPM_TESTS=1"
-    );
+    hgs_testkit::swtpm_available()
 }
 
 fn corpus(sub: &str) -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join(sub)
+    hgs_testkit::corpus(sub)
 }
 
 /// An enforced (Block) and an audit-mode policy from the CI-policy corpus (AaronLocker, signed).

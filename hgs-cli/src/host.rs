@@ -252,13 +252,17 @@ pub fn run_agent(_cmd: AgentCmd) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `hgs swtpm ...`.
-#[cfg(not(feature = "tpm"))]
+#[cfg(not(feature = "demo"))]
 pub fn run_swtpm(_cmd: SwtpmCmd) -> anyhow::Result<ExitCode> {
-    no_tpm()
+    anyhow::bail!(
+        "hgs swtpm needs the software-TPM harness: rebuild with --features demo (needs libtss2-dev, swtpm, swtpm-tools)"
+    )
 }
 
+#[cfg(feature = "demo")]
+pub use with_tpm::run_swtpm;
 #[cfg(feature = "tpm")]
-pub use with_tpm::{run_agent, run_platform_identifier, run_swtpm};
+pub use with_tpm::{run_agent, run_platform_identifier};
 
 #[cfg(feature = "tpm")]
 mod with_tpm {
@@ -492,16 +496,17 @@ mod with_tpm {
     }
 
     /// Runs `hgs swtpm ...`.
+    #[cfg(feature = "demo")]
     pub fn run_swtpm(cmd: SwtpmCmd) -> anyhow::Result<ExitCode> {
         match cmd {
             SwtpmCmd::Start { dir } => {
-                let (tcti, pid) = hgs_cli::swtpm::start_daemon(&dir)?;
+                let (tcti, pid) = hgs_testkit::swtpm::start_daemon(&dir)?;
                 println!("swtpm running (pid {pid}, state {})", dir.display());
                 println!("export TPM2TOOLS_TCTI=\"{tcti}\"");
                 Ok(ExitCode::SUCCESS)
             }
             SwtpmCmd::Stop { dir } => {
-                let pid = hgs_cli::swtpm::stop_daemon(&dir)?;
+                let pid = hgs_testkit::swtpm::stop_daemon(&dir)?;
                 println!("stopped swtpm pid {pid}");
                 Ok(ExitCode::SUCCESS)
             }

@@ -42,7 +42,8 @@ fn data_dir(arg: Option<PathBuf>) -> PathBuf {
         if here.is_dir() {
             here
         } else {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/ga_windows_gcp_shielded_vm")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples/data/ga_windows_gcp_shielded_vm")
         }
     })
 }
@@ -185,26 +186,28 @@ fn offline_demo(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(not(feature = "tpm"))]
+#[cfg(not(feature = "demo"))]
 fn tpm_demo() -> anyhow::Result<ExitCode> {
-    println!("\n== Part 2 (software TPM) skipped: this hgs was built without the `tpm` feature.");
     println!(
-        "   Install libtss2-dev swtpm swtpm-tools, then: cargo run --release --bin hgs -- demo"
+        "\n== Parts 2 and 3 (software TPM) skipped: this hgs was built without the `demo` feature."
+    );
+    println!(
+        "   Run bash scripts/demo (installs libtss2-dev swtpm swtpm-tools), or: cargo run --release --features demo --bin hgs -- demo"
     );
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(feature = "tpm")]
+#[cfg(feature = "demo")]
 fn tpm_demo() -> anyhow::Result<ExitCode> {
     use hgs_attest::policy::{CiPolicyRegistration, PolicyStore, RegistrationOptions};
     use hgs_cli::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
     use hgs_cli::tpm::ak::create_ak;
     use hgs_cli::tpm::ek::{platform_eks, EkProfile};
     use hgs_cli::tpm::{pcr, Tpm};
-    use hgs_tcglog::synthetic::WindowsBoot;
+    use hgs_testkit::synthetic::WindowsBoot;
 
     println!("\n== Part 2: the whole HGS flow on a real (software) TPM ==");
-    if !(hgs_cli::swtpm::on_path("swtpm") && hgs_cli::swtpm::on_path("swtpm_setup")) {
+    if !(hgs_testkit::swtpm::on_path("swtpm") && hgs_testkit::swtpm::on_path("swtpm_setup")) {
         println!(
             "   skipped: swtpm is not installed (Debian/Ubuntu: apt-get install swtpm swtpm-tools)"
         );
@@ -214,7 +217,7 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
         "5",
         "manufacture a TPM with EK certificates (swtpm_setup + swtpm-localca) and start it",
     );
-    let sw = hgs_cli::swtpm::Swtpm::start()?;
+    let sw = hgs_testkit::swtpm::Swtpm::start()?;
     let mut tpm = Tpm::open(&sw.tcti())?;
     println!("      swtpm pid {} on {}", sw.pid(), sw.tcti());
 
@@ -397,10 +400,10 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
 }
 
 /// `hgs serve` killed when the demo ends, however it ends.
-#[cfg(feature = "tpm")]
+#[cfg(feature = "demo")]
 struct Served(std::process::Child);
 
-#[cfg(feature = "tpm")]
+#[cfg(feature = "demo")]
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -409,7 +412,7 @@ impl Drop for Served {
 }
 
 /// Part 3: the same host attests to the service over HTTPS.
-#[cfg(feature = "tpm")]
+#[cfg(feature = "demo")]
 fn service_demo(
     tcti: &str,
     ekpub: &[u8],

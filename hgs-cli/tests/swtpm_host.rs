@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hgs_cli::swtpm::{on_path, Swtpm};
 use hgs_cli::tpm::ak::{hex, unhex};
 use hgs_cli::tpm::quote::Bank;
 use hgs_cli::tpm::Tpm;
+use hgs_testkit::swtpm::Swtpm;
 use sha2::Digest as _;
 use tss_esapi::constants::CapabilityType;
 use tss_esapi::interface_types::resource_handles::Hierarchy;
@@ -24,23 +24,11 @@ const HGS: &str = env!("CARGO_BIN_EXE_hgs");
 
 /// True when the swtpm tools are there; false (skip) only when HGS_SKIP_TPM_TESTS=1; else fails.
 fn swtpm_available() -> bool {
-    if on_path("swtpm") && on_path("swtpm_setup") {
-        return true;
-    }
-    if std::env::var("HGS_SKIP_TPM_TESTS").as_deref() == Ok("1") {
-        eprintln!("swtpm not installed; skipped because HGS_SKIP_TPM_TESTS=1");
-        return false;
-    }
-    panic!(
-        "swtpm/swtpm_setup not on PATH: install `swtpm swtpm-tools` (Debian/Ubuntu), \
-         or set HGS_SKIP_TPM_TESTS=1 to skip the TPM tests"
-    );
+    hgs_testkit::swtpm_available()
 }
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
+    hgs_testkit::corpus_root()
 }
 
 fn tempdir(tag: &str) -> PathBuf {

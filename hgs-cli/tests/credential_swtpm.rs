@@ -5,23 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hgs_attest::{check_ak_attributes, make_credential};
-use hgs_cli::swtpm::{on_path, Swtpm};
 use hgs_cli::tpm::ak::{create_ak, with_loaded_ak};
 use hgs_cli::tpm::credential::activate;
 use hgs_cli::tpm::ek::{ek_public, EkProfile};
 use hgs_cli::tpm::Tpm;
+use hgs_testkit::swtpm::Swtpm;
 
 fn swtpm_available() -> bool {
-    if on_path("swtpm") && on_path("swtpm_setup") {
-        return true;
-    }
-    if std::env::var("HGS_SKIP_TPM_TESTS").as_deref() == Ok("1") {
-        eprintln!("swtpm not installed; skipped because HGS_SKIP_TPM_TESTS=1");
-        return false;
-    }
-    panic!(
-        "swtpm/swtpm_setup not on PATH: install `swtpm swtpm-tools`, or set HGS_SKIP_TPM_TESTS=1"
-    );
+    hgs_testkit::swtpm_available()
 }
 
 fn round_trip(profile: EkProfile) {

@@ -5,7 +5,7 @@
 //!
 //! Needs `swtpm`/`swtpm_setup`, Debian's swtpm-localca and tpm2-tools; fails with instructions
 //! when missing unless HGS_SKIP_TPM_TESTS=1.
-#![cfg(feature = "tpm")]
+#![cfg(feature = "demo")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -34,7 +34,7 @@ fn host_registered_from_tpm2_tools_files_attests() {
     if !swtpm_available() {
         return;
     }
-    if !hgs_cli::swtpm::on_path("tpm2_createek") {
+    if !hgs_testkit::swtpm::on_path("tpm2_createek") {
         if std::env::var("HGS_SKIP_TPM_TESTS").as_deref() == Ok("1") {
             return;
         }

@@ -5,7 +5,7 @@
 //!
 //! Needs `swtpm`/`swtpm_setup` (and Debian's swtpm-localca, which signs the EK certificates);
 //! fails with instructions when missing unless HGS_SKIP_TPM_TESTS=1.
-#![cfg(feature = "tpm")]
+#![cfg(feature = "demo")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -13,7 +13,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use hgs_tcglog::synthetic::WindowsBoot;
+use hgs_testkit::synthetic::WindowsBoot;
 
 /// Host side: boot (extend the log), identify, capture the baseline, make an AK.
 fn host_side(r: &Run, boot: &WindowsBoot) {

@@ -3,10 +3,10 @@
 //! the tpm2-tools tests take (boot, capture, challenge, answer).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use hgs_tcglog::synthetic::WindowsBoot;
+use hgs_testkit::synthetic::WindowsBoot;
 
 pub const HGS: &str = env!("CARGO_BIN_EXE_hgs");
 /// Debian's swtpm-localca keeps its CA here; swtpm_setup --create-ek-cert signs with it.
@@ -14,23 +14,11 @@ pub const LOCALCA: &str = "/var/lib/swtpm-localca";
 pub const ENFORCED: &str = "aaronlocker__SiPolicy-Block__2579f3f8.p7b";
 
 pub fn swtpm_available() -> bool {
-    if hgs_cli::swtpm::on_path("swtpm") && hgs_cli::swtpm::on_path("swtpm_setup") {
-        return true;
-    }
-    if std::env::var("HGS_SKIP_TPM_TESTS").as_deref() == Ok("1") {
-        eprintln!("swtpm not installed; skipped because HGS_SKIP_TPM_TESTS=1");
-        return false;
-    }
-    panic!(
-        "swtpm/swtpm_setup not on PATH: install `swtpm swtpm-tools`, or set HGS_SKIP_TPM_TESTS=1"
-    );
+    hgs_testkit::swtpm_available()
 }
 
 pub fn corpus(sub: &str) -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join(sub)
+    hgs_testkit::corpus(sub)
 }
 
 pub struct Run {

@@ -6,7 +6,7 @@
 //! unless `HGS_SKIP_TPM_TESTS=1` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -14,10 +14,7 @@ use serde_json::Value;
 const HGS: &str = env!("CARGO_BIN_EXE_hgs");
 
 fn corpus() -> PathBuf {
-    std::env::var_os("HGS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-        .join("ekcert")
+    hgs_testkit::corpus("ekcert")
 }
 
 fn hgs(args: &[&str]) -> Output {

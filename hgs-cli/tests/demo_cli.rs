@@ -1,6 +1,6 @@
 //! `hgs demo` end to end through the real binary: the bundled Windows evidence is evaluated (quote
 //! and log verify; the host is refused with its reasons) and its tampered copy is refused; with the
-//! `tpm` feature and swtpm installed, the whole HGS flow passes under v2 and a replayed quote is
+//! `demo` feature and swtpm installed, the whole HGS flow passes under v2 and a replayed quote is
 //! refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -50,10 +50,10 @@ fn offline_demo_evaluates_the_bundled_evidence_and_refuses_the_tampered_copy() {
     assert!(text.contains("0 policies checked"), "{text}");
 }
 
-#[cfg(feature = "tpm")]
+#[cfg(feature = "demo")]
 #[test]
 fn full_demo_passes_on_a_software_tpm_and_refuses_a_replayed_quote_then_attests_to_the_service() {
-    if !(hgs_cli::swtpm::on_path("swtpm") && hgs_cli::swtpm::on_path("swtpm_setup")) {
+    if !(hgs_testkit::swtpm::on_path("swtpm") && hgs_testkit::swtpm::on_path("swtpm_setup")) {
         if std::env::var("HGS_SKIP_TPM_TESTS").as_deref() == Ok("1") {
             return;
         }
