@@ -1,7 +1,7 @@
 //! make_credential against an independent activation written here from the private keys:
 //! RSA-OAEP decryption of the seed, or ECDH with the EK's private scalar, then the same KDFs, the
 //! integrity HMAC check and AES-CFB decryption, as TPM2_ActivateCredential does.
-//! (The same blobs are activated by a real software TPM in `hgs-cli/tests/credential_swtpm.rs`.)
+//! (The same blobs are activated by a real software TPM in `hgs-agent/tests/credential_swtpm.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aes::cipher::{AsyncStreamCipher, KeyIvInit};

@@ -199,11 +199,11 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
 
 #[cfg(feature = "demo")]
 fn tpm_demo() -> anyhow::Result<ExitCode> {
+    use hgs_agent::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
+    use hgs_agent::tpm::ak::create_ak;
+    use hgs_agent::tpm::ek::{platform_eks, EkProfile};
+    use hgs_agent::tpm::{pcr, Tpm};
     use hgs_attest::policy::{CiPolicyRegistration, PolicyStore, RegistrationOptions};
-    use hgs_cli::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
-    use hgs_cli::tpm::ak::create_ak;
-    use hgs_cli::tpm::ek::{platform_eks, EkProfile};
-    use hgs_cli::tpm::{pcr, Tpm};
     use hgs_testkit::synthetic::WindowsBoot;
 
     println!("\n== Part 2: the whole HGS flow on a real (software) TPM ==");
@@ -417,9 +417,9 @@ fn service_demo(
     tcti: &str,
     ekpub: &[u8],
     log: &[u8],
-    ak: &hgs_cli::tpm::ak::AkState,
+    ak: &hgs_agent::tpm::ak::AkState,
 ) -> anyhow::Result<()> {
-    use hgs_cli::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
+    use hgs_agent::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
     use std::process::Command;
 
     println!("\n== Part 3: the attestation service (hgs serve on SQLite) and its agent ==");
@@ -574,7 +574,7 @@ fn service_demo(
         .json(&serde_json::json!({ "host": "demo-host", "ak_public": hex(&ak_public) }))
         .send()?
         .json()?;
-    let mut tpm = hgs_cli::tpm::Tpm::open(tcti)?;
+    let mut tpm = hgs_agent::tpm::Tpm::open(tcti)?;
     let pcrs: Vec<u8> = msg
         .pcrs
         .iter()

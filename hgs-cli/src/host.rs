@@ -3,7 +3,9 @@
 //!
 //! These are the Linux counterparts of the Windows cmdlets run on a guarded host
 //! (`Get-PlatformIdentifier`, `Get-HgsAttestationBaselinePolicy`) plus the attestation client.
-//! Everything touching the TPM needs the `tpm` feature; without it the verbs explain how to rebuild.
+//! The work is the `hgs-agent` library's; this module parses arguments, reads and writes files and
+//! prints. Everything touching the TPM needs the `tpm` feature; without it the verbs explain how to
+//! rebuild.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,13 +13,6 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::util::read_file;
-
-#[cfg(feature = "tpm")]
-mod client;
-#[cfg(feature = "tpm")]
-mod replay;
-#[cfg(feature = "tpm")]
-mod wire;
 
 /// Where Linux exposes the firmware's TCG event log.
 pub const DEFAULT_LOG: &str = "/sys/kernel/security/tpm0/binary_bios_measurements";
@@ -175,19 +170,6 @@ fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> anyhow:
     write_out(path, &bytes)
 }
 
-/// What makes a log unfit as an HGS TPM baseline (empty = fit): the library's capture
-/// validation (`hgs_policy::validate_reference`) on the strict reading attestation uses.
-fn baseline_problems(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<Vec<String>> {
-    let log = hgs_tcglog::EventLog::parse(bytes)
-        .and_then(hgs_tcglog::ReferenceLog::new)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let c = hgs_tcglog::BootClaims::from_reference(&log);
-    Ok(hgs_attest::policy::validate_reference(&c)
-        .iter()
-        .map(ToString::to_string)
-        .collect())
-}
-
 /// Runs `hgs baseline ...`.
 pub fn run_baseline(cmd: BaselineCmd) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -197,13 +179,11 @@ pub fn run_baseline(cmd: BaselineCmd) -> anyhow::Result<ExitCode> {
             skip_validation,
         } => {
             let bytes = read_file(&log)?;
-            if bytes.is_empty() {
-                anyhow::bail!("{}: the TCG log is empty", log.display());
-            }
             // Like Get-HgsAttestationBaselinePolicy: the reference host must have Secure Boot on,
             // an IOMMU required, VBS running and a CI policy applied. --skip-validation only
             // silences these errors; the captured bytes are the same either way.
-            let problems = baseline_problems(&log, &bytes)?;
+            let problems = hgs_agent::baseline::validate_capture(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
             if !problems.is_empty() {
                 if skip_validation {
                     for p in &problems {
@@ -213,7 +193,11 @@ pub fn run_baseline(cmd: BaselineCmd) -> anyhow::Result<ExitCode> {
                     anyhow::bail!(
                         "{}: not a valid HGS reference host: {} (use --skip-validation to capture anyway)",
                         log.display(),
-                        problems.join("; ")
+                        problems
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
                     );
                 }
             }
@@ -266,12 +250,14 @@ pub use with_tpm::{run_agent, run_platform_identifier};
 
 #[cfg(feature = "tpm")]
 mod with_tpm {
-    use super::wire;
     use super::*;
     use anyhow::Context;
-    use hgs_cli::tpm::ak::{self, AkState};
-    use hgs_cli::tpm::ek::{platform_eks, EkProfile};
-    use hgs_cli::tpm::{agent, resolve_tcti, Tpm};
+    use hgs_agent::client;
+    use hgs_agent::tpm::ak::{self, AkState};
+    use hgs_agent::tpm::answer::{ak_state_path, load_ak_state as load_state};
+    use hgs_agent::tpm::ek::{platform_eks, EkProfile};
+    use hgs_agent::tpm::platform as wire;
+    use hgs_agent::tpm::{resolve_tcti, Tpm};
 
     fn open(tcti: &TctiArg) -> anyhow::Result<Tpm> {
         let t = resolve_tcti(tcti.tcti.as_deref());
@@ -303,15 +289,13 @@ mod with_tpm {
         Ok(ExitCode::SUCCESS)
     }
 
-    fn ak_state_path(state: &std::path::Path) -> PathBuf {
-        state.join("ak.json")
-    }
-
     fn load_ak_state(state: &std::path::Path) -> anyhow::Result<AkState> {
-        let path = ak_state_path(state);
-        let bytes = read_file(&path).context("no AK yet: run `hgs agent ak` first")?;
-        serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: not an AK state file", path.display()))
+        load_state(state).map_err(|e| match e {
+            hgs_agent::tpm::answer::StateError::Read { .. } => {
+                anyhow::Error::from(e).context("no AK yet: run `hgs agent ak` first")
+            }
+            other => other.into(),
+        })
     }
 
     /// Runs `hgs agent ...`.
@@ -447,8 +431,7 @@ mod with_tpm {
         }
     }
 
-    /// Answers a challenge with the TPM: activate the credential (the secret is the nonce),
-    /// quote the challenged PCRs in each challenged bank, attach the log.
+    /// Answers a challenge with the TPM (`hgs_agent::tpm::answer`).
     fn answer(
         ch: &hgs_attest::ChallengeMessage,
         log_bytes: &[u8],
@@ -456,27 +439,7 @@ mod with_tpm {
         tcti: &TctiArg,
     ) -> anyhow::Result<hgs_attest::Evidence> {
         let mut tpm = open(tcti)?;
-        let pcrs: Vec<u8> = ch
-            .pcrs
-            .iter()
-            .map(|p| u8::try_from(p).ok())
-            .collect::<Option<_>>()
-            .context("challenge: PCR index out of range")?;
-        let banks = agent::banks_of(&ch.banks);
-        let answer = agent::answer_challenge(
-            &mut tpm,
-            st,
-            &agent::ChallengeInput {
-                credential_blob: &ch.credential_blob,
-                encrypted_secret: &ch.encrypted_secret,
-                pcrs: &pcrs,
-                banks: &banks,
-            },
-        )?;
-        let ak_public = st.public_bytes().context("AK state: public is not hex")?;
-        let mut ev = agent::to_evidence(&ak_public, &answer, log_bytes);
-        ev.challenge_id = ch.id.clone();
-        Ok(ev)
+        Ok(hgs_agent::tpm::answer::answer(&mut tpm, ch, log_bytes, st)?)
     }
 
     /// One round with the service: challenge, answer, verdict.
@@ -513,7 +476,7 @@ mod with_tpm {
             SwtpmCmd::ReplayLog { log, tcti } => {
                 let bytes = read_file(&log)?;
                 let mut tpm = open(&tcti)?;
-                let n = super::replay::replay_log(&mut tpm, &bytes)
+                let n = hgs_agent::tpm::pcr::replay_log(&mut tpm, &bytes)
                     .with_context(|| format!("{}: replay", log.display()))?;
                 println!("extended {n} events from {}", log.display());
                 Ok(ExitCode::SUCCESS)

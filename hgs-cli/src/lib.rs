@@ -1,14 +1,14 @@
-//! Library half of the `hgs` program: the pieces that do I/O and that tests and other verbs reuse.
+//! Library half of the `hgs` program: the admin side's I/O that tests and other verbs reuse.
+//! The host side (TPM access, platform identifier, baseline capture, answering a challenge, the
+//! client of `hgs serve`) is the `hgs-agent` library.
 //!
 //! - [`ekcheck`]: EK certificate checks against the installed TPM roots, for host registration.
-//! - [`hex`]: the hex encoding of bytes in every JSON document.
+//! - [`hex`]: the hex encoding of bytes in every JSON document (`hgs_agent::hex`).
 //! - [`store`]: the admin file store (atomic, locked, versioned JSON).
-//! - [`identity`]: the platform identifier document (EKpub + EK certificates).
+//! - [`identity`]: the platform identifier document (`hgs_agent::identity`), read by `hgs host add`.
 //! - [`registry`]: the HGS registrations (`hgs_policy::PolicyStore`) inside that store.
 //! - [`roots`]: TPM vendor roots and intermediates loaded from directories (TrustedTpm.cab layout or
 //!   plain folders).
-//! - `tpm` (feature `tpm`): host-side TPM operations over `tss-esapi` (EK, EK certificates, AK,
-//!   credential activation, quotes, PCR extension).
 //!
 //! ```
 //! let data = hgs_cli::store::StoreData::default();
@@ -17,11 +17,9 @@
 
 #![forbid(unsafe_code)]
 
+pub use hgs_agent::{hex, identity};
+
 pub mod ekcheck;
-pub mod hex;
-pub mod identity;
 pub mod registry;
 pub mod roots;
 pub mod store;
-#[cfg(feature = "tpm")]
-pub mod tpm;

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hgs_cli::tpm::ak::{hex, unhex};
-use hgs_cli::tpm::quote::Bank;
-use hgs_cli::tpm::Tpm;
+use hgs_agent::tpm::ak::{hex, unhex};
+use hgs_agent::tpm::quote::Bank;
+use hgs_agent::tpm::Tpm;
 use hgs_testkit::swtpm::Swtpm;
 use sha2::Digest as _;
 use tss_esapi::constants::CapabilityType;
@@ -147,7 +147,7 @@ fn replay_into(tcti: &str, log: &[u8]) -> usize {
                 .collect();
             (ev.pcr, d)
         });
-    hgs_cli::tpm::pcr::replay(&mut tpm, events).unwrap()
+    hgs_agent::tpm::pcr::replay(&mut tpm, events).unwrap()
 }
 
 #[test]
@@ -243,7 +243,7 @@ fn make_challenge(
     let ek = ctx
         .load_external_public(tpmt_public(ek_tpm2b), Hierarchy::Null)
         .unwrap();
-    let ak_name = hgs_cli::tpm::ak::name_of(&tpmt_public(ak_tpm2b)).unwrap();
+    let ak_name = hgs_agent::tpm::ak::name_of(&tpmt_public(ak_tpm2b)).unwrap();
     let (blob, enc) = ctx
         .execute_without_session(|c| {
             c.make_credential(

@@ -4,11 +4,11 @@
 #![cfg(feature = "tpm")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use hgs_agent::tpm::ak::{create_ak, with_loaded_ak};
+use hgs_agent::tpm::credential::activate;
+use hgs_agent::tpm::ek::{ek_public, EkProfile};
+use hgs_agent::tpm::Tpm;
 use hgs_attest::{check_ak_attributes, make_credential};
-use hgs_cli::tpm::ak::{create_ak, with_loaded_ak};
-use hgs_cli::tpm::credential::activate;
-use hgs_cli::tpm::ek::{ek_public, EkProfile};
-use hgs_cli::tpm::Tpm;
 use hgs_testkit::swtpm::Swtpm;
 
 fn swtpm_available() -> bool {

@@ -8,6 +8,11 @@
 
 use std::path::PathBuf;
 
+use hgs_agent::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
+use hgs_agent::tpm::ak::{create_ak, AkState};
+use hgs_agent::tpm::ek::{platform_eks, EkProfile};
+use hgs_agent::tpm::pcr::replay_log;
+use hgs_agent::tpm::Tpm;
 use hgs_attest::policy::BaselineProfile;
 use hgs_attest::policy::RuleFailure;
 use hgs_attest::policy::{register_host, HostError};
@@ -17,11 +22,6 @@ use hgs_attest::policy::{
 };
 use hgs_attest::QuoteError;
 use hgs_attest::{new_challenge, AttestationStatus, Challenge, Evidence, Failure, Verdict};
-use hgs_cli::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
-use hgs_cli::tpm::ak::{create_ak, AkState};
-use hgs_cli::tpm::ek::{platform_eks, EkProfile};
-use hgs_cli::tpm::pcr::replay_log;
-use hgs_cli::tpm::Tpm;
 use hgs_testkit::swtpm::Swtpm;
 use hgs_testkit::synthetic::WindowsBoot;
 use hgs_tpm::HashAlg;

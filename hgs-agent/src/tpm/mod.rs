@@ -1,6 +1,8 @@
 //! Host-side TPM operations over `tss-esapi` (feature `tpm`).
 //!
-//! One concept per file: [`agent`] (the challenge → quote round trip), [`ek`] (endorsement keys and their NV certificates), [`ak`] (the
+//! One concept per file: [`agent`] (the challenge → quote round trip), [`answer`] (a verifier's
+//! challenge document answered, and the agent's saved AK), [`platform`] (the platform identifier
+//! read from the TPM), [`ek`] (endorsement keys and their NV certificates), [`ak`] (the
 //! attestation key and its saved state), [`credential`] (TPM2_ActivateCredential), [`quote`]
 //! (PCR banks, PCR values, TPM2_Quote), [`pcr`] (PCR extension, used to replay a log into a
 //! software TPM).
@@ -11,9 +13,11 @@
 
 pub mod agent;
 pub mod ak;
+pub mod answer;
 pub mod credential;
 pub mod ek;
 pub mod pcr;
+pub mod platform;
 pub mod quote;
 
 use std::str::FromStr;

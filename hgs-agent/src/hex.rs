@@ -1,4 +1,4 @@
-//! Hex input as the CLI accepts it: [`hgs_tpm::hex`] with surrounding whitespace ignored (files
+//! Hex as the host's documents and the `hgs` program accept it: [`hgs_tpm::hex`] with surrounding whitespace ignored (files
 //! written by editors end in a newline).
 
 /// Lower-case hex of `bytes` ([`hgs_tpm::hex::encode`]).

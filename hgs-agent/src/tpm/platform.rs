@@ -1,15 +1,15 @@
-//! Builds the platform identifier document (`hgs_cli::identity`) from what the TPM returned.
+//! Builds the platform identifier document ([`crate::identity`]) from what the TPM returned.
 //! Challenges and evidence are `hgs_attest::ChallengeMessage` / `hgs_attest::Evidence`.
 
-use crate::util::hex;
-use hgs_cli::tpm::ek::EkEntry;
+use super::ek::EkEntry;
+use crate::hex::hex;
 
-pub use hgs_cli::identity::{EndorsementKey, PlatformIdentifier};
+pub use crate::identity::{EndorsementKey, PlatformIdentifier};
 
 /// Builds the platform identifier document.
 pub fn platform_identifier(name: &str, eks: &[EkEntry]) -> PlatformIdentifier {
     PlatformIdentifier {
-        format: hgs_cli::identity::PLATFORM_IDENTIFIER_FORMAT.into(),
+        format: crate::identity::PLATFORM_IDENTIFIER_FORMAT.into(),
         name: name.into(),
         endorsement_keys: eks
             .iter()

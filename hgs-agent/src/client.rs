@@ -97,7 +97,8 @@ impl Client {
             .https_only(true)
             .timeout(REQUEST_TIMEOUT);
         if let Some(path) = server_cert {
-            let pem = crate::util::read_file(path)?;
+            let pem =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             let cert = reqwest::Certificate::from_pem(&pem)
                 .with_context(|| format!("{}: not a PEM certificate", path.display()))?;
             builder = builder
@@ -150,7 +151,7 @@ impl Client {
     pub fn challenge(&self, host: &str, ak_public: &[u8]) -> Result<ChallengeMessage, RoundError> {
         self.post(
             "/v1/challenges",
-            &serde_json::json!({ "host": host, "ak_public": hgs_cli::hex::hex(ak_public) }),
+            &serde_json::json!({ "host": host, "ak_public": crate::hex::hex(ak_public) }),
         )
     }
 
