@@ -12,7 +12,7 @@
 
 use std::error::Error;
 
-use hgs_attest::policy::baseline::{BaselineProfile, TpmBaseline};
+use hgs_attest::policy::{BaselineProfile, TpmBaseline};
 use hgs_attest::policy::{
     CiPolicyRegistration, EkCertificateCheck, PolicyStore, PolicyVersion, RegistrationOptions,
 };

@@ -9,8 +9,8 @@
 
 use std::error::Error;
 
-use hgs_attest::policy::baseline::{BaselineProfile, TpmBaseline};
 use hgs_attest::policy::PolicyVersion;
+use hgs_attest::policy::{BaselineProfile, TpmBaseline};
 use hgs_attest::{
     Attestor, BankPolicy, Challenge, CheckId, CheckOutcome, Evidence, FreshnessPolicy, Host,
     PcrSet, QuoteEvidence,
@@ -38,7 +38,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         .unwrap_or_default();
     let challenge = Challenge {
         host: "gce-shielded-vm".into(),
-        ek_fingerprint: "(no EK came with this evidence)".into(),
+        // No EK came with this evidence: the challenge matches no registered host.
+        ek_fingerprint: None,
         ak_name: Public::parse(&ak_public)?.name()?,
         nonce: Vec::new(),
         pcrs: PcrSet::from_indices(&pcrs)?,

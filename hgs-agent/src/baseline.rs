@@ -1,7 +1,7 @@
 //! Baseline capture (`hgs baseline capture`, the counterpart of
 //! `Get-HgsAttestationBaselinePolicy`): a host's own TCG log becomes a TPM baseline only when the
 //! host is configured as HGS requires — Secure Boot on, an IOMMU required, VBS running, a CI
-//! policy applied. The check is the library's (`hgs_policy::baseline::validate_reference`) on the
+//! policy applied. The check is the library's (`hgs_policy::validate_reference`) on the
 //! strict reading attestation uses (`hgs_tcglog::ReferenceLog`); the captured bytes are the log's,
 //! unchanged, whatever the check says.
 
@@ -18,7 +18,9 @@ pub enum CaptureError {
 }
 
 /// What makes `log` unfit as an HGS TPM baseline, one typed problem each (empty = fit).
-pub fn validate_capture(log: &[u8]) -> Result<Vec<hgs_attest::policy::CaptureProblem>, CaptureError> {
+pub fn validate_capture(
+    log: &[u8],
+) -> Result<Vec<hgs_attest::policy::CaptureProblem>, CaptureError> {
     if log.is_empty() {
         return Err(CaptureError::Empty);
     }

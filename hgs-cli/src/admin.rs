@@ -19,7 +19,6 @@ use hgs_attest::{
     new_challenge, Attestor, BankPolicy, Challenge, ChallengeMessage, ChallengeRequest, Evidence,
     PcrSet,
 };
-use hgs_cli::registry::{self, CHALLENGES};
 use hgs_cli::store::verbs::StoreArg;
 use hgs_policy::TrustRole;
 use hgs_policy::{BaselineProfile, TpmBaseline};
@@ -249,16 +248,11 @@ fn update<T>(
     store: &StoreArg,
     f: impl FnOnce(&mut PolicyStore) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    store.open()?.update(|data| {
-        let mut ps = registry::load(data)?;
-        let out = f(&mut ps)?;
-        registry::save(data, &ps)?;
-        Ok(out)
-    })
+    store.open()?.update(|data| f(&mut data.registrations))
 }
 
 fn read(store: &StoreArg) -> anyhow::Result<PolicyStore> {
-    Ok(registry::load(&store.open()?.read()?)?)
+    Ok(store.open()?.read()?.registrations)
 }
 
 /// Seconds since the Unix epoch, from `--at` (RFC 3339) or the clock.
@@ -482,7 +476,7 @@ pub fn run_ci_policy(cmd: CiPolicyCmd) -> anyhow::Result<ExitCode> {
 
 /// Runs `hgs roots ...`.
 pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
-    use hgs_cli::roots::{RootSource, ROOT_SOURCES};
+    use hgs_cli::store::{cert_key, RootSource};
     use std::collections::{BTreeMap, HashSet};
     match cmd {
         RootsCmd::Add {
@@ -533,7 +527,7 @@ pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
                 }
             }
             let added = store.open()?.update(|data| {
-                let mut ps = registry::load(data)?;
+                let ps = &mut data.registrations;
                 let mut have: HashSet<Vec<u8>> = ps
                     .trusted_certificates
                     .iter()
@@ -546,17 +540,13 @@ pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
                         added += 1;
                     }
                 }
-                registry::save(data, &ps)?;
                 for i in &found {
-                    data.insert(
-                        ROOT_SOURCES,
-                        &registry::cert_key(&i.certificate.der),
-                        None,
-                        &RootSource {
+                    data.root_sources.insert(
+                        cert_key(&i.certificate.der),
+                        RootSource {
                             file: i.source.clone(),
                         },
-                        true,
-                    )?;
+                    );
                 }
                 Ok::<_, anyhow::Error>(added)
             })?;
@@ -572,11 +562,11 @@ pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
         }
         RootsCmd::List { store } => {
             let data = store.open()?.read()?;
-            let ps = registry::load(&data)?;
+            let ps = &data.registrations;
             let source = |der: &[u8]| {
-                data.get::<RootSource>(ROOT_SOURCES, &registry::cert_key(der))
-                    .map(|(s, _)| s.file)
-                    .unwrap_or_else(|_| "-".into())
+                data.root_sources
+                    .get(&cert_key(der))
+                    .map_or_else(|| "-".into(), |s| s.file.clone())
             };
             // Per install file and vendor: how many anchors and intermediates came from it.
             let mut summary: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
@@ -718,7 +708,7 @@ pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
     rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut id)?;
     let id = hex(&id);
     let msg: ChallengeMessage = args.store.open()?.update(|data| -> anyhow::Result<_> {
-        let ps = registry::load(data)?;
+        let ps = &data.registrations;
         let host = ps
             .hosts
             .get(&args.host)
@@ -742,7 +732,7 @@ pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
         };
         let (challenge, mut msg) = new_challenge(host, &ak, &request, &mut rand_core::OsRng)
             .with_context(|| format!("{}", args.ak.display()))?;
-        data.insert(CHALLENGES, &id, None, &challenge, false)?;
+        data.challenges.insert(id.clone(), challenge);
         msg.id = Some(id.clone());
         Ok(msg)
     })?;
@@ -783,11 +773,11 @@ pub fn run_attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         args.store
             .open()?
             .update(|data| -> anyhow::Result<(Challenge, PolicyStore)> {
-                let (c, _) = data
-                    .get::<Challenge>(CHALLENGES, &id)
+                let c = data
+                    .challenges
+                    .remove(&id)
                     .with_context(|| format!("challenge {id} is unknown or was already used"))?;
-                data.remove(CHALLENGES, &id)?;
-                Ok((c, registry::load(data)?))
+                Ok((c, data.registrations.clone()))
             })?;
     let hosts: Vec<_> = ps.hosts.values().cloned().collect();
     let baselines: Vec<_> = ps.baselines.values().cloned().collect();

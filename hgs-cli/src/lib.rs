@@ -4,9 +4,9 @@
 //!
 //! - [`ekcheck`]: EK certificate checks against the installed TPM roots, for host registration.
 //! - [`hex`]: the hex encoding of bytes in every JSON document (`hgs_agent::hex`).
-//! - [`store`]: the admin file store (atomic, locked, versioned JSON).
+//! - [`store`]: the admin file store (atomic, locked, versioned JSON): the library's
+//!   `hgs_policy::PolicyStore` plus the pending challenges and where each root came from.
 //! - [`identity`]: the platform identifier document (`hgs_agent::identity`), read by `hgs host add`.
-//! - [`registry`]: the HGS registrations (`hgs_policy::PolicyStore`) inside that store.
 //! - [`roots`]: TPM vendor roots and intermediates loaded from directories (TrustedTpm.cab layout or
 //!   plain folders).
 //!
@@ -20,6 +20,5 @@
 pub use hgs_agent::{hex, identity};
 
 pub mod ekcheck;
-pub mod registry;
 pub mod roots;
 pub mod store;

@@ -116,13 +116,4 @@ pub fn add_file(out: &mut LoadedRoots, file: &Path, anchor: Option<bool>) -> std
     Ok(())
 }
 
-/// Collection of the store recording where each installed certificate came from: record name =
-/// the certificate's record name in `roots` (SHA-256 of the DER), value = [`RootSource`].
-pub const ROOT_SOURCES: &str = "root_sources";
-
-/// Where an installed certificate came from, for `hgs roots list`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RootSource {
-    /// The file given to `hgs roots add` (the cabinet) or the certificate file under the folder.
-    pub file: String,
-}
+pub use crate::store::{RootSource, ROOT_SOURCES};

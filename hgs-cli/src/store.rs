@@ -2,22 +2,22 @@
 //! concurrent `hgs` processes.
 //!
 //! HGS keeps its registrations (TPM hosts, baselines, CI policies, attestation-policy states,
-//! trusted roots) in a database; we keep them in `DIR/store.json`:
+//! trusted roots) in a database; we keep them in `DIR/store.json`, in the library's own
+//! persistence format (`hgs_policy::PolicyStore`), beside the two things only the CLI keeps:
 //!
 //! ```json
 //! {
-//!   "format": "hgs-store/1",
-//!   "collections": {
-//!     "hosts": {
-//!       "HOST1": { "policy_version": "v2", "value": { "...": "any serde JSON" } }
-//!     }
-//!   }
+//!   "format": "hgs-store/2",
+//!   "registrations": { "format": "hgs-policy-store/1", "hosts": { "HOST1": { "...": "..." } }, "...": "..." },
+//!   "challenges": { "<id>": { "host": "HOST1", "...": "..." } },
+//!   "root_sources": { "<sha256 of DER>": { "file": "TrustedTpm.cab" } }
 //! }
 //! ```
 //!
-//! The store is generic: a *collection* is a named map from record name to [`Record`] (a serde
-//! JSON value plus the policy version it was registered under). The record types themselves
-//! belong to `hgs-policy`; callers convert with [`StoreData::get`] / [`StoreData::insert`].
+//! Every record is typed ([`StoreData`]); `hgs store put` reads a record as its collection's type
+//! before storing it. A document of the earlier generic format (`hgs-store/1`, untyped
+//! collections) is refused with [`StoreError::LegacyFormat`], not guessed at: re-register from the
+//! original files (the registrations are derived from them).
 //!
 //! Guarantees:
 //! - **Atomic writes.** A new document is written to a temporary file in the same directory,
@@ -30,14 +30,18 @@
 //! - **Bad files** give a one-line [`StoreError`] naming the file.
 //!
 //! ```
-//! use hgs_cli::store::Store;
+//! use hgs_cli::store::{RootSource, Store, StoreError};
 //! let dir = std::env::temp_dir().join(format!("hgs-store-doc-{}", std::process::id()));
 //! let store = Store::open(&dir).unwrap();
 //! store
-//!     .update(|data| data.insert("hosts", "HOST1", Some("v2"), &serde_json::json!({"ek": "00"}), false))
+//!     .update(|data| {
+//!         data.root_sources.insert("00".into(), RootSource { file: "TrustedTpm.cab".into() });
+//!         Ok::<_, StoreError>(())
+//!     })
 //!     .unwrap();
 //! let data = store.read().unwrap();
-//! assert_eq!(data.names("hosts"), vec!["HOST1".to_string()]);
+//! assert_eq!(data.root_sources["00"].file, "TrustedTpm.cab");
+//! assert!(data.registrations.hosts.is_empty());
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
@@ -48,11 +52,20 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use hgs_attest::Challenge;
+use hgs_policy::PolicyStore;
+use hgs_policy::TrustedCertificate;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 /// The value of the top-level `format` field this code reads and writes.
-pub const FORMAT: &str = "hgs-store/1";
+pub const FORMAT: &str = "hgs-store/2";
+
+/// The earlier, generic document format (untyped collections of JSON records), refused with
+/// [`StoreError::LegacyFormat`].
+pub const LEGACY_FORMAT: &str = "hgs-store/1";
 
 /// File name of the store document inside the store directory.
 pub const DOCUMENT: &str = "store.json";
@@ -101,6 +114,15 @@ pub enum StoreError {
         /// The format found.
         found: String,
     },
+    /// The document was written by an earlier hgs in the generic [`LEGACY_FORMAT`].
+    #[error("{path}: store written in the earlier generic format {LEGACY_FORMAT:?}, which this hgs (format {FORMAT:?}) does not read; re-register the hosts, baselines, CI policies and roots into a new store")]
+    LegacyFormat {
+        /// The store document.
+        path: PathBuf,
+    },
+    /// `hgs store` was given a collection the store does not have.
+    #[error("no collection {0:?} (the store has {COLLECTIONS:?})")]
+    UnknownCollection(String),
     /// The document is larger than [`MAX_DOCUMENT_BYTES`].
     #[error(
         "{path}: store document is {size} bytes, more than the {MAX_DOCUMENT_BYTES}-byte limit"
@@ -139,124 +161,286 @@ pub enum StoreError {
     },
 }
 
-/// One stored artifact: a serde JSON value with the policy version it was registered under.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    /// The HGS policy version (`"v1"`, `"v2"`), if the artifact is versioned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy_version: Option<String>,
-    /// The artifact itself (shape owned by `hgs-policy`).
-    pub value: serde_json::Value,
+/// The collections of the store document, as `hgs store` names them.
+pub const COLLECTIONS: [&str; 7] = [
+    HOSTS,
+    BASELINES,
+    CI_POLICIES,
+    ROOTS,
+    SETTINGS,
+    CHALLENGES,
+    ROOT_SOURCES,
+];
+/// TPM hosts (`hgs_policy::TpmHost`), by host name.
+pub const HOSTS: &str = "hosts";
+/// TPM baselines (`hgs_policy::TpmBaseline`), by class name.
+pub const BASELINES: &str = "baselines";
+/// CI policies (`hgs_policy::CiPolicyRegistration`), by policy name.
+pub const CI_POLICIES: &str = "ci_policies";
+/// Trusted TPM certificates (`hgs_policy::TrustedCertificate`), by [`cert_key`].
+pub const ROOTS: &str = "roots";
+/// The `Hgs_*` settings (`hgs_policy::PolicySettings`): one record, [`SETTINGS_RECORD`].
+pub const SETTINGS: &str = "settings";
+/// The one record of [`SETTINGS`].
+pub const SETTINGS_RECORD: &str = "attestation-policies";
+/// Pending challenges (`hgs_attest::Challenge`, single use), by challenge id.
+pub const CHALLENGES: &str = "challenges";
+/// Where each installed certificate came from ([`RootSource`]), by [`cert_key`].
+pub const ROOT_SOURCES: &str = "root_sources";
+
+/// Record name of a trusted certificate: SHA-256 of its DER, hex.
+pub fn cert_key(der: &[u8]) -> String {
+    crate::hex::hex(&Sha256::digest(der))
 }
 
-/// The whole store document in memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Where an installed certificate came from, for `hgs roots list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootSource {
+    /// The file given to `hgs roots add` (the cabinet) or the certificate file under the folder.
+    pub file: String,
+}
+
+/// The whole store document in memory: the library's registrations plus what only the CLI
+/// keeps, each typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreData {
     /// Always [`FORMAT`].
     pub format: String,
-    /// Collections by name, each mapping record names to records.
+    /// Every HGS registration, in `hgs-policy`'s own persistence format (the same
+    /// [`PolicyStore`] an embedder keeps).
+    pub registrations: PolicyStore,
+    /// Pending challenges by id; `hgs attest` consumes one (single use).
     #[serde(default)]
-    pub collections: BTreeMap<String, BTreeMap<String, Record>>,
+    pub challenges: BTreeMap<String, Challenge>,
+    /// Where each installed certificate came from, by [`cert_key`].
+    #[serde(default)]
+    pub root_sources: BTreeMap<String, RootSource>,
 }
 
 impl Default for StoreData {
     fn default() -> Self {
         StoreData {
             format: FORMAT.to_string(),
-            collections: BTreeMap::new(),
+            registrations: PolicyStore::default(),
+            challenges: BTreeMap::new(),
+            root_sources: BTreeMap::new(),
         }
     }
 }
 
-impl StoreData {
-    /// The record `collection/name`, if present.
-    pub fn record(&self, collection: &str, name: &str) -> Option<&Record> {
-        self.collections.get(collection)?.get(name)
+fn not_found(collection: &str, name: &str) -> StoreError {
+    StoreError::NotFound {
+        collection: collection.to_string(),
+        name: name.to_string(),
     }
+}
 
-    /// Record names in a collection, sorted.
-    pub fn names(&self, collection: &str) -> Vec<String> {
-        self.collections
-            .get(collection)
-            .map(|c| c.keys().cloned().collect())
-            .unwrap_or_default()
+fn bad_record(collection: &str, name: &str, message: impl ToString) -> StoreError {
+    StoreError::BadRecord {
+        collection: collection.to_string(),
+        name: name.to_string(),
+        message: message.to_string(),
     }
+}
 
-    /// All records of a collection, sorted by name.
-    pub fn records(&self, collection: &str) -> impl Iterator<Item = (&str, &Record)> {
-        self.collections
-            .get(collection)
-            .into_iter()
-            .flat_map(|c| c.iter().map(|(k, v)| (k.as_str(), v)))
-    }
+fn to_json<T: Serialize>(collection: &str, name: &str, v: &T) -> Result<Value, StoreError> {
+    serde_json::to_value(v).map_err(|e| bad_record(collection, name, e))
+}
 
-    /// The record `collection/name` deserialized as `T`, with its policy version.
-    pub fn get<T: DeserializeOwned>(
-        &self,
-        collection: &str,
-        name: &str,
-    ) -> Result<(T, Option<String>), StoreError> {
-        let rec = self
-            .record(collection, name)
-            .ok_or_else(|| StoreError::NotFound {
-                collection: collection.to_string(),
-                name: name.to_string(),
-            })?;
-        let value = T::deserialize(&rec.value).map_err(|e| StoreError::BadRecord {
+fn from_json<T: DeserializeOwned>(collection: &str, name: &str, v: Value) -> Result<T, StoreError> {
+    T::deserialize(v).map_err(|e| bad_record(collection, name, e))
+}
+
+/// Inserts `value` under `name`, refusing to overwrite unless `replace`.
+fn put_in<T>(
+    map: &mut BTreeMap<String, T>,
+    collection: &str,
+    name: &str,
+    value: T,
+    replace: bool,
+) -> Result<(), StoreError> {
+    if !replace && map.contains_key(name) {
+        return Err(StoreError::Exists {
             collection: collection.to_string(),
             name: name.to_string(),
-            message: e.to_string(),
-        })?;
-        Ok((value, rec.policy_version.clone()))
+        });
+    }
+    map.insert(name.to_string(), value);
+    Ok(())
+}
+
+impl StoreData {
+    /// The record names of `collection` with the policy version each was registered under
+    /// (`None` for unversioned records), sorted by name.
+    pub fn names(
+        &self,
+        collection: &str,
+    ) -> Result<Vec<(String, Option<&'static str>)>, StoreError> {
+        let r = &self.registrations;
+        Ok(match collection {
+            HOSTS => r
+                .hosts
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.policy_version.name())))
+                .collect(),
+            BASELINES => r
+                .baselines
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.policy_version.name())))
+                .collect(),
+            CI_POLICIES => r
+                .ci_policies
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.policy_version.name())))
+                .collect(),
+            ROOTS => {
+                let mut keys: Vec<_> = r
+                    .trusted_certificates
+                    .iter()
+                    .map(|c| (cert_key(&c.der), None))
+                    .collect();
+                keys.sort();
+                keys
+            }
+            SETTINGS => vec![(SETTINGS_RECORD.to_string(), None)],
+            CHALLENGES => self.challenges.keys().map(|k| (k.clone(), None)).collect(),
+            ROOT_SOURCES => self
+                .root_sources
+                .keys()
+                .map(|k| (k.clone(), None))
+                .collect(),
+            other => return Err(StoreError::UnknownCollection(other.to_string())),
+        })
     }
 
-    /// Stores `value` as `collection/name`. Refuses to overwrite unless `replace`.
-    pub fn insert<T: Serialize + ?Sized>(
+    /// The record `collection/name` as JSON.
+    pub fn get_json(&self, collection: &str, name: &str) -> Result<Value, StoreError> {
+        let r = &self.registrations;
+        let nf = || not_found(collection, name);
+        match collection {
+            HOSTS => to_json(collection, name, r.hosts.get(name).ok_or_else(nf)?),
+            BASELINES => to_json(collection, name, r.baselines.get(name).ok_or_else(nf)?),
+            CI_POLICIES => to_json(collection, name, r.ci_policies.get(name).ok_or_else(nf)?),
+            ROOTS => to_json(
+                collection,
+                name,
+                r.trusted_certificates
+                    .iter()
+                    .find(|c| cert_key(&c.der) == name)
+                    .ok_or_else(nf)?,
+            ),
+            SETTINGS if name == SETTINGS_RECORD => to_json(collection, name, &r.settings),
+            SETTINGS => Err(nf()),
+            CHALLENGES => to_json(collection, name, self.challenges.get(name).ok_or_else(nf)?),
+            ROOT_SOURCES => to_json(
+                collection,
+                name,
+                self.root_sources.get(name).ok_or_else(nf)?,
+            ),
+            other => Err(StoreError::UnknownCollection(other.to_string())),
+        }
+    }
+
+    /// Stores the JSON `value` as `collection/name` after reading it as that collection's record
+    /// type (a record of the wrong shape is refused, not stored). A registration's name must be
+    /// its record name, a certificate's record name its [`cert_key`]. Refuses to overwrite
+    /// unless `replace`.
+    pub fn put_json(
         &mut self,
         collection: &str,
         name: &str,
-        policy_version: Option<&str>,
-        value: &T,
+        value: Value,
         replace: bool,
     ) -> Result<(), StoreError> {
-        let value = serde_json::to_value(value).map_err(|e| StoreError::BadRecord {
-            collection: collection.to_string(),
-            name: name.to_string(),
-            message: e.to_string(),
-        })?;
-        let coll = self.collections.entry(collection.to_string()).or_default();
-        if !replace && coll.contains_key(name) {
-            return Err(StoreError::Exists {
-                collection: collection.to_string(),
-                name: name.to_string(),
-            });
+        let r = &mut self.registrations;
+        let named = |actual: &str| {
+            if actual == name {
+                Ok(())
+            } else {
+                Err(bad_record(
+                    collection,
+                    name,
+                    format!("the record is named {actual:?}"),
+                ))
+            }
+        };
+        match collection {
+            HOSTS => {
+                let v: hgs_policy::TpmHost = from_json(collection, name, value)?;
+                named(&v.name)?;
+                put_in(&mut r.hosts, collection, name, v, replace)
+            }
+            BASELINES => {
+                let v: hgs_policy::TpmBaseline = from_json(collection, name, value)?;
+                named(&v.name)?;
+                put_in(&mut r.baselines, collection, name, v, replace)
+            }
+            CI_POLICIES => {
+                let v: hgs_policy::CiPolicyRegistration = from_json(collection, name, value)?;
+                named(&v.name)?;
+                put_in(&mut r.ci_policies, collection, name, v, replace)
+            }
+            ROOTS => {
+                let v: TrustedCertificate = from_json(collection, name, value)?;
+                named(&cert_key(&v.der))?;
+                match r
+                    .trusted_certificates
+                    .iter()
+                    .position(|c| cert_key(&c.der) == name)
+                {
+                    Some(_) if !replace => Err(StoreError::Exists {
+                        collection: collection.to_string(),
+                        name: name.to_string(),
+                    }),
+                    Some(i) => {
+                        r.trusted_certificates[i] = v;
+                        Ok(())
+                    }
+                    None => {
+                        r.trusted_certificates.push(v);
+                        Ok(())
+                    }
+                }
+            }
+            SETTINGS => {
+                named(SETTINGS_RECORD)?;
+                r.settings = from_json(collection, name, value)?;
+                Ok(())
+            }
+            CHALLENGES => {
+                let v: Challenge = from_json(collection, name, value)?;
+                put_in(&mut self.challenges, collection, name, v, replace)
+            }
+            ROOT_SOURCES => {
+                let v: RootSource = from_json(collection, name, value)?;
+                put_in(&mut self.root_sources, collection, name, v, replace)
+            }
+            other => Err(StoreError::UnknownCollection(other.to_string())),
         }
-        coll.insert(
-            name.to_string(),
-            Record {
-                policy_version: policy_version.map(str::to_string),
-                value,
-            },
-        );
-        Ok(())
     }
 
-    /// Removes `collection/name`, returning it.
-    pub fn remove(&mut self, collection: &str, name: &str) -> Result<Record, StoreError> {
-        let coll = self.collections.get_mut(collection);
-        let rec = coll.and_then(|c| c.remove(name));
-        let rec = rec.ok_or_else(|| StoreError::NotFound {
-            collection: collection.to_string(),
-            name: name.to_string(),
-        })?;
-        if self
-            .collections
-            .get(collection)
-            .is_some_and(|c| c.is_empty())
-        {
-            self.collections.remove(collection);
+    /// Removes `collection/name` (the settings record cannot be removed, only changed).
+    pub fn remove(&mut self, collection: &str, name: &str) -> Result<(), StoreError> {
+        let r = &mut self.registrations;
+        let found = match collection {
+            HOSTS => r.hosts.remove(name).is_some(),
+            BASELINES => r.baselines.remove(name).is_some(),
+            CI_POLICIES => r.ci_policies.remove(name).is_some(),
+            ROOTS => {
+                let before = r.trusted_certificates.len();
+                r.trusted_certificates.retain(|c| cert_key(&c.der) != name);
+                r.trusted_certificates.len() != before
+            }
+            CHALLENGES => self.challenges.remove(name).is_some(),
+            ROOT_SOURCES => self.root_sources.remove(name).is_some(),
+            SETTINGS => false,
+            other => return Err(StoreError::UnknownCollection(other.to_string())),
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(not_found(collection, name))
         }
-        Ok(rec)
     }
 }
 
@@ -411,19 +595,31 @@ pub fn serialize_document(path: &Path, data: &StoreData) -> Result<Vec<u8>, Stor
 
 /// Parses a store document, naming `path` in every error.
 pub fn parse_document(path: &Path, bytes: &[u8]) -> Result<StoreData, StoreError> {
-    let data: StoreData = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+    /// The format field alone: read first, so an old or foreign document is named as such
+    /// rather than as a shape error.
+    #[derive(Deserialize)]
+    struct Head {
+        format: String,
+    }
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
-    })?;
-    if data.format != FORMAT {
-        return Err(StoreError::UnsupportedFormat {
+    };
+    let head: Head = serde_json::from_slice(bytes).map_err(corrupt)?;
+    if head.format == LEGACY_FORMAT {
+        return Err(StoreError::LegacyFormat {
             path: path.to_path_buf(),
-            found: data.format,
         });
     }
-    Ok(data)
+    if head.format != FORMAT {
+        return Err(StoreError::UnsupportedFormat {
+            path: path.to_path_buf(),
+            found: head.format,
+        });
+    }
+    serde_json::from_slice(bytes).map_err(corrupt)
 }
 
 /// Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename,
@@ -484,29 +680,44 @@ mod tests {
         d
     }
 
+    fn source(file: &str) -> Value {
+        serde_json::json!({ "file": file })
+    }
+
     #[test]
     fn insert_refuses_duplicate_unless_replace() {
         let mut d = StoreData::default();
-        d.insert("hosts", "a", Some("v1"), &1, false).unwrap();
+        d.put_json(ROOT_SOURCES, "a", source("x"), false).unwrap();
         assert!(matches!(
-            d.insert("hosts", "a", Some("v1"), &2, false),
+            d.put_json(ROOT_SOURCES, "a", source("y"), false),
             Err(StoreError::Exists { .. })
         ));
-        d.insert("hosts", "a", Some("v2"), &2, true).unwrap();
-        let (v, ver): (u32, _) = d.get("hosts", "a").unwrap();
-        assert_eq!((v, ver.as_deref()), (2, Some("v2")));
+        d.put_json(ROOT_SOURCES, "a", source("y"), true).unwrap();
+        assert_eq!(d.get_json(ROOT_SOURCES, "a").unwrap(), source("y"));
+    }
+
+    #[test]
+    fn a_record_of_the_wrong_type_or_name_is_refused_not_stored() {
+        let mut d = StoreData::default();
+        let err = d
+            .put_json(HOSTS, "h", serde_json::json!({"ek": "00"}), false)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::BadRecord { .. }), "{err}");
+        assert!(d.registrations.hosts.is_empty());
+        let err = d.put_json("nope", "x", source("x"), false).unwrap_err();
+        assert!(matches!(err, StoreError::UnknownCollection(_)), "{err}");
     }
 
     #[test]
     fn roundtrip_through_disk() {
         let dir = tempdir("rt");
         let s = Store::open(&dir).unwrap();
-        s.update(|d| d.insert("ci", "p", None, &"x", false))
+        s.update(|d| d.put_json(ROOT_SOURCES, "p", source("x"), false))
             .unwrap();
         let d = s.read().unwrap();
-        assert_eq!(d.get::<String>("ci", "p").unwrap().0, "x");
-        s.update(|d| d.remove("ci", "p").map(|_| ())).unwrap();
-        assert!(s.read().unwrap().collections.is_empty());
+        assert_eq!(d.root_sources["p"].file, "x");
+        s.update(|d| d.remove(ROOT_SOURCES, "p")).unwrap();
+        assert_eq!(s.read().unwrap(), StoreData::default());
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -514,16 +725,28 @@ mod tests {
     fn failed_update_writes_nothing() {
         let dir = tempdir("fail");
         let s = Store::open(&dir).unwrap();
-        s.update(|d| d.insert("hosts", "a", None, &1, false))
+        s.update(|d| d.put_json(ROOT_SOURCES, "a", source("x"), false))
             .unwrap();
         let before = fs::read(s.document_path()).unwrap();
         let r = s.update(|d| {
-            d.insert("hosts", "b", None, &1, false)?;
-            d.insert("hosts", "a", None, &1, false)
+            d.put_json(ROOT_SOURCES, "b", source("x"), false)?;
+            d.put_json(ROOT_SOURCES, "a", source("x"), false)
         });
         assert!(r.is_err());
         assert_eq!(fs::read(s.document_path()).unwrap(), before);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_store_in_the_old_generic_format_is_refused_with_its_own_error() {
+        let old = br#"{"format": "hgs-store/1", "collections": {"hosts": {"H": {"policy_version": "v1", "value": {}}}}}"#;
+        let err = parse_document(Path::new("old/store.json"), old).unwrap_err();
+        assert!(matches!(err, StoreError::LegacyFormat { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("old/store.json") && msg.contains("hgs-store/1"),
+            "{msg}"
+        );
     }
 
     #[test]

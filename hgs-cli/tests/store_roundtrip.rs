@@ -4,36 +4,36 @@
 use std::path::Path;
 
 use hgs_cli::hex::{hex, unhex};
-use hgs_cli::store::{parse_document, serialize_document, StoreData};
+use hgs_cli::store::{parse_document, serialize_document, RootSource, StoreData};
+use hgs_policy::PolicyVersion;
+use hgs_policy::{BaselineProfile, TpmBaseline};
+use hgs_testkit::synthetic::WindowsBoot;
 use proptest::prelude::*;
 
-fn json_value() -> impl Strategy<Value = serde_json::Value> {
-    let leaf = prop_oneof![
-        Just(serde_json::Value::Null),
-        any::<bool>().prop_map(serde_json::Value::from),
-        any::<i64>().prop_map(serde_json::Value::from),
-        ".{0,12}".prop_map(serde_json::Value::from),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
-            prop::collection::btree_map(".{0,6}", inner, 0..4)
-                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
-        ]
-    })
+/// A real registration, so the typed `hgs_policy::PolicyStore` part of the document is exercised.
+fn baseline() -> TpmBaseline {
+    TpmBaseline::from_reference_log(
+        "class-a",
+        PolicyVersion::V2,
+        BaselineProfile::default(),
+        &WindowsBoot::default().build(),
+        false,
+    )
+    .unwrap()
 }
 
 proptest! {
     #[test]
     fn store_document_roundtrips(
-        records in prop::collection::vec(
-            ("[a-z]{1,6}", ".{1,10}", prop::option::of("v[12]"), json_value()),
-            0..12,
-        )
+        sources in prop::collection::btree_map(".{1,10}", ".{0,16}", 0..12),
+        with_baseline in any::<bool>(),
     ) {
         let mut data = StoreData::default();
-        for (c, n, v, value) in &records {
-            data.insert(c, n, v.as_deref(), value, true).unwrap();
+        for (k, file) in &sources {
+            data.root_sources.insert(k.clone(), RootSource { file: file.clone() });
+        }
+        if with_baseline {
+            data.registrations.add_baseline(baseline()).unwrap();
         }
         let path = Path::new("store.json");
         let bytes = serialize_document(path, &data).unwrap();

@@ -6,8 +6,8 @@
 
 use hgs_attest::{ChallengeMessage, Evidence, QuoteEvidence};
 use hgs_tcglog::EventLog;
-use hgs_tpm::{SoftAk, SoftEk};
 use hgs_tpm::Public;
+use hgs_tpm::{SoftAk, SoftEk};
 use sha2::{Digest, Sha256};
 
 use crate::synthetic::WindowsBoot;

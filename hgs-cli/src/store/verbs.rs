@@ -1,7 +1,8 @@
 //! `hgs store ...`: raw access to the admin store (inspection, scripting, and the concurrency tests).
 //!
 //! The typed admin verbs (`hgs host add`, `hgs tpm-policy add`, ...) go through the same
-//! [`Store`] with `hgs-policy`'s record types; these verbs see records as plain JSON.
+//! [`Store`]; these verbs show records as JSON and read a `put` record as its collection's type
+//! (`hosts`, `baselines`, `ci_policies`, `roots`, `settings`, `challenges`, `root_sources`).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::Store;
+use super::{Store, COLLECTIONS};
 
 /// Default store directory, relative to the working directory (as HGS keeps one per cluster).
 pub const DEFAULT_STORE_DIR: &str = "hgs-store";
@@ -60,7 +61,7 @@ pub enum Cmd {
         /// JSON file holding the value.
         #[arg(long, value_name = "FILE")]
         value: PathBuf,
-        /// Policy version to record with it (v1, v2).
+        /// The policy version (v1, v2) the record must carry; refused if it differs.
         #[arg(long)]
         policy_version: Option<String>,
         /// Replace an existing record of that name.
@@ -95,13 +96,16 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             let data = store.open()?.read()?;
             match collection {
                 None => {
-                    for (name, coll) in &data.collections {
-                        println!("{name}\t{}", coll.len());
+                    for name in COLLECTIONS {
+                        let n = data.names(name)?.len();
+                        if n > 0 {
+                            println!("{name}\t{n}");
+                        }
                     }
                 }
                 Some(c) => {
-                    for (name, rec) in data.records(&c) {
-                        println!("{name}\t{}", rec.policy_version.as_deref().unwrap_or("-"));
+                    for (name, version) in data.names(&c)? {
+                        println!("{name}\t{}", version.unwrap_or("-"));
                     }
                 }
             }
@@ -112,13 +116,8 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             store,
         } => {
             let data = store.open()?.read()?;
-            let rec =
-                data.record(&collection, &name)
-                    .ok_or_else(|| super::StoreError::NotFound {
-                        collection: collection.clone(),
-                        name: name.clone(),
-                    })?;
-            println!("{}", serde_json::to_string_pretty(rec)?);
+            let rec = data.get_json(&collection, &name)?;
+            println!("{}", serde_json::to_string_pretty(&rec)?);
         }
         Cmd::Put {
             collection,
@@ -139,8 +138,22 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             };
             let json: serde_json::Value = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{}: not valid JSON", value.display()))?;
-            store.open()?.update(|d| {
-                d.insert(&collection, &name, policy_version.as_deref(), &json, force)
+            store.open()?.update(|d| -> anyhow::Result<()> {
+                d.put_json(&collection, &name, json, force)?;
+                if let Some(want) = &policy_version {
+                    let have = d
+                        .names(&collection)?
+                        .into_iter()
+                        .find(|(n, _)| *n == name)
+                        .and_then(|(_, v)| v);
+                    if have != Some(want.as_str()) {
+                        anyhow::bail!(
+                            "{collection}/{name}: the record carries policy version {}, not {want}",
+                            have.unwrap_or("none")
+                        );
+                    }
+                }
+                Ok(())
             })?;
         }
         Cmd::Remove {
@@ -148,19 +161,22 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             name,
             store,
         } => {
-            store
-                .open()?
-                .update(|d| d.remove(&collection, &name).map(|_| ()))?;
+            store.open()?.update(|d| d.remove(&collection, &name))?;
         }
         Cmd::Check { store } => {
             let s = store.open()?;
             let data = s.read()?;
-            let total: usize = data.collections.values().map(|c| c.len()).sum();
+            let mut total = 0;
+            let mut used = 0;
+            for name in COLLECTIONS {
+                let n = data.names(name)?.len();
+                total += n;
+                used += usize::from(n > 0);
+            }
             println!(
-                "{}: {} ({} collections, {total} records)",
+                "{}: {} ({used} collections, {total} records)",
                 s.document_path().display(),
-                data.format,
-                data.collections.len()
+                data.format
             );
         }
     }
