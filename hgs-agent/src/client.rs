@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use hgs_attest::{ChallengeMessage, Evidence, Verdict};
 
 /// Longest wait between retries.
@@ -58,9 +57,36 @@ pub enum RoundError {
         #[source]
         source: reqwest::Error,
     },
-    /// The TPM could not answer the challenge.
+    /// The TPM could not answer the challenge (the caller's error, kept as the source).
     #[error("the TPM could not answer the challenge")]
-    Tpm(#[source] anyhow::Error),
+    Tpm(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why the client could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server certificate file cannot be read.
+    #[error("cannot read {path}")]
+    ReadCertificate {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server certificate file is not a PEM certificate.
+    #[error("{path}: not a PEM certificate")]
+    BadCertificate {
+        /// The file.
+        path: PathBuf,
+        /// The HTTP client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The HTTPS client could not be built.
+    #[error("cannot set up the HTTPS client")]
+    Build(#[source] reqwest::Error),
 }
 
 impl RoundError {
@@ -91,22 +117,28 @@ pub struct Client {
 impl Client {
     /// A client of `server` (`https://host:port`), trusting `server_cert` (PEM: the certificate
     /// `hgs serve` printed, or its CA) when given, else the public web PKI roots.
-    pub fn new(server: &str, server_cert: Option<&Path>) -> anyhow::Result<Client> {
+    pub fn new(server: &str, server_cert: Option<&Path>) -> Result<Client, ClientError> {
         let mut builder = reqwest::blocking::Client::builder()
             .use_rustls_tls()
             .https_only(true)
             .timeout(REQUEST_TIMEOUT);
         if let Some(path) = server_cert {
-            let pem =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .with_context(|| format!("{}: not a PEM certificate", path.display()))?;
+            let pem = std::fs::read(path).map_err(|source| ClientError::ReadCertificate {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|source| {
+                ClientError::BadCertificate {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
             builder = builder
                 .tls_built_in_root_certs(false)
                 .add_root_certificate(cert);
         }
         Ok(Client {
-            http: builder.build().context("cannot set up the HTTPS client")?,
+            http: builder.build().map_err(ClientError::Build)?,
             base: server.trim_end_matches('/').to_string(),
         })
     }

@@ -453,8 +453,9 @@ mod with_tpm {
     ) -> Result<client::Attested, client::RoundError> {
         let ch = http.challenge(host, ak_public)?;
         // The log is read each round: it grows as the host runs (new events on PCRs 11-14).
-        let log_bytes = read_file(log).map_err(client::RoundError::Tpm)?;
-        let ev = answer(&ch, &log_bytes, st, tcti).map_err(client::RoundError::Tpm)?;
+        let log_bytes = read_file(log).map_err(|e| client::RoundError::Tpm(e.into()))?;
+        let ev =
+            answer(&ch, &log_bytes, st, tcti).map_err(|e| client::RoundError::Tpm(e.into()))?;
         http.attest(&ev)
     }
 
