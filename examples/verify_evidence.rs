@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         challenge_id: None,
         ak_public,
         quotes: vec![QuoteEvidence {
-            bank: "sha1".into(),
+            bank: Some(HashAlg::Sha1),
             pcrs: Vec::new(),
             attest,
             signature,

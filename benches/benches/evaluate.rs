@@ -43,7 +43,7 @@ fn evidence() -> (Challenge, Evidence) {
             challenge_id: None,
             ak_public: ak,
             quotes: vec![QuoteEvidence {
-                bank: "sha1".into(),
+                bank: Some(hgs_tpm::HashAlg::Sha1),
                 pcrs: Vec::new(),
                 attest,
                 signature: data("quote_sig.bin"),

@@ -54,7 +54,7 @@ fuzz_target!(|input: &[u8]| {
         format: hgs_attest::EVIDENCE_FORMAT.into(),
         challenge_id: None,
         ak_public: ak.to_vec(),
-        quotes: vec![QuoteEvidence { bank: "sha1".into(), pcrs: Vec::new(), attest: attest.to_vec(), signature: sig.to_vec() }],
+        quotes: vec![QuoteEvidence { bank: Some(hgs_tpm::HashAlg::Sha1), pcrs: Vec::new(), attest: attest.to_vec(), signature: sig.to_vec() }],
         pcr_values: Default::default(),
         event_log: log.to_vec(),
     };

@@ -25,8 +25,9 @@ pub const EVIDENCE_FORMAT: &str = "hgs-evidence/1";
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QuoteEvidence {
     /// The bank the host meant to quote (informational: the selection inside `attest` decides).
-    #[serde(default)]
-    pub bank: String,
+    /// A bank name this verifier does not know fails deserialization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank: Option<HashAlg>,
     /// The PCRs the host meant to quote (informational).
     #[serde(default)]
     pub pcrs: Vec<u32>,
@@ -119,5 +120,17 @@ mod tests {
     fn an_unknown_bank_or_non_hex_value_fails_deserialization() {
         assert!(serde_json::from_str::<Evidence>(&doc(r#"{"md5":{"0":"ab"}}"#)).is_err());
         assert!(serde_json::from_str::<Evidence>(&doc(r#"{"sha1":{"0":"xyz"}}"#)).is_err());
+    }
+
+    #[test]
+    fn a_quote_names_its_bank_as_a_hash_alg_and_an_unknown_one_fails_deserialization() {
+        let quote = |bank: &str| {
+            format!(
+                r#"{{"format":"hgs-evidence/1","ak_public":"","quotes":[{{"bank":"{bank}","attest":"","signature":""}}],"event_log":""}}"#
+            )
+        };
+        let e: Evidence = serde_json::from_str(&quote("sha256")).unwrap();
+        assert_eq!(e.quotes[0].bank, Some(HashAlg::Sha256));
+        assert!(serde_json::from_str::<Evidence>(&quote("md5")).is_err());
     }
 }

@@ -54,7 +54,7 @@ fn setup() -> (Challenge, Evidence) {
         challenge_id: None,
         ak_public: ak,
         quotes: vec![QuoteEvidence {
-            bank: "sha1".into(),
+            bank: Some(hgs_tpm::HashAlg::Sha1),
             pcrs: vec![],
             attest,
             signature: data("quote_sig.bin"),

@@ -78,7 +78,7 @@ fn evidence(tpm_log: &[u8], shown_log: &[u8], pcrs: PcrSet, banks: &[HashAlg]) -
                 })
                 .unwrap();
             QuoteEvidence {
-                bank: b.name().into(),
+                bank: Some(*b),
                 pcrs: pcrs.to_vec(),
                 attest,
                 signature,

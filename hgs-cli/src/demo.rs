@@ -107,7 +107,7 @@ fn offline_demo(dir: &std::path::Path) -> anyhow::Result<()> {
         challenge_id: None,
         ak_public: ak,
         quotes: vec![QuoteEvidence {
-            bank: "sha1".into(),
+            bank: Some(hgs_tpm::HashAlg::Sha1),
             pcrs: Vec::new(),
             attest,
             signature: sig,

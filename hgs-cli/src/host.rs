@@ -354,7 +354,7 @@ mod with_tpm {
                     ch.pcrs,
                     ev.quotes
                         .iter()
-                        .map(|q| q.bank.as_str())
+                        .map(|q| q.bank.map_or("?", hgs_tpm::HashAlg::name))
                         .collect::<Vec<_>>()
                         .join(", "),
                     out.display()

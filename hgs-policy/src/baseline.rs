@@ -21,6 +21,8 @@ use hgs_tcglog::{
     BootClaims, Event, EventLog, EventType, LogAnomaly, QuotedEvent, QuotedLog, ReferenceLog,
 };
 
+use hgs_tpm::HashAlg;
+
 use crate::version::PolicyVersion;
 
 /// Which PCRs a baseline compares event by event.
@@ -303,7 +305,7 @@ pub struct BaselineMismatch {
     /// PCR of the differing events.
     pub pcr: Option<u32>,
     /// Bank the digests are compared in.
-    pub bank: Option<String>,
+    pub bank: Option<HashAlg>,
     /// Index of the event in the reference log.
     pub baseline_event_index: Option<u32>,
     /// Index of the event in the host log.
@@ -346,7 +348,7 @@ impl core::fmt::Display for BaselineMismatch {
                 o(&self.expected),
                 i(&self.host_event_index),
                 o(&self.actual),
-                o(&self.bank),
+                self.bank.map_or("-", HashAlg::name),
             ),
         }
     }
@@ -380,7 +382,7 @@ impl BaselineMatcher for EventByEvent {
                 baseline: baseline.name.clone(),
                 kind,
                 pcr,
-                bank: Some(bank.name().to_string()),
+                bank: Some(bank),
                 baseline_event_index: None,
                 host_event_index: None,
                 expected: None,

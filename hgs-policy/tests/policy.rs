@@ -547,7 +547,7 @@ fn baseline_matches_its_class_and_names_the_first_difference() {
     let m = EventByEvent.check(&base, &quoted(&dbx)).unwrap_err();
     assert_eq!(m.kind, MismatchKind::DigestDiffers);
     assert_eq!(m.pcr, Some(7));
-    assert_eq!(m.bank.as_deref(), Some("sha256"));
+    assert_eq!(m.bank, Some(hgs_tpm::HashAlg::Sha256));
     assert_eq!(m.baseline_event_index, Some(6));
     assert_eq!(m.host_event_index, Some(6));
     assert!(m.expected.as_deref().unwrap().contains("dbx"), "{m}");

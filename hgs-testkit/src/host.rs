@@ -90,7 +90,7 @@ impl SimulatedHost {
                     })
                     .unwrap();
                 QuoteEvidence {
-                    bank: b.name().into(),
+                    bank: Some(*b),
                     pcrs: msg.pcrs.to_vec(),
                     attest,
                     signature,

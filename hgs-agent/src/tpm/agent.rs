@@ -89,7 +89,7 @@ pub fn to_evidence(ak_public: &[u8], answer: &AgentAnswer, log: &[u8]) -> hgs_at
             .quotes
             .iter()
             .map(|q| hgs_attest::QuoteEvidence {
-                bank: q.bank.name().into(),
+                bank: hgs_tpm::HashAlg::from_tpm_alg_id(q.bank.alg_id),
                 pcrs: q.pcrs.iter().map(|p| u32::from(*p)).collect(),
                 attest: q.attest.clone(),
                 signature: q.signature.clone(),
