@@ -1,7 +1,7 @@
 //! Any bytes as a `TrustedTpm.cab`: the cabinet reader (bounded by MAX_CAB_*), the Authenticode
 //! parser and check (PKCS#7, timestamp, chain to the pinned roots) and the package reader must
 //! never panic, and what they return stays within the bounds. Seeds: a small synthetic cabinet
-//! carrying the real cabinet's signature (`hgs-ekcert/tests/data/cab`).
+//! carrying the real cabinet's signature (`hgs-tests/tests/data/cab`).
 #![no_main]
 
 use hgs_ekcert::{

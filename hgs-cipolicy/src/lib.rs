@@ -1,42 +1,4 @@
-//! Windows code integrity (WDAC / "SiPolicy") policies: the binary format, signed or not, and the
-//! digest Windows measures for it into the TCG log (SIPA `SI_POLICY` event). No I/O.
-//!
-//! HGS treats a CI policy as an opaque blob; this crate reads it, so a verifier can say what a
-//! registered policy enforces — in particular whether it is in **audit mode** (it then blocks
-//! nothing).
-//!
-//! | file | concern |
-//! |---|---|
-//! | `cms.rs` | the CMS SignedData wrapper of signed policies; recovering the unsigned policy |
-//! | `policy.rs` | the binary format: header, EKUs, file rules, signers, scenarios, settings, versioned blocks |
-//! | `options.rs` | rule-option bits and their XML names |
-//! | `digest.rs` | the measured digest |
-//! | `reader.rs`, `guid.rs` | primitives |
-//!
-//! ## What is confirmed and what is inferred about the measured digest
-//! - Confirmed: the SI_POLICY event carries a TPM_ALG_ID and a digest, and names the policy *file*
-//!   (`SiPolicy.p7b`); Microsoft documents that a signed policy's signature is not measured.
-//! - **Inferred** (no public log/policy pair exists to check it; the corpus has none): the digest
-//!   is the hash, with the event's algorithm, of the unsigned policy bytes — the whole file for an
-//!   unsigned policy, the CMS eContent for a signed one. So signed and unsigned copies of one policy
-//!   measure the same. Registering the digest a reference host's log shows (hgs-policy's other
-//!   path) needs no such inference.
-//!
-//! ```
-//! use hgs_cipolicy::{CiPolicy, HashAlg};
-//! # fn main() -> Result<(), hgs_cipolicy::Error> {
-//! let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"),
-//!     "/../../shared/corpus/cipolicy/pywdac__SiPolicy__b27df475.p7b")).unwrap();
-//! let policy = CiPolicy::parse(&bytes)?;
-//! assert!(!policy.is_signed());
-//! assert_eq!(policy.measured_digest(HashAlg::Sha256).len(), 32);
-//! println!("{} {} audit={}", policy.policy_id(), policy.version(), policy.audit_mode());
-//! # Ok(()) }
-//! ```
-//!
-//! The public surface is the items re-exported here; [`options`] is a deliberate namespace (the
-//! policy option flags and their names), and so is `builder` (a test-only encoder, feature
-//! `builder`).
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(unreachable_pub, missing_debug_implementations, missing_docs)]
 // Input-derived numbers are converted with checks, never an `as` that truncates.

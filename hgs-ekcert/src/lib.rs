@@ -1,41 +1,4 @@
-//! TPM endorsement-key (EK) certificates: parsing, and validation against the TPM vendor roots and
-//! intermediates an administrator installed (as HGS does with `TrustedTPM_RootCA` /
-//! `TrustedTPM_IntermediateCA`), vendor quirks and all. No I/O, no clock: time is a parameter.
-//!
-//! | file | concern |
-//! |---|---|
-//! | `der.rs` | tolerant DER walker (exact bytes kept, nothing re-encoded) |
-//! | `container.rs` | PEM, TCG NV stored-certificate header, NV padding |
-//! | `cert.rs` | the certificate reader: TBS bytes, names, validity, key, extensions |
-//! | `name.rs` | Names: raw and normalised comparison (unsorted SET OF tolerated) |
-//! | `tcg.rs` | TCG EK Credential Profile fields, vendor IDs, "is this an EK certificate" |
-//! | `signature.rs` | signature algorithms, verification over the exact TBS via `hgs_tpm` |
-//! | `trust_store.rs` | anchors and intermediates |
-//! | `path.rs` | chain building with a budget |
-//! | `ekpub.rs` | the presented EK public (TPM2B_PUBLIC / TPMT_PUBLIC / SPKI) vs the certificate key |
-//! | `verify.rs` | the entry point and its result |
-//! | `cab.rs` | Microsoft cabinet reader (MSZIP), bounded |
-//! | `authenticode.rs` | the cabinet's Authenticode signature, to a pinned Microsoft root |
-//! | `package.rs` | `TrustedTpm.cab`: signature, then `VENDOR/RootCA` and `VENDOR/IntermediateCA` |
-//! | `error.rs` | one variant per reason, and the quirks |
-//!
-//! ```
-//! use hgs_ekcert::{verify_chain, Options, TrustStore, UnixTime};
-//! let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/ekcert");
-//! let read = |p: &str| std::fs::read(format!("{corpus}/{p}")).unwrap();
-//! let mut store = TrustStore::new();
-//! store.add_anchor(&read("roots/STM/GlobalSign_Trusted_Platform_Module_Root_CA_f27bf02c.der")).unwrap();
-//! store.add_intermediate(&read("roots/STM/STM_TPM_EK_Root_CA_f8e37a86.der")).unwrap();
-//! store.add_intermediate(&read("roots/STM/STM_TPM_EK_Intermediate_CA_05_870fc181.der")).unwrap();
-//! let at = UnixTime::parse_rfc3339("2026-11-22T00:00:00Z").unwrap();
-//! // The raw NV blob: DER followed by 0xFF padding to 1600 bytes.
-//! let ok = verify_chain(&read("leaves/stm-rsa2048-ekca05-ffpadded.der"), &store, None, &Options::at(at)).unwrap();
-//! assert_eq!(ok.manufacturer.as_deref(), Some("STM"));
-//! assert_eq!(ok.chain.len(), 4);
-//! ```
-//!
-//! The public surface is the items re-exported here (every module is private). `cab_testing`
-//! (hidden) builds small synthetic cabinets for this crate's integration tests.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(unreachable_pub, missing_debug_implementations, missing_docs)]
 // Input-derived numbers are converted with checks, never an `as` that truncates.

@@ -1,27 +1,4 @@
-//! HGS attestation policy, TPM mode: the registered artifacts and the rules that judge a host.
-//!
-//! No I/O: artifacts are built from bytes and serialized with serde; a service decides where they
-//! live. The public surface is the items re-exported here; the (private) modules, one concern each:
-//! - `version.rs`: v1 / v2 and their spelling ([`PolicyVersion`]).
-//! - `host.rs`: TPM host registration, the v1/v2/force rules for EK certificates
-//!   ([`register_host`], [`TpmHost`], [`EkFingerprint`]).
-//! - `baseline.rs`: TPM baselines from reference logs, capture validation, the event-by-event
-//!   matcher (inferred model, replaceable through [`BaselineMatcher`]).
-//! - `cipolicy.rs`: CI policy registration (from the policy file or from a reference log) and
-//!   matching ([`CiPolicyRegistration`]).
-//! - `rules.rs`: the `Hgs_*` policies, their states and defaults, evaluated from boot claims
-//!   ([`evaluate_rules`]).
-//! - `resolve.rs`: version resolution (v2 first, then v1; all artifacts of one version).
-//! - `store.rs`: every registration as one versioned serde document ([`PolicyStore`]).
-//!
-//! ```
-//! use hgs_policy::{HgsPolicy, PolicySettings, PolicyState};
-//! let mut settings = PolicySettings::default();
-//! assert_eq!(settings.state(HgsPolicy::BitLockerEnabled), PolicyState::Disabled);
-//! assert!(settings.disable(HgsPolicy::CiPolicy).is_err()); // locked
-//! settings.disable(HgsPolicy::NoDumps).unwrap();
-//! assert!(!settings.is_active(HgsPolicy::NoDumps));
-//! ```
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(unreachable_pub, missing_debug_implementations, missing_docs)]
 // Input-derived numbers are converted with checks, never an `as` that truncates.

@@ -1,38 +1,4 @@
-//! TPM 2.0 wire structures, parsed from their exact bytes, and signature verification with TPM keys.
-//!
-//! No I/O: every parser takes `&[u8]` and returns a value that borrows from it, keeping the exact
-//! bytes a signature or a name is computed over (`Public::bytes`, `Attest::bytes`). Hostile sizes
-//! are bounded ([`MAX_TPM2B`], [`MAX_BANKS`]); every failure is a typed
-//! [`Error`] naming the structure and the byte offset.
-//!
-//! | file | structure |
-//! |---|---|
-//! | `public.rs` | TPMT_PUBLIC / TPM2B_PUBLIC (and the bare TPMT_PUBLIC Windows' PCP exports), names |
-//! | `attest.rs` | TPMS_ATTEST / TPM2B_ATTEST (quote, certify, creation) |
-//! | `signature.rs` | TPMT_SIGNATURE (RSASSA, RSAPSS, ECDSA) |
-//! | `pcr_selection.rs` | TPML_PCR_SELECTION |
-//! | `pcr_set.rs` | [`PcrSet`]: a set of PCR indices (what is asked, quoted, required) |
-//! | `quote.rs` | [`verify_quote`] → [`VerifiedQuote`], the only way to one |
-//! | `verify.rs` | signature verification behind the [`SignatureVerifier`] trait |
-//!
-//! ```
-//! use hgs_tpm::{Attest, Attested, Public, Signature, SignatureVerifier, RustCryptoVerifier};
-//! # fn main() -> Result<(), hgs_tpm::Error> {
-//! // A 2048-bit RSA AK exported by Windows (bare TPMT_PUBLIC), a quote and its signature.
-//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data/ga_windows_gcp_shielded_vm/");
-//! # let read = |f: &str| std::fs::read(format!("{dir}{f}")).unwrap();
-//! let (ak, attest, sig) = (read("ak_public.bin"), read("quote_attest.bin"), read("quote_sig.bin"));
-//! let ak = Public::parse(&ak)?;
-//! let quote = Attest::parse(&attest)?;
-//! let signature = Signature::parse(&sig)?;
-//! RustCryptoVerifier.verify(&ak.key()?, quote.bytes, &signature)?;
-//! assert!(matches!(quote.attested, Attested::Quote { .. }));
-//! # Ok(()) }
-//! ```
-//!
-//! The public surface is the items re-exported here; the two public modules are deliberate
-//! namespaces: [`alg`] (the TPM_ALG_ID constants, as the specification names them) and [`hex`]
-//! (the hex codec and its serde adapters, `#[serde(with = "hgs_tpm::hex::serde")]`).
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(unreachable_pub, missing_debug_implementations, missing_docs)]
 // Input-derived numbers are converted with checks (`u32::try_from`, ...), never an `as` that truncates.

@@ -1,5 +1,5 @@
 //! The real Windows evidence (GCE Shielded VM, via go-attestation's testdata, Apache-2.0; bundled in
-//! `examples/data/ga_windows_gcp_shielded_vm/`, see its README): the AK parses, the quote verifies
+//! `tests/data/windows_gcp_shielded_vm/`, see its README): the AK parses, the quote verifies
 //! over the exact attest bytes, and the quoted PCR digest is SHA-1 over the 24 PCR values read with it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -13,7 +13,7 @@ use hgs_tpm::{
 
 fn data(file: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/data/ga_windows_gcp_shielded_vm")
+        .join("tests/data/windows_gcp_shielded_vm")
         .join(file);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -175,7 +175,7 @@ fn creation_attestation_parses_and_names_the_ak() {
 fn ring_backend_agrees_with_rustcrypto_on_the_windows_quote() {
     use hgs_tpm::{RingVerifier, RustCryptoVerifier, SignatureVerifier};
     let dir = format!(
-        "{}/../examples/data/ga_windows_gcp_shielded_vm",
+        "{}/tests/data/windows_gcp_shielded_vm",
         env!("CARGO_MANIFEST_DIR")
     );
     let ak = std::fs::read(format!("{dir}/ak_public.bin")).unwrap();

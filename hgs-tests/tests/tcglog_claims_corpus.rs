@@ -184,7 +184,6 @@ fn linux_logs_give_no_windows_claims_and_no_error() {
     );
 }
 
-#[cfg(feature = "builder")]
 #[test]
 fn a_kernel_debugger_anywhere_latches_on_and_events_after_wbcl_do_not_count() {
     use hgs_tcglog::builder::LogBuilder;
@@ -207,7 +206,6 @@ fn a_kernel_debugger_anywhere_latches_on_and_events_after_wbcl_do_not_count() {
     );
 }
 
-#[cfg(feature = "builder")]
 #[test]
 fn an_event_whose_digest_does_not_cover_its_data_is_an_anomaly_and_gives_no_claim() {
     use hgs_tcglog::builder::LogBuilder;
@@ -232,7 +230,6 @@ fn an_event_whose_digest_does_not_cover_its_data_is_an_anomaly_and_gives_no_clai
 
 /// Claims read the quoted bank only, and an event that bank never measured (SHA-1-only records
 /// on a PCR Windows extends in SHA-256) is an anomaly, not a claim.
-#[cfg(feature = "builder")]
 #[test]
 fn quoted_claims_read_the_quoted_bank_only_and_require_its_digest() {
     use hgs_tcglog::builder::LogBuilder;
@@ -287,7 +284,6 @@ fn quoted_claims_read_the_quoted_bank_only_and_require_its_digest() {
 
 /// On every Windows corpus log, claims read through a quote of every PCR in its strongest bank
 /// equal the reference reading, and neither has an anomaly (no false rejects).
-#[cfg(feature = "builder")]
 #[test]
 fn quoted_and_reference_claims_agree_on_every_windows_log_without_anomalies() {
     use hgs_tcglog::{BankPolicy, QuotedLog};
@@ -331,7 +327,6 @@ fn quoted_and_reference_claims_agree_on_every_windows_log_without_anomalies() {
 
 /// Claims from unquoted PCRs do not exist: a quote of PCRs 0-6 and 11 gives no Secure Boot and
 /// no SIPA claim, however healthy the log says the host is.
-#[cfg(feature = "builder")]
 #[test]
 fn a_narrow_quote_yields_no_claims_from_the_pcrs_it_left_out() {
     use hgs_tcglog::{BankPolicy, QuotedLog};

@@ -137,7 +137,6 @@ fn si_policy_with_odd_name_length_or_short_digest_is_refused() {
     ));
 }
 
-#[cfg(feature = "builder")]
 mod roundtrip {
     use super::*;
     use proptest::prelude::*;
