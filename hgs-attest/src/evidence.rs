@@ -21,6 +21,21 @@ pub type PcrValues = BTreeMap<HashAlg, BTreeMap<u32, Vec<u8>>>;
 /// The `format` value of an evidence document.
 pub const EVIDENCE_FORMAT: &str = "hgs-evidence/1";
 
+/// Why bytes are not an evidence document this verifier reads ([`Evidence::from_json`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvidenceError {
+    /// Not JSON of the [`Evidence`] shape (a field missing or mistyped, bad hex, an unknown bank).
+    #[error("not an evidence document")]
+    Json(#[source] serde_json::Error),
+    /// A well-formed document of another format (or version).
+    #[error("evidence format {found:?} is not {EVIDENCE_FORMAT}")]
+    UnknownFormat {
+        /// The document's `format`.
+        found: String,
+    },
+}
+
 /// One quote.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QuoteEvidence {
@@ -61,6 +76,22 @@ pub struct Evidence {
     pub event_log: Vec<u8>,
 }
 
+impl Evidence {
+    /// Reads an [`EVIDENCE_FORMAT`] JSON document, refusing any other format before anything
+    /// else is looked at. ([`Attestor::evaluate`](crate::Attestor::evaluate) also refuses a
+    /// foreign format, as a [`Failure`](crate::Failure) in the verdict; this is for tools that
+    /// want to stop at the door.)
+    pub fn from_json(bytes: &[u8]) -> Result<Evidence, EvidenceError> {
+        let evidence: Evidence = serde_json::from_slice(bytes).map_err(EvidenceError::Json)?;
+        if evidence.format != EVIDENCE_FORMAT {
+            return Err(EvidenceError::UnknownFormat {
+                found: evidence.format,
+            });
+        }
+        Ok(evidence)
+    }
+}
+
 /// Serde for [`PcrValues`]: `{"sha256": {"0": "<hex>"}}`.
 mod pcr_values_hex {
     use std::collections::BTreeMap;
@@ -98,8 +129,24 @@ mod pcr_values_hex {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::Evidence;
+    use super::{Evidence, EvidenceError, EVIDENCE_FORMAT};
     use hgs_tpm::HashAlg;
+
+    #[test]
+    fn from_json_refuses_another_format_and_non_documents_by_kind() {
+        let doc = |format: &str| {
+            format!(r#"{{"format":"{format}","ak_public":"","quotes":[],"event_log":""}}"#)
+        };
+        assert!(Evidence::from_json(doc(EVIDENCE_FORMAT).as_bytes()).is_ok());
+        assert!(matches!(
+            Evidence::from_json(doc("hgs-evidence/2").as_bytes()),
+            Err(EvidenceError::UnknownFormat { found }) if found == "hgs-evidence/2"
+        ));
+        assert!(matches!(
+            Evidence::from_json(b"{\"format\":\"hgs-evidence/1\"}"),
+            Err(EvidenceError::Json(_))
+        ));
+    }
 
     fn doc(pcr_values: &str) -> String {
         format!(

@@ -752,16 +752,8 @@ pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
 /// Runs `hgs attest`: exit 0 only when Passed, 1 otherwise.
 pub fn run_attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     let bytes = read_file(&args.evidence)?;
-    let evidence: Evidence = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not an evidence document", args.evidence.display()))?;
-    if evidence.format != hgs_attest::EVIDENCE_FORMAT {
-        bail!(
-            "{}: format {:?} is not {}",
-            args.evidence.display(),
-            evidence.format,
-            hgs_attest::EVIDENCE_FORMAT
-        );
-    }
+    let evidence =
+        Evidence::from_json(&bytes).with_context(|| format!("{}", args.evidence.display()))?;
     let id = evidence.challenge_id.clone().with_context(|| {
         format!(
             "{}: no challenge_id: answer a challenge from `hgs challenge`",
