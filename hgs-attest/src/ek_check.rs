@@ -64,15 +64,15 @@ fn distrust(e: &hgs_ekcert::Error) -> EkDistrust {
         E::UntrustedRoot {
             subject, issuer, ..
         } => EkDistrust::UntrustedRoot {
-            subject: subject.clone(),
-            issuer: issuer.clone(),
+            subject: subject.to_string(),
+            issuer: issuer.to_string(),
         },
         E::KeyMismatch { .. } => EkDistrust::KeyMismatch,
         E::Expired { subject, .. } => EkDistrust::Expired {
-            subject: subject.clone(),
+            subject: subject.to_string(),
         },
         E::NotYetValid { subject, .. } => EkDistrust::NotYetValid {
-            subject: subject.clone(),
+            subject: subject.to_string(),
         },
         E::BadSignature { .. } => EkDistrust::BadSignature,
         E::EkPublic(_) => EkDistrust::UnusableEkpub,

@@ -116,12 +116,16 @@ pub enum AuthenticodeError {
         oid: String,
     },
     /// The cabinet's bytes do not hash to the digest Microsoft signed (the cabinet was changed).
-    #[error("cabinet digest {computed} differs from the signed {signed}")]
+    #[error(
+        "cabinet digest {} differs from the signed {}",
+        hgs_tpm::hex::encode(computed),
+        hgs_tpm::hex::encode(signed)
+    )]
     CabinetDigestMismatch {
-        /// Computed here (hex).
-        computed: String,
-        /// In the signature (hex).
-        signed: String,
+        /// Computed here.
+        computed: Vec<u8>,
+        /// In the signature.
+        signed: Vec<u8>,
     },
     /// A required signed attribute is missing.
     #[error("signature: no {attribute} signed attribute")]
@@ -142,13 +146,13 @@ pub enum AuthenticodeError {
     #[error("signature by `{subject}` over the signed attributes does not verify")]
     BadSignerSignature {
         /// Signer subject.
-        subject: String,
+        subject: Box<Name>,
     },
     /// The signer's certificate lacks the extended key usage its role needs.
     #[error("`{subject}` lacks the {eku} extended key usage")]
     MissingEku {
         /// Signer subject.
-        subject: String,
+        subject: Box<Name>,
         /// The EKU OID.
         eku: &'static str,
     },
@@ -156,7 +160,7 @@ pub enum AuthenticodeError {
     #[error("the cabinet is signed by `{subject}`, not by Microsoft Corporation")]
     SignerNotMicrosoft {
         /// Signer subject.
-        subject: String,
+        subject: Box<Name>,
     },
     /// The signer's chain to the pinned root failed (depth 0 = the signer).
     #[error("signer chain")]
@@ -271,8 +275,8 @@ pub fn verify_cabinet(input: &[u8], now: UnixTime) -> Result<CabinetSignature> {
     let computed = hash.tpm().hash_parts(&ranges);
     if computed != signed {
         return Err(AuthenticodeError::CabinetDigestMismatch {
-            computed: hgs_tpm::hex::encode(&computed),
-            signed: hgs_tpm::hex::encode(signed),
+            computed: computed.to_vec(),
+            signed: signed.to_vec(),
         });
     }
     // Authenticode (PKCS #7 v1.5): the messageDigest covers the content's value octets.
@@ -281,7 +285,7 @@ pub fn verify_cabinet(input: &[u8], now: UnixTime) -> Result<CabinetSignature> {
     // by Microsoft itself, as TrustedTpm.cab is.
     if signer.subject.attribute("2.5.4.10").as_deref() != Some("Microsoft Corporation") {
         return Err(AuthenticodeError::SignerNotMicrosoft {
-            subject: signer.subject.to_string(),
+            subject: Box::new(signer.subject.clone()),
         });
     }
 
@@ -573,7 +577,7 @@ impl<'a> SignedData<'a> {
         let mut signed = attrs.raw.to_vec();
         signed[0] = tag::SET;
         let bad = || AuthenticodeError::BadSignerSignature {
-            subject: cert.subject.to_string(),
+            subject: Box::new(cert.subject.clone()),
         };
         signature::verify_message(s.algorithm()?, s.signature, &signed, &cert.key)
             .map_err(|_| bad())?;
@@ -584,7 +588,7 @@ impl<'a> SignedData<'a> {
             .is_some_and(|p| p.iter().any(|o| o == eku));
         if !has_eku {
             return Err(AuthenticodeError::MissingEku {
-                subject: cert.subject.to_string(),
+                subject: Box::new(cert.subject.clone()),
                 eku,
             });
         }
@@ -596,21 +600,21 @@ fn valid_at(c: &Certificate, depth: usize, at: UnixTime) -> Result<()> {
     if c.not_before > at {
         return Err(AuthenticodeError::Chain(Error::NotYetValid {
             depth,
-            subject: c.subject.to_string(),
+            subject: Box::new(c.subject.clone()),
             not_before: c.not_before,
         }));
     }
     if c.not_after < at {
         return Err(AuthenticodeError::Chain(Error::Expired {
             depth,
-            subject: c.subject.to_string(),
+            subject: Box::new(c.subject.clone()),
             not_after: c.not_after,
         }));
     }
     if let Some(oid) = c.extensions.unhandled_critical.first() {
         return Err(AuthenticodeError::Chain(Error::UnknownCriticalExtension {
             depth,
-            subject: c.subject.to_string(),
+            subject: Box::new(c.subject.clone()),
             oid: oid.clone(),
         }));
     }
@@ -652,8 +656,8 @@ fn chain_to(
             .ok_or_else(|| {
                 AuthenticodeError::Chain(Error::UntrustedRoot {
                     depth,
-                    subject: cur.subject.to_string(),
-                    issuer: cur.issuer.to_string(),
+                    subject: Box::new(cur.subject.clone()),
+                    issuer: Box::new(cur.issuer.clone()),
                 })
             })?;
         chain.push(next.subject.to_string());

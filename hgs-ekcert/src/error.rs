@@ -5,6 +5,7 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::name::Name;
 use crate::time::UnixTime;
 
 /// Result with this crate's [`enum@Error`].
@@ -51,9 +52,9 @@ pub enum Error {
         /// Depth of the certificate whose issuer is missing.
         depth: usize,
         /// Its subject.
-        subject: String,
+        subject: Box<Name>,
         /// Its issuer name (the certificate that would be needed).
-        issuer: String,
+        issuer: Box<Name>,
     },
     /// Every installed certificate named like the issuer failed to verify the signature.
     #[error(
@@ -63,9 +64,9 @@ pub enum Error {
         /// Depth of the certificate whose signature failed.
         depth: usize,
         /// Its subject.
-        subject: String,
+        subject: Box<Name>,
         /// Its issuer name.
-        issuer: String,
+        issuer: Box<Name>,
     },
     /// A certificate on the only candidate path has expired at the verification time.
     #[error("certificate at depth {depth} (`{subject}`) expired at {not_after}")]
@@ -73,7 +74,7 @@ pub enum Error {
         /// Depth.
         depth: usize,
         /// Subject.
-        subject: String,
+        subject: Box<Name>,
         /// Its notAfter.
         not_after: UnixTime,
     },
@@ -83,7 +84,7 @@ pub enum Error {
         /// Depth.
         depth: usize,
         /// Subject.
-        subject: String,
+        subject: Box<Name>,
         /// Its notBefore.
         not_before: UnixTime,
     },
@@ -93,7 +94,7 @@ pub enum Error {
         /// Depth of the would-be CA.
         depth: usize,
         /// Its subject.
-        subject: String,
+        subject: Box<Name>,
         /// What is missing.
         why: &'static str,
     },
@@ -103,7 +104,7 @@ pub enum Error {
         /// Depth of the certificate whose issuers are all on the path.
         depth: usize,
         /// Its subject.
-        subject: String,
+        subject: Box<Name>,
     },
     /// Path building ran out of its budget (signature checks or depth).
     #[error("path-building budget exceeded: {0}")]
@@ -130,7 +131,7 @@ pub enum Error {
         /// Depth of the certificate (0 = the EK certificate).
         depth: usize,
         /// Its subject.
-        subject: String,
+        subject: Box<Name>,
         /// The extension's OID (dotted).
         oid: String,
     },

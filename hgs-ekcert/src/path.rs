@@ -42,14 +42,14 @@ impl TimeCheck {
         if c.not_before > self.at {
             return Err(Error::NotYetValid {
                 depth,
-                subject: c.subject.to_string(),
+                subject: Box::new(c.subject.clone()),
                 not_before: c.not_before,
             });
         }
         if c.not_after < self.at && !self.allow_expired {
             return Err(Error::Expired {
                 depth,
-                subject: c.subject.to_string(),
+                subject: Box::new(c.subject.clone()),
                 not_after: c.not_after,
             });
         }
@@ -123,8 +123,8 @@ impl Search<'_> {
         if candidates.is_empty() {
             self.note(Error::UntrustedRoot {
                 depth,
-                subject: cert.subject.to_string(),
-                issuer: cert.issuer.to_string(),
+                subject: Box::new(cert.subject.clone()),
+                issuer: Box::new(cert.issuer.clone()),
             });
             return Ok(false);
         }
@@ -152,8 +152,8 @@ impl Search<'_> {
                 Err(SigError::Bad) => {
                     self.note(Error::BadSignature {
                         depth,
-                        subject: cert.subject.to_string(),
-                        issuer: cert.issuer.to_string(),
+                        subject: Box::new(cert.subject.clone()),
+                        issuer: Box::new(cert.issuer.clone()),
                     });
                     continue;
                 }
@@ -166,7 +166,7 @@ impl Search<'_> {
             if let Err(why) = Self::ca_rights(issuer, anchor, depth) {
                 self.note(Error::NotCa {
                     depth: depth + 1,
-                    subject: issuer.subject.to_string(),
+                    subject: Box::new(issuer.subject.clone()),
                     why,
                 });
                 continue;
@@ -195,13 +195,13 @@ impl Search<'_> {
             self.note(if loop_only {
                 Error::ChainLoop {
                     depth,
-                    subject: cert.subject.to_string(),
+                    subject: Box::new(cert.subject.clone()),
                 }
             } else {
                 Error::UntrustedRoot {
                     depth,
-                    subject: cert.subject.to_string(),
-                    issuer: cert.issuer.to_string(),
+                    subject: Box::new(cert.subject.clone()),
+                    issuer: Box::new(cert.issuer.clone()),
                 }
             });
         }
@@ -234,8 +234,8 @@ pub(crate) fn build(
     }
     Err(s.best.unwrap_or(Error::UntrustedRoot {
         depth: 0,
-        subject: leaf.subject.to_string(),
-        issuer: leaf.issuer.to_string(),
+        subject: Box::new(leaf.subject.clone()),
+        issuer: Box::new(leaf.issuer.clone()),
     }))
 }
 

@@ -226,7 +226,7 @@ fn refuse_unknown_critical(c: &Certificate, depth: usize) -> Result<()> {
     match c.extensions.unhandled_critical.first() {
         Some(oid) => Err(Error::UnknownCriticalExtension {
             depth,
-            subject: c.subject.to_string(),
+            subject: Box::new(c.subject.clone()),
             oid: oid.clone(),
         }),
         None => Ok(()),
