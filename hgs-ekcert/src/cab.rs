@@ -433,7 +433,8 @@ mod tests {
 }
 
 /// Builders of small synthetic cabinets, for tests and fuzz seeds.
-#[doc(hidden)]
+#[cfg(any(test, feature = "builder"))]
+#[cfg_attr(not(feature = "builder"), allow(unreachable_pub))]
 #[allow(clippy::cast_possible_truncation)]
 pub mod testing {
     /// An unsigned cabinet with one folder holding `files`, MSZIP (one block per 32 KiB) or

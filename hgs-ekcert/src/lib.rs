@@ -25,8 +25,9 @@ pub use authenticode::{
     EKU_TIME_STAMPING, MAX_SIGNATURE_CERTIFICATES, MICROSOFT_CODE_SIGNING_ROOT,
     MICROSOFT_TIMESTAMP_ROOT,
 };
-#[doc(hidden)]
-pub use cab::testing as cab_testing;
+/// Builders of small synthetic cabinets (feature `builder`, tests only).
+#[cfg(feature = "builder")]
+pub use cab::testing as cab_builder;
 pub use cab::{
     cabinet_layout, read_cabinet, CabError, CabFile, CabLayout, Cabinet, MAX_CAB_FILES,
     MAX_CAB_FOLDERS, MAX_CAB_UNCOMPRESSED,

@@ -125,7 +125,7 @@ fn cut_off_signature_is_refused_unless_allowed() {
     assert!(p.anchors.len() > 40);
     // A synthetic unsigned cabinet too.
     let tiny =
-        hgs_ekcert::cab_testing::build(&[("X/RootCA/a.cer", MICROSOFT_CODE_SIGNING_ROOT)], true);
+        hgs_ekcert::cab_builder::build(&[("X/RootCA/a.cer", MICROSOFT_CODE_SIGNING_ROOT)], true);
     assert_eq!(
         read_trusted_tpm_cab(&tiny, now(), SignaturePolicy::Require).unwrap_err(),
         PackageError::Signature(AuthenticodeError::NotSigned)
@@ -138,7 +138,7 @@ fn cut_off_signature_is_refused_unless_allowed() {
 #[test]
 fn bounds_are_enforced() {
     // A header claiming more files than allowed is refused before anything is read.
-    let mut b = hgs_ekcert::cab_testing::build(&[("a", b"x")], false);
+    let mut b = hgs_ekcert::cab_builder::build(&[("a", b"x")], false);
     b[28..30].copy_from_slice(&u16::MAX.to_le_bytes());
     assert!(matches!(
         read_cabinet(&b),
