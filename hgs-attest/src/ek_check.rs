@@ -48,7 +48,7 @@ pub fn check_ek_certificate(
             manufacturer: v.manufacturer,
             model: v.model,
             firmware: v.firmware,
-            chain: v.chain.into_iter().map(|l| l.subject).collect(),
+            chain: v.chain.iter().map(|l| l.subject.to_string()).collect(),
         }),
         Err(e) => EkCertificateCheck::Untrusted {
             why: distrust(&e),

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::cert::{Certificate, KeyType};
 use crate::ekpub::{check_key_match, EkPublic};
 use crate::error::{Error, Quirk, Result};
+use crate::name::Name;
 use crate::path::{self, Budget, TimeCheck};
 use crate::signature::SignatureBackend;
 use crate::tcg::{self, TpmInfo, TpmSpec};
@@ -84,12 +85,15 @@ pub enum Role {
 pub struct ChainLink {
     /// Role.
     pub role: Role,
-    /// Subject (RFC 4514 style).
-    pub subject: String,
-    /// Issuer.
-    pub issuer: String,
-    /// Serial number (hex).
-    pub serial: String,
+    /// Subject (exact DER; RFC 4514 style text in JSON and `Display`).
+    #[serde(serialize_with = "as_text")]
+    pub subject: Name,
+    /// Issuer (as `subject`).
+    #[serde(serialize_with = "as_text")]
+    pub issuer: Name,
+    /// Serial number's content octets (hex in JSON).
+    #[serde(serialize_with = "hgs_tpm::hex::serde::serialize")]
+    pub serial: Vec<u8>,
     /// notAfter.
     pub not_after: UnixTime,
 }
@@ -233,12 +237,17 @@ fn refuse_unknown_critical(c: &Certificate, depth: usize) -> Result<()> {
     }
 }
 
+/// A [`Name`] in JSON: its RFC 4514 style text (a report, not a round-trip encoding).
+fn as_text<S: serde::Serializer>(name: &Name, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(name)
+}
+
 fn link(c: &Certificate, role: Role) -> ChainLink {
     ChainLink {
         role,
-        subject: c.subject.to_string(),
-        issuer: c.issuer.to_string(),
-        serial: c.serial_hex(),
+        subject: c.subject.clone(),
+        issuer: c.issuer.clone(),
+        serial: c.serial.clone(),
         not_after: c.not_after,
     }
 }

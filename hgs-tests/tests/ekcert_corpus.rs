@@ -144,7 +144,7 @@ fn every_leaf_reproduces_its_expected_outcome() {
                         c.subject.to_string()
                     })
                     .collect();
-                let got: Vec<String> = v.chain[1..].iter().map(|l| l.subject.clone()).collect();
+                let got: Vec<String> = v.chain[1..].iter().map(|l| l.subject.to_string()).collect();
                 assert_eq!(got, names, "{id}: chain");
                 if expired {
                     let strict =

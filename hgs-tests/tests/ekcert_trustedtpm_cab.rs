@@ -223,7 +223,7 @@ fn outcome(r: Result<hgs_ekcert::Verified, Error>) -> String {
             "ok {}",
             v.chain
                 .iter()
-                .map(|l| l.subject.clone())
+                .map(|l| l.subject.to_string())
                 .collect::<Vec<_>>()
                 .join(" <- ")
         ),
