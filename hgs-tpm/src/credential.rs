@@ -117,6 +117,20 @@ fn hmac(alg: HashAlg, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     }
 }
 
+/// The counter loop KDFa and KDFe share: `block(counter)` for counter = 1, 2, ... (big-endian)
+/// until `bits` are produced, truncated to whole bytes.
+fn counter_kdf(alg: HashAlg, bits: u32, mut block: impl FnMut(&[u8; 4]) -> Vec<u8>) -> Vec<u8> {
+    let bytes = usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(bytes.saturating_add(alg.digest_len()));
+    let mut counter: u32 = 0;
+    while out.len() < bytes {
+        counter += 1;
+        out.extend_from_slice(&block(&counter.to_be_bytes()));
+    }
+    out.truncate(bytes);
+    out
+}
+
 /// KDFa (SP 800-108 counter mode with HMAC), TPM 2.0 Part 1 §11.4.10.2. `label` without its NUL.
 pub fn kdfa(
     alg: HashAlg,
@@ -126,26 +140,20 @@ pub fn kdfa(
     context_v: &[u8],
     bits: u32,
 ) -> Vec<u8> {
-    let bytes = usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX);
-    let mut out = Vec::with_capacity(bytes + alg.digest_len());
-    let mut counter: u32 = 0;
-    while out.len() < bytes {
-        counter += 1;
-        out.extend_from_slice(&hmac(
+    counter_kdf(alg, bits, |counter| {
+        hmac(
             alg,
             key,
             &[
-                &counter.to_be_bytes(),
+                counter,
                 label.as_bytes(),
                 &[0],
                 context_u,
                 context_v,
                 &bits.to_be_bytes(),
             ],
-        ));
-    }
-    out.truncate(bytes);
-    out
+        )
+    })
 }
 
 /// KDFe (SP 800-56A concatenation KDF), TPM 2.0 Part 1 §11.4.10.3. `label` without its NUL.
@@ -157,22 +165,9 @@ pub fn kdfe(
     party_v: &[u8],
     bits: u32,
 ) -> Vec<u8> {
-    let bytes = usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX);
-    let mut out = Vec::with_capacity(bytes + alg.digest_len());
-    let mut counter: u32 = 0;
-    while out.len() < bytes {
-        counter += 1;
-        out.extend_from_slice(&alg.hash_parts(&[
-            &counter.to_be_bytes(),
-            z,
-            label.as_bytes(),
-            &[0],
-            party_u,
-            party_v,
-        ]));
-    }
-    out.truncate(bytes);
-    out
+    counter_kdf(alg, bits, |counter| {
+        alg.hash_parts(&[counter, z, label.as_bytes(), &[0], party_u, party_v])
+    })
 }
 
 fn tpm2b(bytes: &[u8]) -> Result<Vec<u8>, CredentialError> {
