@@ -48,6 +48,34 @@ pub struct ServeArgs {
     /// Where the generated self-signed certificate's PEM is written.
     #[arg(long, default_value = "hgs-server-cert.pem")]
     cert_out: PathBuf,
+    /// File holding a read-only operator token for `/status` (else $HGS_OPERATOR_TOKEN, else
+    /// only the admin token opens it).
+    #[arg(long)]
+    operator_token_file: Option<PathBuf>,
+    /// Host-endpoint requests per second per client address (IPv6: per /64); 0 disables the
+    /// limit (e.g. behind a proxy that limits).
+    #[arg(long, default_value_t = 20)]
+    rate_per_client: u32,
+    /// Burst of host-endpoint requests per client address.
+    #[arg(long, default_value_t = 200)]
+    burst_per_client: u32,
+    /// Challenges per second per registered host name; 0 disables the limit.
+    #[arg(long, default_value_t = 1)]
+    rate_per_host: u32,
+    /// Burst of challenges per host name.
+    #[arg(long, default_value_t = 10)]
+    burst_per_host: u32,
+}
+
+fn operator_token(args: &ServeArgs) -> anyhow::Result<Option<String>> {
+    if let Some(path) = &args.operator_token_file {
+        let t = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the operator token {}", path.display()))?;
+        return Ok(Some(t.trim().to_owned()));
+    }
+    Ok(std::env::var("HGS_OPERATOR_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_owned()))
 }
 
 const GENERATED_TOKEN_FILE: &str = "hgs-admin-token";
@@ -95,6 +123,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(admin_token(&args)?);
     config.token_lifetime = args.token_lifetime;
     config.challenge_ttl = args.challenge_ttl;
+    config.operator_token = operator_token(&args)?;
+    config.rate_limits = hgs_server::RateLimits {
+        per_client: hgs_server::Rate::new(args.rate_per_client, args.burst_per_client),
+        per_host: hgs_server::Rate::new(args.rate_per_host, args.burst_per_host),
+    };
     if let Some(path) = &args.token_key {
         let pem = std::fs::read_to_string(path)
             .with_context(|| format!("reading the token key {}", path.display()))?;

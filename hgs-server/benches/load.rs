@@ -35,7 +35,7 @@ use hgs_attest::policy::{
     TpmBaseline,
 };
 use hgs_attest::{new_challenge, Attestor, ChallengeRequest, Host};
-use hgs_server::{PostgresStore, Server, ServerConfig, SqliteStore, Store};
+use hgs_server::{PostgresStore, RateLimits, Server, ServerConfig, SqliteStore, Store};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -179,9 +179,16 @@ async fn run<S: Store>(engine: &'static str, store: S) -> Report {
     let concurrency = env("HGS_BENCH_CONCURRENCY", 32) as usize;
     let r = Arc::new(
         Running::start(
-            Server::new(ServerConfig::new(common::ADMIN), store)
-                .await
-                .unwrap(),
+            Server::new(
+                ServerConfig {
+                    // Every simulated host attests from this machine's one address.
+                    rate_limits: RateLimits::none(),
+                    ..ServerConfig::new(common::ADMIN)
+                },
+                store,
+            )
+            .await
+            .unwrap(),
         )
         .await,
     );
@@ -236,6 +243,117 @@ async fn run<S: Store>(engine: &'static str, store: S) -> Report {
     }
 }
 
+struct FloodReport {
+    flood_requests: usize,
+    refused: usize,
+    seconds: f64,
+    legit: usize,
+    legit_p50: Duration,
+    legit_p99: Duration,
+}
+
+/// One client (127.0.0.1) floods challenges for one registered host as fast as 64 connections
+/// go, under the default rate limits, while `HGS_BENCH_LEGIT` real hosts, each from its own
+/// loopback address (127.0.1.x), attest once a second: their latency is what the flood costs.
+async fn flood<S: Store>(store: S) -> FloodReport {
+    let seconds = env("HGS_BENCH_SECONDS", 10);
+    let legit_n = env("HGS_BENCH_LEGIT", 64) as usize;
+    let r = Arc::new(
+        Running::start(
+            Server::new(ServerConfig::new(common::ADMIN), store)
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    r.register_policies().await;
+    let target = SimulatedHost::new("FLOODED", &healthy());
+    r.register(&target).await;
+    let legit: Vec<SimulatedHost> = (0..legit_n)
+        .map(|i| SimulatedHost::new(&format!("LEGIT-{i:03}"), &healthy()))
+        .collect();
+    for h in &legit {
+        r.register(h).await;
+    }
+    let stop = Instant::now() + Duration::from_secs(seconds);
+    let t0 = Instant::now();
+    let flooder = r.client_from(std::net::IpAddr::from([127, 0, 0, 1]));
+    let body = target.challenge_body();
+    let mut floods = Vec::new();
+    for _ in 0..64 {
+        let (r, client, body) = (r.clone(), flooder.clone(), body.clone());
+        floods.push(tokio::spawn(async move {
+            let (mut sent, mut refused) = (0usize, 0usize);
+            while Instant::now() < stop {
+                let resp = client
+                    .post(r.url("/v1/challenges"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                sent += 1;
+                refused += usize::from(resp.status() == 429);
+            }
+            (sent, refused)
+        }));
+    }
+    let mut hosts = Vec::new();
+    for (i, h) in legit.into_iter().enumerate() {
+        let r = r.clone();
+        let ip = std::net::IpAddr::from([127, 0, 1, u8::try_from(i % 250 + 1).unwrap()]);
+        hosts.push(tokio::spawn(async move {
+            let client = r.client_from(ip);
+            let mut latencies = Vec::new();
+            // Spread the fleet's first attestations over the first second.
+            tokio::time::sleep(Duration::from_millis((i as u64 * 1000) / legit_n as u64)).await;
+            while Instant::now() < stop {
+                let started = Instant::now();
+                let resp = client
+                    .post(r.url("/v1/challenges"))
+                    .json(&h.challenge_body())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 200);
+                let msg: hgs_attest::ChallengeMessage = resp.json().await.unwrap();
+                let resp = client
+                    .post(r.url("/v1/attestations"))
+                    .json(&h.answer(&msg))
+                    .send()
+                    .await
+                    .unwrap();
+                let body: serde_json::Value = resp.json().await.unwrap();
+                assert_eq!(body["verdict"]["status"], "Passed", "{body}");
+                latencies.push(started.elapsed());
+                tokio::time::sleep(Duration::from_secs(1).saturating_sub(started.elapsed())).await;
+            }
+            latencies
+        }));
+    }
+    let (mut sent, mut refused) = (0, 0);
+    for f in floods {
+        let (s, x) = f.await.unwrap();
+        sent += s;
+        refused += x;
+    }
+    let mut all = Vec::new();
+    for h in hosts {
+        all.extend(h.await.unwrap());
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pick = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    r.handle.shutdown();
+    FloodReport {
+        flood_requests: sent,
+        refused,
+        seconds: elapsed,
+        legit: all.len(),
+        legit_p50: pick(0.50),
+        legit_p99: pick(0.99),
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; anything else (e.g. `cargo test --benches`) runs nothing.
     if !std::env::args().any(|a| a == "--bench") {
@@ -257,6 +375,17 @@ fn main() {
             run("sqlite", store).await
         }));
     }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let flooded = engines.contains("sqlite").then(|| {
+        rt.block_on(async {
+            let store = SqliteStore::connect(&format!("sqlite:{}", db.display()))
+                .await
+                .unwrap();
+            flood(store).await
+        })
+    });
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
@@ -308,6 +437,19 @@ fn main() {
             r.p50.as_secs_f64() * 1e3,
             r.p99.as_secs_f64() * 1e3,
             r.cpu_per_attestation.as_secs_f64() * 1e6
+        );
+    }
+    if let Some(f) = flooded {
+        println!(
+            "\nunder a flood (SQLite, default rate limits): one client sent {:.0} challenge \
+             requests/s ({:.1}% refused with 429); {} real hosts from their own addresses \
+             attested {} times, p50 {:.1} ms, p99 {:.1} ms",
+            f.flood_requests as f64 / f.seconds,
+            100.0 * f.refused as f64 / f.flood_requests.max(1) as f64,
+            env("HGS_BENCH_LEGIT", 64),
+            f.legit,
+            f.legit_p50.as_secs_f64() * 1e3,
+            f.legit_p99.as_secs_f64() * 1e3,
         );
     }
 }

@@ -19,6 +19,7 @@
 #![cfg_attr(not(test), deny(clippy::cast_possible_truncation))]
 
 mod api;
+mod limits;
 mod metrics;
 mod status;
 mod store;
@@ -32,9 +33,11 @@ pub use api::{
     ApiError, AttestationResponse, BaselineRegistration, ChallengeBody, CiPolicyRequest, ErrorBody,
     HostRegistration, InstalledRoot, PolicyStateEntry, RootInstall, MAX_BODY_BYTES,
 };
+pub use limits::{Limit, Rate, RateLimits, HOUSEKEEPING_EVERY};
 pub use metrics::Metrics;
 pub use store::{
     Consumed, Hosts, PostgresStore, Registry, SqliteStore, Store, StoreError, VerdictRecord,
+    MAX_CHALLENGES_PER_HOST,
 };
 pub use tls::{TlsError, TlsIdentity};
 
@@ -94,6 +97,10 @@ impl std::fmt::Debug for Clock {
 pub struct ServerConfig {
     /// The administrators' bearer token (compared in constant time).
     pub admin_token: String,
+    /// A read-only token for operators: `/status` (also open to the admin token), nothing else.
+    pub operator_token: Option<String>,
+    /// Rate limits on the endpoints anyone can reach.
+    pub rate_limits: RateLimits,
     /// Token lifetime in seconds.
     pub token_lifetime: u64,
     /// Seconds a challenge may be answered in.
@@ -106,10 +113,12 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Defaults ([`DEFAULT_TOKEN_LIFETIME`], [`DEFAULT_CHALLENGE_TTL`], key from the database, the
-    /// system clock) with this admin token.
+    /// system clock, [`RateLimits::default`], no operator token) with this admin token.
     pub fn new(admin_token: impl Into<String>) -> ServerConfig {
         ServerConfig {
             admin_token: admin_token.into(),
+            operator_token: None,
+            rate_limits: RateLimits::default(),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             challenge_ttl: DEFAULT_CHALLENGE_TTL,
             token_key: None,
@@ -125,6 +134,12 @@ pub enum ServerError {
     /// The admin token is too short to be a secret.
     #[error("the admin token must be at least {MIN_ADMIN_TOKEN_LEN} characters")]
     WeakAdminToken,
+    /// The operator token is too short, or is the admin token.
+    #[error(
+        "the operator token must be at least {MIN_ADMIN_TOKEN_LEN} characters and differ from \
+         the admin token"
+    )]
+    WeakOperatorToken,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -163,8 +178,13 @@ impl<S: Store> Server<S> {
     /// A server over `store`. Without a configured token key, takes the one in the database,
     /// generating and storing it on first start (insert-if-absent: replicas agree on one key).
     pub async fn new(config: ServerConfig, store: S) -> Result<Server<S>, ServerError> {
-        if config.admin_token.len() < MIN_ADMIN_TOKEN_LEN {
+        if config.admin_token.trim().len() < MIN_ADMIN_TOKEN_LEN {
             return Err(ServerError::WeakAdminToken);
+        }
+        if let Some(op) = &config.operator_token {
+            if op.trim().len() < MIN_ADMIN_TOKEN_LEN || op.trim() == config.admin_token.trim() {
+                return Err(ServerError::WeakOperatorToken);
+            }
         }
         let signer = match config.token_key.clone() {
             Some(k) => k,
@@ -217,7 +237,13 @@ impl<S: Store> Server<S> {
             .http_builder()
             .http1()
             .header_read_timeout(REQUEST_HEAD_TIMEOUT);
-        server.serve(self.router().into_make_service()).await?;
+        // The peer's address reaches the per-client rate limit.
+        server
+            .serve(
+                self.router()
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await?;
         Ok(())
     }
 }

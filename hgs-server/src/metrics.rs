@@ -1,17 +1,17 @@
 //! Prometheus metrics: requests by route, method and status; verdicts by status and sub-status;
-//! request latency; challenges issued.
+//! request latency; challenges issued and voided; requests refused by a rate limit.
+//!
+//! No label carries a host name, a client address or any other value a client chose beyond the
+//! route pattern: `/metrics` is open to the network's scrapers, and its cardinality stays fixed.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use hgs_attest::Verdict;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts};
-
-use crate::api::AppState;
-use crate::store::Store;
 
 /// The server's metrics, in their own registry.
 #[derive(Debug, Clone)]
@@ -22,6 +22,9 @@ pub struct Metrics {
     verdicts: IntCounterVec,
     /// Challenges issued.
     pub challenges: IntCounter,
+    /// Outstanding challenges voided by a newer one for the same host.
+    pub challenges_voided: IntCounter,
+    rate_limited: IntCounterVec,
 }
 
 impl Metrics {
@@ -53,22 +56,37 @@ impl Metrics {
             &["status", "sub_status"],
         )?;
         let challenges = IntCounter::new("hgs_challenges_issued_total", "Challenges issued")?;
+        let challenges_voided = IntCounter::new(
+            "hgs_challenges_voided_total",
+            "Outstanding challenges voided by a newer one for the same host",
+        )?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "hgs_rate_limited_total",
+                "Requests refused with 429, by the limit that refused them (client or host)",
+            ),
+            &["limit"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(verdicts.clone()))?;
         registry.register(Box::new(challenges.clone()))?;
+        registry.register(Box::new(challenges_voided.clone()))?;
+        registry.register(Box::new(rate_limited.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             latency,
             verdicts,
             challenges,
+            challenges_voided,
+            rate_limited,
         })
     }
 
     /// Counts a verdict: once per sub-status, or once with `sub_status="none"`.
     pub fn verdict(&self, v: &Verdict) {
-        let status = crate::api::status_name(v);
+        let status = status_name(v);
         if v.sub_statuses.is_empty() {
             self.verdicts
                 .with_label_values(&[status.as_str(), "none"])
@@ -82,6 +100,11 @@ impl Metrics {
         }
     }
 
+    /// Counts a request refused by `limit`.
+    pub(crate) fn rate_limited(&self, limit: crate::limits::Limit) {
+        self.rate_limited.with_label_values(&[limit.label()]).inc();
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -92,24 +115,37 @@ impl Metrics {
 
 /// Middleware: counts and times every request under its route pattern (`/v1/hosts/{name}`, not
 /// the concrete path, so label cardinality stays bounded).
-pub(crate) async fn track<S: Store>(
-    State(st): State<Arc<AppState<S>>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn track(State(m): State<Metrics>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    // Known methods only: an extension method is any token a client likes (unbounded labels).
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    };
     let start = Instant::now();
     let response = next.run(req).await;
-    let m = &st.metrics;
     m.latency
         .with_label_values(&[route.as_str()])
         .observe(start.elapsed().as_secs_f64());
     m.requests
-        .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
+        .with_label_values(&[route.as_str(), method, response.status().as_str()])
         .inc();
     response
+}
+
+/// The verdict's status as its serde name (`Passed`, `InsecureHostConfiguration`, ...).
+pub(crate) fn status_name(v: &Verdict) -> String {
+    serde_json::to_value(v.status)
+        .ok()
+        .and_then(|s| s.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{:?}", v.status))
 }

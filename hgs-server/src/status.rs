@@ -1,5 +1,6 @@
 //! `GET /status`: a small read-only HTML page for operators (hosts, last verdict and why, token
-//! expiry). Every value is HTML-escaped; the page has no script and no form.
+//! expiry), and its login page. Every value is HTML-escaped; the pages have no script; the only
+//! form is the login's (a password field posted to `/login`) and the status page's log-out.
 
 use std::fmt::Write;
 
@@ -67,7 +68,47 @@ pub(crate) fn page(hosts: &[TpmHost], verdicts: &[VerdictRecord], now: u64) -> S
          <body><h1>hgs-server status</h1><p>{} registered host(s)</p>\n\
          <table id=\"hosts\"><thead><tr><th>Host</th><th>Version</th><th>Last verdict</th>\
          <th>When</th><th>Why</th><th>Token</th></tr></thead><tbody>\n{rows}</tbody></table>\
+         <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>\
          </body></html>\n",
         hosts.len()
     )
+}
+
+/// The login page: `/status` needs the admin or the operator token; `wrong` after a refusal.
+pub(crate) fn login_page(wrong: bool) -> String {
+    let note = if wrong {
+        "<p id=\"refused\">That token is neither the admin nor the operator token.</p>"
+    } else {
+        ""
+    };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'\">\
+         <title>hgs-server status: log in</title></head>\n\
+         <body><h1>hgs-server status</h1>{note}\
+         <form method=\"post\" action=\"/login\"><label>Admin or operator token \
+         <input id=\"token\" type=\"password\" name=\"token\" autocomplete=\"current-password\"></label> \
+         <button id=\"login\" type=\"submit\">Log in</button></form></body></html>\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_a_failure_reason_is_shown_as_text() {
+        let reason = "event data <script>alert(1)</script>\n\"quoted\" & 'single'";
+        assert_eq!(
+            escape(reason),
+            "event data &lt;script&gt;alert(1)&lt;/script&gt;\n&quot;quoted&quot; &amp; &#39;single&#39;"
+        );
+    }
+
+    #[test]
+    fn the_login_page_posts_the_token_to_login_and_names_a_refusal() {
+        assert!(login_page(false).contains("action=\"/login\""));
+        assert!(!login_page(false).contains("refused"));
+        assert!(login_page(true).contains("id=\"refused\""));
+    }
 }

@@ -119,6 +119,7 @@ async fn kill_9_right_after_the_acknowledgements_loses_nothing() {
     assert_eq!(r.status(), 409, "the consumed challenge stays consumed");
     let page = client
         .get(format!("{base}/status"))
+        .bearer_auth(ADMIN)
         .send()
         .await
         .unwrap()

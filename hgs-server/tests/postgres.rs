@@ -65,8 +65,8 @@ async fn two_replicas_on_one_database_accept_each_challenge_exactly_once() {
         PostgresStore::connect(&url, 16)
     );
     let (a, b) = tokio::join!(
-        Server::new(config(&clock), s1.unwrap()),
-        Server::new(config(&clock), s2.unwrap())
+        Server::new(fleet_config(&clock), s1.unwrap()),
+        Server::new(fleet_config(&clock), s2.unwrap())
     );
     let replicas = Arc::new([
         Running::start(a.unwrap()).await,
@@ -172,6 +172,7 @@ async fn two_replicas_on_one_database_accept_each_challenge_exactly_once() {
     let status = replicas[0]
         .client
         .get(replicas[0].url("/status"))
+        .bearer_auth(ADMIN)
         .send()
         .await
         .unwrap()
@@ -204,6 +205,7 @@ fn postgres_child_replica() {
         let store = PostgresStore::connect(&url, 8).await.unwrap();
         let mut config = ServerConfig::new(ADMIN);
         config.clock = Clock::from_fn(|| START);
+        config.rate_limits = hgs_server::RateLimits::none();
         let server = Server::new(config, store).await.unwrap();
         serve_child(server, Path::new(&dir)).await;
     });
@@ -267,7 +269,7 @@ async fn a_replica_killed_mid_run_leaves_the_other_carrying_on() {
     let clock = TestClock::new();
     let a = Running::start(
         Server::new(
-            config(&clock),
+            fleet_config(&clock),
             PostgresStore::connect(&url, 16).await.unwrap(),
         )
         .await
@@ -412,6 +414,7 @@ async fn a_replica_killed_mid_run_leaves_the_other_carrying_on() {
     let page = a
         .client
         .get(a.url("/status"))
+        .bearer_auth(ADMIN)
         .send()
         .await
         .unwrap()
@@ -426,4 +429,86 @@ async fn a_replica_killed_mid_run_leaves_the_other_carrying_on() {
     );
     a.handle.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `set_policy` is one atomic statement: two replicas toggling policies at once lose no change to
+/// a policy the other did not touch, agree on the state of one they both toggled, and answer
+/// each request with the state actually stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_toggling_policies_at_once_lose_no_change_and_agree() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let clock = TestClock::new();
+    let (s1, s2) = tokio::join!(
+        PostgresStore::connect(&url, 8),
+        PostgresStore::connect(&url, 8)
+    );
+    let (a, b) = tokio::join!(
+        Server::new(fleet_config(&clock), s1.unwrap()),
+        Server::new(fleet_config(&clock), s2.unwrap())
+    );
+    let replicas = Arc::new([
+        Running::start(a.unwrap()).await,
+        Running::start(b.unwrap()).await,
+    ]);
+    // Each replica toggles its own policy 40 times, ending on a known state, and both toggle a
+    // shared one, all at once.
+    let own = ["Hgs_FullBoot", "Hgs_NoHibernation"];
+    let shared = "Hgs_NoDumps";
+    let mut tasks = Vec::new();
+    for (i, policy) in own.into_iter().enumerate() {
+        for p in [policy, shared] {
+            let replicas = replicas.clone();
+            tasks.push(tokio::spawn(async move {
+                let r = &replicas[i];
+                let mut last = "";
+                for n in 0..40 {
+                    // Ends on "disable" for the replica's own policy.
+                    let action = if n % 2 == 0 { "enable" } else { "disable" };
+                    let resp = r
+                        .admin_send(reqwest::Method::POST, &format!("/v1/policies/{p}/{action}"))
+                        .await;
+                    assert_eq!(resp.status(), 200);
+                    let body: serde_json::Value = resp.json().await.unwrap();
+                    let want = if action == "enable" {
+                        "Enabled"
+                    } else {
+                        "Disabled"
+                    };
+                    assert_eq!(body["state"], want, "{body}");
+                    last = want;
+                }
+                last
+            }));
+        }
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), "Disabled");
+    }
+    let state = |list: &serde_json::Value, p: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["policy"] == p)
+            .unwrap()["state"]
+            .clone()
+    };
+    let views = [
+        replicas[0].admin_get("/v1/policies").await,
+        replicas[1].admin_get("/v1/policies").await,
+    ];
+    for view in &views {
+        for p in own {
+            assert_eq!(state(view, p), "Disabled", "{p} lost a change: {view}");
+        }
+    }
+    assert_eq!(state(&views[0], shared), state(&views[1], shared));
+    // A locked policy stays locked on every replica.
+    for r in replicas.iter() {
+        let resp = r
+            .admin_send(reqwest::Method::POST, "/v1/policies/Hgs_CiPolicy/disable")
+            .await;
+        assert_eq!(resp.status(), 409);
+    }
 }

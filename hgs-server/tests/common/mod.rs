@@ -45,12 +45,22 @@ pub fn config(clock: &TestClock) -> ServerConfig {
     c
 }
 
+/// [`config`] for a simulated fleet: every host attests from this one machine's address, which
+/// the per-client rate limit is not meant for (each real host has its own).
+pub fn fleet_config(clock: &TestClock) -> ServerConfig {
+    let mut c = config(clock);
+    c.rate_limits = hgs_server::RateLimits::none();
+    c
+}
+
 /// A server running over HTTPS on 127.0.0.1, and a client trusting its certificate.
 pub struct Running<S: Store> {
     pub server: Server<S>,
     pub base: String,
     pub client: reqwest::Client,
     pub handle: axum_server::Handle<std::net::SocketAddr>,
+    /// The server certificate (PEM), for more clients.
+    pub cert_pem: String,
 }
 
 impl<S: Store> Running<S> {
@@ -61,6 +71,7 @@ impl<S: Store> Running<S> {
         let handle = axum_server::Handle::new();
         let (srv, h) = (server.clone(), handle.clone());
         let cert = reqwest::Certificate::from_pem(tls.certificate_pem().as_bytes()).unwrap();
+        let cert_pem = tls.certificate_pem();
         tokio::spawn(async move { srv.serve(listener, &tls, h).await.unwrap() });
         let client = reqwest::Client::builder()
             .use_rustls_tls()
@@ -74,7 +85,21 @@ impl<S: Store> Running<S> {
             base: format!("https://localhost:{port}"),
             client,
             handle,
+            cert_pem,
         }
+    }
+
+    /// Another client trusting the server, connecting from `local` (any 127.0.0.0/8 address is
+    /// this machine's loopback: a second client address for the per-client rate limit).
+    pub fn client_from(&self, local: std::net::IpAddr) -> reqwest::Client {
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(self.cert_pem.as_bytes()).unwrap())
+            .local_address(local)
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
