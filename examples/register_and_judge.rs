@@ -90,7 +90,7 @@ fn judge(store: &PolicyStore, host: &SimulatedHost) -> Result<Verdict, Box<dyn E
 
     let entry = store
         .hosts
-        .get(&host.name)
+        .get(host.name.as_str())
         .ok_or("host is not registered")?;
     let request = ChallengeRequest::new(attestor.required_pcrs(&baselines), NOW);
     let (challenge, message) =

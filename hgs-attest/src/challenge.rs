@@ -171,7 +171,7 @@ pub fn new_challenge(
     }
     Ok((
         Challenge {
-            host: host.name.clone(),
+            host: host.name.to_string(),
             ek_fingerprint: Some(host.ek_fingerprint),
             ak_name,
             nonce,

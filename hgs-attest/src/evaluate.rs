@@ -205,7 +205,7 @@ impl Attestor {
                     );
                 }
                 Judged {
-                    host: hosts.first().map(|h| h.name.clone()),
+                    host: hosts.first().map(|h| h.name.to_string()),
                     ..Judged::default()
                 }
             }
@@ -443,7 +443,7 @@ impl Attestor {
         let mut matches = ArtifactMatches {
             hosts: hosts
                 .iter()
-                .map(|h| (h.policy_version, h.name.clone()))
+                .map(|h| (h.policy_version, h.name.to_string()))
                 .collect(),
             ..Default::default()
         };
@@ -461,7 +461,9 @@ impl Attestor {
             let mut mismatches = Vec::new();
             for b in baselines {
                 match self.matcher.check(b, log) {
-                    Ok(()) => matches.baselines.push((b.policy_version, b.name.clone())),
+                    Ok(()) => matches
+                        .baselines
+                        .push((b.policy_version, b.name.to_string())),
                     Err(m) => mismatches.push(*m),
                 }
             }
@@ -606,7 +608,7 @@ impl Attestor {
             host: passed
                 .as_ref()
                 .and_then(|a| a.host.clone())
-                .or_else(|| hosts.first().map(|h| h.name.clone())),
+                .or_else(|| hosts.first().map(|h| h.name.to_string())),
             baseline: passed
                 .as_ref()
                 .and_then(|a| a.baseline.clone())

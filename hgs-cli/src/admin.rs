@@ -711,7 +711,7 @@ pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
         let ps = &data.registrations;
         let host = ps
             .hosts
-            .get(&args.host)
+            .get(args.host.as_str())
             .with_context(|| format!("no host named {} is registered", args.host))?;
         let baselines: Vec<_> = ps.baselines.values().cloned().collect();
         let required = Attestor::new()

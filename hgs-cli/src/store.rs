@@ -252,20 +252,20 @@ fn from_json<T: DeserializeOwned>(collection: &str, name: &str, v: Value) -> Res
 }
 
 /// Inserts `value` under `name`, refusing to overwrite unless `replace`.
-fn put_in<T>(
-    map: &mut BTreeMap<String, T>,
+fn put_in<K: Ord + Into<String>, T>(
+    map: &mut BTreeMap<K, T>,
     collection: &str,
-    name: &str,
+    name: K,
     value: T,
     replace: bool,
 ) -> Result<(), StoreError> {
-    if !replace && map.contains_key(name) {
+    if !replace && map.contains_key(&name) {
         return Err(StoreError::Exists {
             collection: collection.to_string(),
-            name: name.to_string(),
+            name: name.into(),
         });
     }
-    map.insert(name.to_string(), value);
+    map.insert(name, value);
     Ok(())
 }
 
@@ -281,17 +281,17 @@ impl StoreData {
             HOSTS => r
                 .hosts
                 .iter()
-                .map(|(k, v)| (k.clone(), Some(v.policy_version.name())))
+                .map(|(k, v)| (k.to_string(), Some(v.policy_version.name())))
                 .collect(),
             BASELINES => r
                 .baselines
                 .iter()
-                .map(|(k, v)| (k.clone(), Some(v.policy_version.name())))
+                .map(|(k, v)| (k.to_string(), Some(v.policy_version.name())))
                 .collect(),
             CI_POLICIES => r
                 .ci_policies
                 .iter()
-                .map(|(k, v)| (k.clone(), Some(v.policy_version.name())))
+                .map(|(k, v)| (k.to_string(), Some(v.policy_version.name())))
                 .collect(),
             ROOTS => {
                 let mut keys: Vec<_> = r
@@ -368,17 +368,17 @@ impl StoreData {
             HOSTS => {
                 let v: hgs_policy::TpmHost = from_json(collection, name, value)?;
                 named(&v.name)?;
-                put_in(&mut r.hosts, collection, name, v, replace)
+                put_in(&mut r.hosts, collection, v.name.clone(), v, replace)
             }
             BASELINES => {
                 let v: hgs_policy::TpmBaseline = from_json(collection, name, value)?;
                 named(&v.name)?;
-                put_in(&mut r.baselines, collection, name, v, replace)
+                put_in(&mut r.baselines, collection, v.name.clone(), v, replace)
             }
             CI_POLICIES => {
                 let v: hgs_policy::CiPolicyRegistration = from_json(collection, name, value)?;
                 named(&v.name)?;
-                put_in(&mut r.ci_policies, collection, name, v, replace)
+                put_in(&mut r.ci_policies, collection, v.name.clone(), v, replace)
             }
             ROOTS => {
                 let v: TrustedCertificate = from_json(collection, name, value)?;
@@ -409,11 +409,23 @@ impl StoreData {
             }
             CHALLENGES => {
                 let v: Challenge = from_json(collection, name, value)?;
-                put_in(&mut self.challenges, collection, name, v, replace)
+                put_in(
+                    &mut self.challenges,
+                    collection,
+                    name.to_string(),
+                    v,
+                    replace,
+                )
             }
             ROOT_SOURCES => {
                 let v: RootSource = from_json(collection, name, value)?;
-                put_in(&mut self.root_sources, collection, name, v, replace)
+                put_in(
+                    &mut self.root_sources,
+                    collection,
+                    name.to_string(),
+                    v,
+                    replace,
+                )
             }
             other => Err(StoreError::UnknownCollection(other.to_string())),
         }

@@ -23,6 +23,7 @@ use hgs_tcglog::{
 
 use hgs_tpm::HashAlg;
 
+use crate::name::{Name, NameError};
 use crate::version::PolicyVersion;
 
 /// Which PCRs a baseline compares event by event.
@@ -67,7 +68,7 @@ pub struct BaselineEvent {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TpmBaseline {
     /// Name the admin gave (the hardware class).
-    pub name: String,
+    pub name: Name,
     /// Version it was registered under.
     pub policy_version: PolicyVersion,
     /// Which PCRs are compared.
@@ -153,6 +154,9 @@ pub enum BaselineError {
         /// The profile's PCRs.
         pcrs: Vec<u32>,
     },
+    /// The name breaks the naming rule ([`Name`]).
+    #[error("invalid baseline name: {0}")]
+    InvalidName(#[from] NameError),
 }
 
 fn list(problems: &[CaptureProblem]) -> String {
@@ -243,6 +247,7 @@ impl TpmBaseline {
         log: &[u8],
         skip_validation: bool,
     ) -> Result<TpmBaseline, BaselineError> {
+        let name = Name::new(name)?;
         let reference = ReferenceLog::new(EventLog::parse(log)?)?;
         let claims = BootClaims::from_reference(&reference);
         let problems = validate_reference(&claims);
@@ -269,7 +274,7 @@ impl TpmBaseline {
             });
         }
         Ok(TpmBaseline {
-            name: name.into(),
+            name,
             policy_version: version,
             profile,
             events,
@@ -379,7 +384,7 @@ impl BaselineMatcher for EventByEvent {
         let bank = host.bank();
         let mismatch = |kind, pcr| {
             Box::new(BaselineMismatch {
-                baseline: baseline.name.clone(),
+                baseline: baseline.name.to_string(),
                 kind,
                 pcr,
                 bank: Some(bank),

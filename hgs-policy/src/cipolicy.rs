@@ -17,6 +17,7 @@ use hgs_cipolicy::CiPolicy;
 use hgs_tcglog::{BootClaims, EventLog, ReferenceLog, SiPolicyClaim};
 use hgs_tpm::HashAlg;
 
+use crate::name::{Name, NameError};
 use crate::version::PolicyVersion;
 
 /// Where a registered CI policy's digests came from.
@@ -51,7 +52,7 @@ pub enum CiPolicySource {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CiPolicyRegistration {
     /// Name the admin gave.
-    pub name: String,
+    pub name: Name,
     /// Version it was registered under.
     pub policy_version: PolicyVersion,
     /// Measured digest per algorithm (serialized as `{"sha256": "<hex>", ...}`), hex.
@@ -92,6 +93,9 @@ pub enum CiPolicyError {
         /// TPM_ALG_ID.
         alg: u16,
     },
+    /// The name breaks the naming rule ([`Name`]).
+    #[error("invalid CI policy name: {0}")]
+    InvalidName(#[from] NameError),
 }
 
 /// Outcome of [`CiPolicyRegistration::cross_check`].
@@ -119,6 +123,7 @@ impl CiPolicyRegistration {
         version: PolicyVersion,
         file: &[u8],
     ) -> Result<Self, CiPolicyError> {
+        let name = Name::new(name)?;
         let policy = CiPolicy::parse(file).map_err(CiPolicyError::Policy)?;
         // Every algorithm an SI_POLICY event may use.
         let digests = HashAlg::ALL
@@ -126,7 +131,7 @@ impl CiPolicyRegistration {
             .map(|a| (*a, hgs_tpm::hex::encode(&policy.measured_digest(*a))))
             .collect();
         Ok(CiPolicyRegistration {
-            name: name.into(),
+            name,
             policy_version: version,
             digests,
             audit_mode: Some(policy.audit_mode()),
@@ -148,6 +153,7 @@ impl CiPolicyRegistration {
         log: &[u8],
         file_name: Option<&str>,
     ) -> Result<Self, CiPolicyError> {
+        let name = Name::new(name)?;
         let parsed = EventLog::parse(log).map_err(CiPolicyError::Log)?;
         let reference = ReferenceLog::new(parsed).map_err(CiPolicyError::Log)?;
         let claims = BootClaims::from_reference(&reference);
@@ -171,7 +177,7 @@ impl CiPolicyRegistration {
                 alg: chosen.hash_alg,
             })?;
         Ok(CiPolicyRegistration {
-            name: name.into(),
+            name,
             policy_version: version,
             digests: BTreeMap::from([(alg, hgs_tpm::hex::encode(&chosen.digest))]),
             audit_mode: None,

@@ -13,6 +13,7 @@
 use hgs_tpm::{Public, PublicKey};
 use sha2::{Digest, Sha256};
 
+use crate::name::{Name, NameError};
 use crate::version::PolicyVersion;
 
 /// What the EK certificate check found, as `hgs-ekcert` reports it.
@@ -119,7 +120,7 @@ pub struct RegistrationOptions {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TpmHost {
     /// Name the admin gave.
-    pub name: String,
+    pub name: Name,
     /// Version it was registered under.
     pub policy_version: PolicyVersion,
     /// The EK public area as TPMT_PUBLIC (what credentials are encrypted to).
@@ -192,6 +193,9 @@ pub enum HostError {
     /// The name is already used.
     #[error("a host named {0} is already registered (remove it first)")]
     DuplicateName(String),
+    /// The name breaks the naming rule ([`Name`]).
+    #[error("invalid host name: {0}")]
+    InvalidName(#[from] NameError),
 }
 
 /// An EK fingerprint: SHA-256 over a canonical encoding of the key ([`key_fingerprint`]).
@@ -299,16 +303,17 @@ pub fn register_host(
     options: RegistrationOptions,
     existing: &[TpmHost],
 ) -> Result<TpmHost, HostError> {
+    let name = Name::new(name)?;
     let public = Public::parse(ekpub).map_err(HostError::MalformedEkpub)?;
     let key = public.key().map_err(HostError::MalformedEkpub)?;
     let fingerprint = key_fingerprint(&key);
     if let Some(h) = existing.iter().find(|h| h.name == name) {
-        return Err(HostError::DuplicateName(h.name.clone()));
+        return Err(HostError::DuplicateName(h.name.to_string()));
     }
     if let Some(h) = existing.iter().find(|h| h.ek_fingerprint == fingerprint) {
         return Err(HostError::DuplicateEkpub {
             name: name.into(),
-            existing: h.name.clone(),
+            existing: h.name.to_string(),
         });
     }
     let forced = match (options.version, options.force, &check) {
@@ -340,7 +345,7 @@ pub fn register_host(
         (PolicyVersion::V1, true, _) => true,
     };
     Ok(TpmHost {
-        name: name.into(),
+        name,
         policy_version: options.version,
         ekpub: public.bytes.to_vec(),
         ek_fingerprint: fingerprint,

@@ -7,6 +7,7 @@
 mod baseline;
 mod cipolicy;
 mod host;
+mod name;
 mod resolve;
 mod rules;
 mod store;
@@ -21,6 +22,7 @@ pub use host::{
     ek_fingerprint, key_fingerprint, register_host, BadEkFingerprint, EkCertificateCheck,
     EkDistrust, EkFingerprint, EkIdentity, HostError, RegistrationOptions, TpmHost,
 };
+pub use name::{Name, NameError, MAX_NAME_LEN};
 pub use resolve::{resolve, ArtifactMatches, Resolution, VersionAttempt};
 pub use rules::{
     evaluate_rule, evaluate_rules, ClaimEvidence, ClaimValue, HgsPolicy, PolicySettings,

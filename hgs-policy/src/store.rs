@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::baseline::TpmBaseline;
 use crate::cipolicy::CiPolicyRegistration;
 use crate::host::{register_host, EkCertificateCheck, HostError, RegistrationOptions, TpmHost};
+use crate::name::Name;
 use crate::rules::PolicySettings;
 
 /// The `format` value of a [`PolicyStore`] document.
@@ -42,13 +43,13 @@ pub struct PolicyStore {
     pub format: String,
     /// TPM hosts by name.
     #[serde(default)]
-    pub hosts: BTreeMap<String, TpmHost>,
+    pub hosts: BTreeMap<Name, TpmHost>,
     /// TPM baselines by name.
     #[serde(default)]
-    pub baselines: BTreeMap<String, TpmBaseline>,
+    pub baselines: BTreeMap<Name, TpmBaseline>,
     /// CI policies by name.
     #[serde(default)]
-    pub ci_policies: BTreeMap<String, CiPolicyRegistration>,
+    pub ci_policies: BTreeMap<Name, CiPolicyRegistration>,
     /// `Hgs_*` states and dump keys.
     #[serde(default)]
     pub settings: PolicySettings,
@@ -119,7 +120,7 @@ impl PolicyStore {
     ) -> Result<&TpmHost, StoreError> {
         let existing: Vec<TpmHost> = self.hosts.values().cloned().collect();
         let host = register_host(name, ekpub, ek_certificate, check, options, &existing)?;
-        Ok(self.hosts.entry(name.to_string()).or_insert(host))
+        Ok(self.hosts.entry(host.name.clone()).or_insert(host))
     }
 
     /// `Add-HgsAttestationTpmPolicy`.
@@ -127,7 +128,7 @@ impl PolicyStore {
         if self.baselines.contains_key(&baseline.name) {
             return Err(StoreError::Duplicate {
                 kind: "baseline",
-                name: baseline.name,
+                name: baseline.name.into_string(),
             });
         }
         self.baselines.insert(baseline.name.clone(), baseline);
@@ -139,7 +140,7 @@ impl PolicyStore {
         if self.ci_policies.contains_key(&policy.name) {
             return Err(StoreError::Duplicate {
                 kind: "CI policy",
-                name: policy.name,
+                name: policy.name.into_string(),
             });
         }
         self.ci_policies.insert(policy.name.clone(), policy);

@@ -688,3 +688,14 @@ async fn challenges_outstanding_when_the_sqlite_store_is_opened_are_void() {
     // A challenge issued after opening is redeemed as usual.
     assert_passed(&attest_fresh(&r, &host).await);
 }
+
+/// A host name with a NUL, a newline, a space, a slash, a leading dash or 5,000 characters was
+/// accepted (and a NUL then failed inside PostgreSQL): every endpoint that takes a name now
+/// refuses it with the library's naming rule, and nothing is stored. The same on PostgreSQL
+/// (tests/postgres.rs).
+#[tokio::test]
+async fn names_breaking_the_naming_rule_are_refused_on_sqlite() {
+    let clock = TestClock::new();
+    let r = start("names", &clock).await;
+    bad_names_are_refused_everywhere(&r).await;
+}

@@ -512,3 +512,16 @@ async fn two_replicas_toggling_policies_at_once_lose_no_change_and_agree() {
         assert_eq!(resp.status(), 409);
     }
 }
+
+/// The naming rule on PostgreSQL: the same refusals as on SQLite (tests/api.rs), before any
+/// name reaches the database (whose `text` cannot hold a NUL at all).
+#[tokio::test]
+async fn names_breaking_the_naming_rule_are_refused_on_postgres() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let clock = TestClock::new();
+    let store = PostgresStore::connect(&url, 4).await.unwrap();
+    let r = Running::start(Server::new(fleet_config(&clock), store).await.unwrap()).await;
+    bad_names_are_refused_everywhere(&r).await;
+}

@@ -35,7 +35,7 @@ const FP: hgs_attest::EkFingerprint = hgs_attest::EkFingerprint::from_bytes([0x5
 
 fn host() -> TpmHost {
     TpmHost {
-        name: "h1".into(),
+        name: hgs_attest::policy::Name::new("h1").unwrap(),
         policy_version: PolicyVersion::V1,
         ekpub: Vec::new(),
         ek_fingerprint: FP,

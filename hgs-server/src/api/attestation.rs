@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hgs_attest::policy::PolicySettings;
+use hgs_attest::policy::{Name, PolicySettings};
 use hgs_attest::{
     new_challenge, Attestor, ChallengeMessage, ChallengeRequest, EcdhBackend, Evidence, Host,
     TokenClaims, Verdict,
@@ -42,11 +42,13 @@ pub(super) async fn create_challenge<S: Store>(
     ApiJson(body): ApiJson<ChallengeBody>,
 ) -> Result<Json<ChallengeMessage>, ApiError> {
     let now = st.config.clock.now();
-    let registry = st.store.registry(Hosts::Named(&body.host)).await?;
+    // The naming rule before the database: a NUL or a 5,000-character "name" never reaches SQL.
+    let name = Name::new(&body.host)?;
+    let registry = st.store.registry(Hosts::Named(&name)).await?;
     let host = registry
         .hosts
         .iter()
-        .find(|h| h.name == body.host)
+        .find(|h| h.name == name)
         .ok_or_else(|| ApiError::UnknownHost(body.host.clone()))?;
     // Only a registered name gets a bucket: the limiter's memory follows the fleet.
     if let Err(limited) = st.limiters.check_host(&host.name) {

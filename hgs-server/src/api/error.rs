@@ -3,7 +3,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hgs_attest::policy::{BaselineError, CiPolicyError, HostError, PolicyStateError};
+use hgs_attest::policy::{BaselineError, CiPolicyError, HostError, NameError, PolicyStateError};
 use hgs_attest::{ChallengeError, TokenError};
 
 use super::MAX_BODY_BYTES;
@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The body is not the expected JSON (truncated, wrong types, bad hex, ...). 400.
     #[error("the request body is not valid: {0}")]
     BadRequest(String),
+    /// A host, baseline or CI policy name breaks the naming rule (`hgs_policy::Name`). 400.
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
     /// The body is larger than [`MAX_BODY_BYTES`]. 413.
     #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
@@ -135,7 +138,7 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::InvalidName(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -165,6 +168,7 @@ impl ApiError {
     pub fn kind(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::InvalidName(_) => "invalid_name",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::BodyTimeout => "request_timeout",
             ApiError::Unauthorized => "unauthorized",

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use hgs_attest::policy::{register_host, BaselineProfile};
 use hgs_attest::policy::{
-    CiPolicyRegistration, HgsPolicy, PolicySettings, PolicyState, PolicyVersion,
+    CiPolicyRegistration, HgsPolicy, Name, PolicySettings, PolicyState, PolicyVersion,
     RegistrationOptions, TpmBaseline, TpmHost,
 };
 use hgs_attest::policy::{TrustRole, TrustedCertificate};
@@ -125,6 +125,7 @@ pub(super) async fn add_host<S: Store>(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<HostRegistration>,
 ) -> Result<(StatusCode, Json<TpmHost>), ApiError> {
+    let name = Name::new(&name)?;
     let now = st.config.clock.now();
     let cert = body
         .ek_certificate
@@ -164,7 +165,7 @@ pub(super) async fn remove_host<S: Store>(
     State(st): State<Arc<AppState<S>>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if st.store.remove_host(&name).await? {
+    if st.store.remove_host(&Name::new(&name)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound { kind: "host", name })
@@ -186,6 +187,8 @@ pub(super) async fn add_baseline<S: Store>(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<BaselineRegistration>,
 ) -> Result<(StatusCode, Json<TpmBaseline>), ApiError> {
+    // The naming rule first (400), before the log is parsed.
+    let name = Name::new(&name)?;
     let baseline = TpmBaseline::from_reference_log(
         &name,
         body.policy_version,
@@ -202,7 +205,7 @@ pub(super) async fn remove_baseline<S: Store>(
     State(st): State<Arc<AppState<S>>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if st.store.remove_baseline(&name).await? {
+    if st.store.remove_baseline(&Name::new(&name)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound {
@@ -227,6 +230,7 @@ pub(super) async fn add_ci_policy<S: Store>(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<CiPolicyRequest>,
 ) -> Result<(StatusCode, Json<CiPolicyRegistration>), ApiError> {
+    let name = Name::new(&name)?;
     let policy = CiPolicyRegistration::from_reference_log(
         &name,
         body.policy_version,
@@ -242,7 +246,7 @@ pub(super) async fn remove_ci_policy<S: Store>(
     State(st): State<Arc<AppState<S>>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if st.store.remove_ci_policy(&name).await? {
+    if st.store.remove_ci_policy(&Name::new(&name)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use hgs_attest::policy::TrustedCertificate;
 use hgs_attest::policy::{
-    CiPolicyRegistration, HgsPolicy, PolicySettings, PolicyState, TpmBaseline, TpmHost,
+    CiPolicyRegistration, HgsPolicy, Name, PolicySettings, PolicyState, TpmBaseline, TpmHost,
 };
 use hgs_attest::{Challenge, EkFingerprint};
 
@@ -76,13 +76,13 @@ pub enum Hosts<'a> {
     /// Every host (listing, the status page).
     All,
     /// The host of this name (a challenge request).
-    Named(&'a str),
+    Named(&'a Name),
     /// The hosts with this EK fingerprint: all an evaluation looks at, so an attestation costs
     /// the same in a fleet of ten or ten thousand.
     WithEk(&'a EkFingerprint),
     /// The hosts with this name or this EK fingerprint: all a registration's duplicate checks
     /// look at, so registering a fleet is not quadratic.
-    NamedOrWithEk(&'a str, &'a EkFingerprint),
+    NamedOrWithEk(&'a Name, &'a EkFingerprint),
 }
 
 /// What consuming a challenge found.
@@ -177,22 +177,25 @@ pub trait Store: Send + Sync + 'static {
     /// meanwhile (another replica) is [`StoreError::Duplicate`].
     fn insert_host(&self, host: &TpmHost) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Removes a host and its last verdict, in one transaction; false if it was not registered.
-    fn remove_host(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn remove_host(&self, name: &Name) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Adds a baseline ([`StoreError::Duplicate`] if the name is taken).
     fn insert_baseline(
         &self,
         baseline: &TpmBaseline,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Removes a baseline; false if there was none.
-    fn remove_baseline(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn remove_baseline(&self, name: &Name)
+        -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Adds a CI policy ([`StoreError::Duplicate`] if the name is taken).
     fn insert_ci_policy(
         &self,
         policy: &CiPolicyRegistration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Removes a CI policy; false if there was none.
-    fn remove_ci_policy(&self, name: &str)
-        -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn remove_ci_policy(
+        &self,
+        name: &Name,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Installs a TPM root or intermediate under its DER's SHA-256 (`fingerprint`);
     /// [`StoreError::Duplicate`] if it is installed already.
     fn insert_certificate(

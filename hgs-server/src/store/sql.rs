@@ -91,7 +91,7 @@ macro_rules! sql_store {
                     }
                     Hosts::Named(name) => {
                         sqlx::query_as(hosts_on!("h.name = $1"))
-                            .bind(name)
+                            .bind(name.as_str())
                             .fetch_all(&self.pool)
                             .await?
                     }
@@ -103,7 +103,7 @@ macro_rules! sql_store {
                     }
                     Hosts::NamedOrWithEk(name, fingerprint) => {
                         sqlx::query_as(hosts_on!("h.name = $1 OR h.ek_fingerprint = $2"))
-                            .bind(name)
+                            .bind(name.as_str())
                             .bind(fingerprint.to_string())
                             .fetch_all(&self.pool)
                             .await?
@@ -161,7 +161,7 @@ macro_rules! sql_store {
 
             async fn insert_host(&self, host: &TpmHost) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO hosts (name, ek_fingerprint, body) VALUES ($1, $2, $3)")
-                    .bind(&host.name)
+                    .bind(host.name.as_str())
                     .bind(host.ek_fingerprint.to_string())
                     .bind(json(host, "host")?)
                     .execute(&self.durable)
@@ -170,15 +170,15 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn remove_host(&self, name: &str) -> Result<bool, StoreError> {
+            async fn remove_host(&self, name: &Name) -> Result<bool, StoreError> {
                 let mut tx = self.durable.begin().await?;
                 let removed = sqlx::query("DELETE FROM hosts WHERE name = $1")
-                    .bind(name)
+                    .bind(name.as_str())
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                 sqlx::query("DELETE FROM verdicts WHERE host = $1")
-                    .bind(name)
+                    .bind(name.as_str())
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -188,7 +188,7 @@ macro_rules! sql_store {
             async fn insert_baseline(&self, baseline: &TpmBaseline) -> Result<(), StoreError> {
                 let mut tx = self.durable.begin().await?;
                 sqlx::query("INSERT INTO baselines (name, body) VALUES ($1, $2)")
-                    .bind(&baseline.name)
+                    .bind(baseline.name.as_str())
                     .bind(json(baseline, "baseline")?)
                     .execute(&mut *tx)
                     .await
@@ -200,10 +200,10 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn remove_baseline(&self, name: &str) -> Result<bool, StoreError> {
+            async fn remove_baseline(&self, name: &Name) -> Result<bool, StoreError> {
                 let mut tx = self.durable.begin().await?;
                 let removed = sqlx::query("DELETE FROM baselines WHERE name = $1")
-                    .bind(name)
+                    .bind(name.as_str())
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -220,7 +220,7 @@ macro_rules! sql_store {
             ) -> Result<(), StoreError> {
                 let mut tx = self.durable.begin().await?;
                 sqlx::query("INSERT INTO ci_policies (name, body) VALUES ($1, $2)")
-                    .bind(&policy.name)
+                    .bind(policy.name.as_str())
                     .bind(json(policy, "CI policy")?)
                     .execute(&mut *tx)
                     .await
@@ -232,10 +232,10 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn remove_ci_policy(&self, name: &str) -> Result<bool, StoreError> {
+            async fn remove_ci_policy(&self, name: &Name) -> Result<bool, StoreError> {
                 let mut tx = self.durable.begin().await?;
                 let removed = sqlx::query("DELETE FROM ci_policies WHERE name = $1")
-                    .bind(name)
+                    .bind(name.as_str())
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();

@@ -186,6 +186,91 @@ impl<S: Store> Running<S> {
     }
 }
 
+/// Names the naming rule (`hgs_policy::Name`) refuses: NUL (PostgreSQL `text` cannot hold it),
+/// newline, space, a URL path separator, a leading dash, 5,000 characters.
+pub fn bad_names() -> Vec<String> {
+    vec![
+        "a\0b".into(),
+        "a\nb".into(),
+        "a b".into(),
+        "a/b".into(),
+        "-lead".into(),
+        "x".repeat(5000),
+    ]
+}
+
+/// Every byte but letters and digits percent-encoded, for a name in a URL path.
+pub fn path_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Every endpoint that takes a host, baseline or CI policy name refuses each of [`bad_names`]
+/// with 400 `invalid_name` and the naming rule's own message, and stores nothing: the same on
+/// every engine.
+pub async fn bad_names_are_refused_everywhere<S: Store>(srv: &Running<S>) {
+    let before = [
+        srv.admin_get("/v1/hosts").await,
+        srv.admin_get("/v1/baselines").await,
+        srv.admin_get("/v1/ci-policies").await,
+    ];
+    let host = SimulatedHost::new("H1", &healthy());
+    let log = hgs_tpm::hex::encode(&healthy().build());
+    let reference = serde_json::json!({ "reference_log": log, "policy_version": "v1" });
+    for name in bad_names() {
+        let rule = hgs_attest::policy::Name::new(&name)
+            .unwrap_err()
+            .to_string();
+        let escaped = path_escape(&name);
+        let mut answers = vec![
+            srv.admin_put(&format!("/v1/hosts/{escaped}"), &host.registration())
+                .await,
+            srv.admin_put(&format!("/v1/baselines/{escaped}"), &reference)
+                .await,
+            srv.admin_put(&format!("/v1/ci-policies/{escaped}"), &reference)
+                .await,
+        ];
+        for path in ["hosts", "baselines", "ci-policies"] {
+            answers.push(
+                srv.admin_send(reqwest::Method::DELETE, &format!("/v1/{path}/{escaped}"))
+                    .await,
+            );
+        }
+        let mut body = host.challenge_body();
+        body["host"] = serde_json::Value::String(name.clone());
+        answers.push(
+            srv.client
+                .post(srv.url("/v1/challenges"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        );
+        for r in answers {
+            let url = r.url().path().chars().take(60).collect::<String>();
+            assert_eq!(r.status(), 400, "{url}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_name", "{url}: {body}");
+            let message = body["message"].as_str().unwrap();
+            assert!(message.ends_with(&rule), "{url}: {message:?} vs {rule:?}");
+            assert!(message.len() < 300, "{url}: the message is bounded");
+        }
+    }
+    for (path, before) in ["/v1/hosts", "/v1/baselines", "/v1/ci-policies"]
+        .into_iter()
+        .zip(before)
+    {
+        assert_eq!(srv.admin_get(path).await, before, "{path}: nothing stored");
+    }
+}
+
 /// A new, empty database `name` on the PostgreSQL server at `url` (dropped first if a previous
 /// run left it); returns its URL.
 pub async fn create_postgres_database(url: &str, name: &str) -> String {
