@@ -46,6 +46,7 @@ pub enum SoftKeyError {
 }
 
 /// A software RSA-2048 decryption key.
+#[derive(Clone)]
 pub struct SoftRsaKey {
     key: rsa::RsaPrivateKey,
     public: BoundKey,
@@ -124,6 +125,7 @@ impl KeyUnwrap for SoftRsaKey {
 }
 
 /// A software P-256 decryption (key agreement) key.
+#[derive(Clone)]
 pub struct SoftP256Key {
     secret: p256::SecretKey,
     public: BoundKey,
