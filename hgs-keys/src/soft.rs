@@ -23,8 +23,8 @@ pub enum SoftKeyError {
     /// RSA key generation failed.
     #[error("RSA key generation failed")]
     Generate,
-    /// The generated RSA key is not a two-prime 2048-bit key (not expected).
-    #[error("the generated RSA key is not a two-prime 2048-bit key")]
+    /// The RSA key is not a two-prime 2048-bit key (or its primes give no private exponent).
+    #[error("not a two-prime 2048-bit RSA key")]
     RsaShape,
     /// The scalar is not a valid P-256 private key (zero, or not below the group order).
     #[error("not a valid P-256 private scalar")]
@@ -58,6 +58,23 @@ impl SoftRsaKey {
     pub fn generate(rng: &mut impl CryptoRngCore) -> Result<SoftRsaKey, SoftKeyError> {
         let key = rsa::RsaPrivateKey::new(rng, RSA_MODULUS_LEN * 8)
             .map_err(|_| SoftKeyError::Generate)?;
+        SoftRsaKey::from_private(key)
+    }
+
+    /// The key with these two big-endian primes and exponent 65537 (deterministic and fast: for
+    /// fixed test keys, e.g. in a fuzz target, where generating a key would dominate). Their
+    /// product must be a 2048-bit modulus; primality is not checked beyond what decryption needs.
+    pub fn from_primes(p: &[u8], q: &[u8]) -> Result<SoftRsaKey, SoftKeyError> {
+        let key = rsa::RsaPrivateKey::from_p_q(
+            rsa::BigUint::from_bytes_be(p),
+            rsa::BigUint::from_bytes_be(q),
+            rsa::BigUint::from(65537u32),
+        )
+        .map_err(|_| SoftKeyError::RsaShape)?;
+        SoftRsaKey::from_private(key)
+    }
+
+    fn from_private(key: rsa::RsaPrivateKey) -> Result<SoftRsaKey, SoftKeyError> {
         let n = key.n().to_bytes_be();
         let e = key.e().to_bytes_be();
         let public = BoundKey::from_rsa_parts(&n, &e).map_err(|_| SoftKeyError::RsaShape)?;

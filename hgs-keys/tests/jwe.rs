@@ -645,3 +645,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn soft_rsa_key_from_primes() {
+    // The fuzz target's fixture key.
+    let p = hex_bytes("ef7ccb6b584dcd9067aa9b46302ee775eb9de9223c1567385d5ea36e9e720736b3785490c13c59f5e2b56f4980f3c9f1f3db77ea0d7ac7b628ee4acdc375d1bda3d4b25bc96e4324bd48d2dcbda66391f73f675917883b59454820306faa963f237ab71b08293dc0cdc87850bc1e4982a1ffc4e123782806c98608bce9bd40dd");
+    let q = hex_bytes("d4d7c355cb7be3d9e105bd55eb37ed19df6b5981109d00657128f73ad232b27780611e9dc0ae648e333eaeefdc174f9ab76c055a0f01f5e7917bc764a204f408c533723b75c98159bb7815371c982f0fd3479e74e16726b98c9912dd8349dee5065a78582c84f527f712a5867afa1dd9d3090821b001bfa8653c9f9784a9535f");
+    let mut key = SoftRsaKey::from_primes(&p, &q).unwrap();
+    let public = key.bound_key().clone();
+    let BoundKey::Rsa(rsa) = &public else {
+        panic!("not RSA")
+    };
+    assert_eq!(rsa.e(), [1, 0, 1]);
+    let jwe = rsa_jwe(&key, b"s");
+    assert_eq!(decrypt(&jwe, &public, &mut key).unwrap(), b"s");
+    assert!(matches!(
+        SoftRsaKey::from_primes(&p, &p),
+        Err(SoftKeyError::RsaShape)
+    ));
+    // 1024-bit primes make 2048 bits; 512-bit ones do not.
+    assert!(matches!(
+        SoftRsaKey::from_primes(&p[..64], &q[..64]),
+        Err(SoftKeyError::RsaShape)
+    ));
+}
+
+fn hex_bytes(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
