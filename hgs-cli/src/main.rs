@@ -67,6 +67,9 @@ enum Command {
     /// Admin: the Hgs_* attestation policies (list, enable, disable) and registered artifacts.
     #[command(subcommand)]
     Policy(admin::PolicyCmd),
+    /// Admin: copy every registration from a store or server to another (moving a file store
+    /// to `hgs serve`, and back).
+    Copy(admin::CopyArgs),
     /// Verifier: make a challenge for a registered host and its AK.
     Challenge(admin::ChallengeArgs),
     /// Verifier: judge a host's evidence; prints the verdict, exit 0 only when Passed.
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::CiPolicy(cmd) => admin::run_ci_policy(cmd),
         Command::Roots(cmd) => admin::run_roots(cmd),
         Command::Policy(cmd) => admin::run_policy(cmd),
+        Command::Copy(args) => admin::run_copy(args),
         Command::Challenge(args) => admin::run_challenge(args),
         Command::Attest(args) => admin::run_attest(args),
         Command::Serve(args) => serve::run(args),

@@ -438,36 +438,50 @@ fn cli_serve_and_agent_run_attest_over_https() {
         .add_root_certificate(cert)
         .build()
         .unwrap();
-    let admin = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {
-        let mut req = http
-            .request(method, format!("{url}{path}"))
-            .bearer_auth("serve-test-admin-token");
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().unwrap();
-        let status = resp.status();
-        let text = resp.text().unwrap();
-        assert!(status.is_success(), "{path}: {status} {text}");
+    // Administered with the same verbs as the file store, against the server.
+    let admin = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend([
+            "--server",
+            &url,
+            "--server-cert",
+            "server.pem",
+            "--admin-token-file",
+            "admin-token",
+        ]);
+        r.ok(&all)
     };
-    let ident = read_json(&r, "host.json");
-    let ekpub = ident["endorsement_keys"][0]["public"].as_str().unwrap();
-    let reference = hgs_tpm::hex::encode(&std::fs::read(r.dir.join("ref.tcglog")).unwrap());
-    admin(
-        reqwest::Method::PUT,
-        "/v1/hosts/host1",
-        Some(serde_json::json!({ "ekpub": ekpub, "policy_version": "v1", "force": true })),
-    );
-    admin(
-        reqwest::Method::PUT,
-        "/v1/baselines/class",
-        Some(serde_json::json!({ "reference_log": reference, "policy_version": "v1" })),
-    );
-    admin(
-        reqwest::Method::PUT,
-        "/v1/ci-policies/ci",
-        Some(serde_json::json!({ "reference_log": reference, "policy_version": "v1" })),
-    );
+    admin(&[
+        "host",
+        "add",
+        "--path",
+        "host.json",
+        "--name",
+        "host1",
+        "--policy-version",
+        "v1",
+        "--force",
+    ]);
+    admin(&[
+        "tpm-policy",
+        "add",
+        "--path",
+        "ref.tcglog",
+        "--name",
+        "class",
+        "--policy-version",
+        "v1",
+    ]);
+    admin(&[
+        "ci-policy",
+        "add",
+        "--from-log",
+        "ref.tcglog",
+        "--name",
+        "ci",
+        "--policy-version",
+        "v1",
+    ]);
 
     let agent_run = || {
         r.hgs(&[
@@ -511,7 +525,7 @@ fn cli_serve_and_agent_run_attest_over_https() {
     assert_eq!(verified.claims().host.as_deref(), Some("host1"));
 
     // Registration removed: the service no longer knows the host; no new token.
-    admin(reqwest::Method::DELETE, "/v1/hosts/host1", None);
+    admin(&["host", "remove", "host1"]);
     std::fs::remove_file(r.dir.join("agent/token.jwt")).unwrap();
     let out = agent_run();
     assert_ne!(out.status.code(), Some(0));

@@ -31,7 +31,8 @@ use hgs_attest::TokenSigner;
 
 pub use api::{
     ApiError, AttestationResponse, BaselineRegistration, ChallengeBody, CiPolicyRequest, ErrorBody,
-    HostRegistration, InstalledRoot, PolicyStateEntry, RootInstall, MAX_BODY_BYTES,
+    HostRegistration, ImportBody, Imported, InstalledRoot, PolicyStateEntry, RootInstall,
+    MAX_BODY_BYTES,
 };
 pub use limits::{Limit, Rate, RateLimits, HOUSEKEEPING_EVERY};
 pub use metrics::Metrics;

@@ -36,8 +36,8 @@ pub use attestation::{AttestationResponse, ChallengeBody};
 pub use error::{ApiError, ErrorBody};
 pub(crate) use extract::from_hex;
 pub use registry::{
-    BaselineRegistration, CiPolicyRequest, HostRegistration, InstalledRoot, PolicyStateEntry,
-    RootInstall,
+    BaselineRegistration, CiPolicyRequest, HostRegistration, ImportBody, Imported, InstalledRoot,
+    PolicyStateEntry, RootInstall,
 };
 
 /// Largest request body accepted, in bytes; larger bodies get 413 before anything is parsed or
@@ -137,6 +137,7 @@ pub(crate) fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
             delete(registry::remove_root::<S>),
         )
         .route("/v1/policies", get(registry::list_policies::<S>))
+        .route("/v1/import", post(registry::import::<S>))
         .route(
             "/v1/policies/{name}/{action}",
             post(registry::set_policy::<S>),

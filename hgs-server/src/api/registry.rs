@@ -52,12 +52,24 @@ pub struct BaselineRegistration {
     pub skip_validation: bool,
 }
 
-/// `PUT /v1/ci-policies/{name}` body: the policy a reference host measured.
+/// `PUT /v1/ci-policies/{name}` body: the binary policy file, or the policy a reference host
+/// measured (exactly one of the two).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CiPolicyRequest {
     /// The reference log, hex.
-    #[serde(with = "hgs_tpm::hex::serde")]
-    pub reference_log: Vec<u8>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "hgs_tpm::hex::serde_option"
+    )]
+    pub reference_log: Option<Vec<u8>>,
+    /// Or: the binary policy (.p7b/.bin, signed or not), hex.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "hgs_tpm::hex::serde_option"
+    )]
+    pub policy_file: Option<Vec<u8>>,
     /// `v1` or `v2` (default).
     #[serde(default)]
     pub policy_version: PolicyVersion,
@@ -90,6 +102,9 @@ pub struct InstalledRoot {
     pub subject: String,
     /// Vendor, if known.
     pub vendor: Option<String>,
+    /// The certificate, DER, hex (what `hgs store copy` carries to another backend).
+    #[serde(with = "hgs_tpm::hex::serde")]
+    pub der: Vec<u8>,
 }
 
 impl InstalledRoot {
@@ -99,8 +114,33 @@ impl InstalledRoot {
             role: c.role,
             subject: c.subject.clone(),
             vendor: c.vendor.clone(),
+            der: c.der.clone(),
         }
     }
+}
+
+/// `POST /v1/import` body: registrations exported from another backend (`hgs store copy`),
+/// stored as they are (their EK checks were made when they were first registered). Each host's
+/// EK fingerprint is recomputed from its EK; names are checked by the naming rule as they are
+/// read. Names or EKs already registered are refused (409) at the first conflict.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct ImportBody {
+    /// Host records.
+    #[serde(default)]
+    pub hosts: Vec<TpmHost>,
+    /// Baselines.
+    #[serde(default)]
+    pub baselines: Vec<TpmBaseline>,
+    /// CI policies.
+    #[serde(default)]
+    pub ci_policies: Vec<CiPolicyRegistration>,
+}
+
+/// `POST /v1/import` answer: how many records were stored.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Imported {
+    /// Records stored.
+    pub added: usize,
 }
 
 /// One policy's state, as `GET /v1/policies` lists it.
@@ -231,12 +271,22 @@ pub(super) async fn add_ci_policy<S: Store>(
     ApiJson(body): ApiJson<CiPolicyRequest>,
 ) -> Result<(StatusCode, Json<CiPolicyRegistration>), ApiError> {
     let name = Name::new(&name)?;
-    let policy = CiPolicyRegistration::from_reference_log(
-        &name,
-        body.policy_version,
-        &body.reference_log,
-        body.file_name.as_deref(),
-    )?;
+    let policy = match (&body.reference_log, &body.policy_file) {
+        (Some(log), None) => CiPolicyRegistration::from_reference_log(
+            &name,
+            body.policy_version,
+            log,
+            body.file_name.as_deref(),
+        )?,
+        (None, Some(file)) => {
+            CiPolicyRegistration::from_policy_file(&name, body.policy_version, file)?
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give exactly one of reference_log and policy_file".into(),
+            ))
+        }
+    };
     st.store.insert_ci_policy(&policy).await?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
@@ -347,4 +397,34 @@ pub(super) async fn set_policy<S: Store>(
         return Err(hgs_attest::policy::PolicyStateError::Locked(policy).into());
     }
     Ok(Json(PolicyStateEntry { policy, state }))
+}
+
+pub(super) async fn import<S: Store>(
+    _: Admin,
+    State(st): State<Arc<AppState<S>>>,
+    ApiJson(body): ApiJson<ImportBody>,
+) -> Result<(StatusCode, Json<Imported>), ApiError> {
+    for h in &body.hosts {
+        if hgs_attest::policy::ek_fingerprint(&h.ekpub)? != h.ek_fingerprint {
+            return Err(ApiError::BadRequest(format!(
+                "host {}: the record's EK fingerprint is not its EK's",
+                h.name
+            )));
+        }
+    }
+    let mut added = 0;
+    for b in &body.baselines {
+        st.store.insert_baseline(b).await?;
+        added += 1;
+    }
+    for c in &body.ci_policies {
+        st.store.insert_ci_policy(c).await?;
+        added += 1;
+    }
+    for h in &body.hosts {
+        // The unique constraints on name and EK fingerprint refuse a duplicate (409).
+        st.store.insert_host(h).await?;
+        added += 1;
+    }
+    Ok((StatusCode::CREATED, Json(Imported { added })))
 }

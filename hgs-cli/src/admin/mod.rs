@@ -1,4 +1,7 @@
-//! Admin (verifier) verbs over the file store, mirroring the HGS cmdlets:
+//! Admin (verifier) verbs, mirroring the HGS cmdlets. Each acts on the file store (`--store DIR`,
+//! the default) or on a running `hgs serve` (`--server URL`, see `target.rs`) with the same
+//! arguments, output, `--json` and exit codes: a verb decides what it means here, once; the two
+//! backends (`backend.rs`, `server.rs`) carry it out.
 //!
 //! | cmdlet | verb |
 //! |---|---|
@@ -8,25 +11,29 @@
 //! | Add-HgsAttestationCIPolicy | `hgs ci-policy add --path policy.p7b --name NAME` (or `--from-log`) |
 //! | TrustedTpm.cab install | `hgs roots add TrustedTpm.cab [--allow-unsigned]` (or its expanded `DIR`), `hgs roots list` |
 //! | Get-/Enable-/Disable-/Remove-HgsAttestationPolicy | `hgs policy list \| enable \| disable \| remove` |
-//! | (attestation request) | `hgs challenge`, `hgs attest` |
+//! | (attestation request) | `hgs challenge`, `hgs attest` (file store only) |
+//! | (moving registrations) | `hgs copy --from DIR\|URL --to DIR\|URL` |
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use hgs_attest::{
-    new_challenge, Attestor, BankPolicy, Challenge, ChallengeMessage, ChallengeRequest, Evidence,
-    PcrSet,
-};
-use hgs_cli::store::verbs::StoreArg;
+use hgs_policy::BaselineProfile;
 use hgs_policy::TrustRole;
-use hgs_policy::{BaselineProfile, TpmBaseline};
-use hgs_policy::{CiPolicyRegistration, PolicyStore, PolicyVersion, RegistrationOptions};
-use hgs_policy::{HgsPolicy, PolicyState};
-use hgs_tpm::HashAlg;
+use hgs_policy::{HgsPolicy, PolicyState, TpmHost};
+use hgs_policy::{PolicyVersion, RegistrationOptions};
 
-use crate::util::{hex, read_file};
+use crate::util::read_file;
+use backend::{name_arg, BaselineRequest, CiRequest, CiSource, HostRequest};
+pub use target::Target;
+
+mod backend;
+mod server;
+mod target;
+mod verify;
+
+pub use verify::{now_unix, run_attest, run_challenge, AttestArgs, ChallengeArgs};
 
 /// `--policy-version`.
 #[derive(Debug, Clone, Args)]
@@ -62,26 +69,32 @@ pub enum HostCmd {
         /// Policy version.
         #[command(flatten)]
         version: VersionArg,
-        /// Validate the EK certificate at this time (RFC 3339; default: now).
+        /// Validate the EK certificate at this time (RFC 3339; default: now; file store only).
         #[arg(long)]
         at: Option<String>,
-        /// Store.
+        /// Print the registered host record as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
     /// List registered hosts.
     List {
-        /// Store.
+        /// Print the host records as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
     /// Remove a host.
     Remove {
         /// Host name.
         name: String,
-        /// Store.
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
 }
 
@@ -102,12 +115,15 @@ pub enum TpmPolicyCmd {
         /// Register even if the reference host fails capture validation.
         #[arg(long)]
         skip_validation: bool,
+        /// Print the registered baseline as JSON.
+        #[arg(long)]
+        json: bool,
         /// Policy version.
         #[command(flatten)]
         version: VersionArg,
-        /// Store.
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
 }
 
@@ -128,12 +144,15 @@ pub enum CiPolicyCmd {
         /// Policy name.
         #[arg(long)]
         name: String,
+        /// Print the registered CI policy as JSON.
+        #[arg(long)]
+        json: bool,
         /// Policy version.
         #[command(flatten)]
         version: VersionArg,
-        /// Store.
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
 }
 
@@ -154,15 +173,18 @@ pub enum RootsCmd {
         /// Check the cabinet's signature at this time (RFC 3339; default: now).
         #[arg(long)]
         at: Option<String>,
-        /// Store.
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
     /// List installed certificates.
     List {
-        /// Store.
+        /// Print the certificates as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
 }
 
@@ -171,88 +193,37 @@ pub enum RootsCmd {
 pub enum PolicyCmd {
     /// List the Hgs_* policies with their states, then baselines and CI policies.
     List {
-        /// Store.
+        /// Print the listing as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
     /// Enable an Hgs_* policy.
     Enable {
         /// Policy name (`Hgs_NoDumps` or `NoDumps`).
         name: String,
-        /// Store.
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
     /// Disable an Hgs_* policy (locked policies refuse).
     Disable {
         /// Policy name.
         name: String,
-        /// Store.
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
     /// Remove a registered baseline or CI policy.
     Remove {
         /// Its name.
         name: String,
-        /// Store.
+        /// Store or server.
         #[command(flatten)]
-        store: StoreArg,
+        target: Target,
     },
-}
-
-/// `hgs challenge` arguments.
-#[derive(Debug, Args)]
-pub struct ChallengeArgs {
-    /// Registered host name.
-    #[arg(long)]
-    pub host: String,
-    /// The host's AK public area (`hgs agent ak --out`).
-    #[arg(long)]
-    pub ak: PathBuf,
-    /// Where to write the challenge for the host.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// PCRs to quote (default 0-7,11-14).
-    #[arg(long, value_delimiter = ',')]
-    pub pcrs: Vec<u32>,
-    /// Banks to quote (default sha256).
-    #[arg(long, value_delimiter = ',', default_value = "sha256")]
-    pub banks: Vec<String>,
-    /// Allow the SHA-1 bank (for SHA-1-only TPMs; refused by default).
-    #[arg(long)]
-    pub allow_sha1: bool,
-    /// Store.
-    #[command(flatten)]
-    pub store: StoreArg,
-}
-
-/// `hgs attest` arguments.
-#[derive(Debug, Args)]
-pub struct AttestArgs {
-    /// The host's evidence (`hgs agent attest --out`).
-    #[arg(long)]
-    pub evidence: PathBuf,
-    /// Print the verdict as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Trust SHA-1 quotes when the log declares no stronger bank (SHA-1-only TPMs).
-    #[arg(long)]
-    pub allow_sha1: bool,
-    /// Store.
-    #[command(flatten)]
-    pub store: StoreArg,
-}
-
-fn update<T>(
-    store: &StoreArg,
-    f: impl FnOnce(&mut PolicyStore) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    store.open()?.update(|data| f(&mut data.registrations))
-}
-
-fn read(store: &StoreArg) -> anyhow::Result<PolicyStore> {
-    Ok(store.open()?.read()?.registrations)
 }
 
 /// Seconds since the Unix epoch, from `--at` (RFC 3339) or the clock.
@@ -306,6 +277,35 @@ fn host_ek(
         .with_context(|| format!("{}: no EK public area in the identifier", path.display()))?;
     Ok((name, ek))
 }
+/// Prints a registered host as `hgs host add` does.
+fn print_registered_host(host: &TpmHost) {
+    println!(
+        "registered host {} ({}, EK {} {}{})",
+        host.name,
+        host.policy_version,
+        host.ek_key_type,
+        &host.ek_fingerprint.to_string()[..16],
+        if host.forced {
+            ", forced without a trusted EK certificate"
+        } else {
+            ""
+        }
+    );
+    if let hgs_policy::EkCertificateCheck::Trusted(idn) = &host.ek_certificate_check {
+        println!(
+            "  EK certificate trusted: {} {} firmware {}; chain {}",
+            idn.manufacturer.as_deref().unwrap_or("?"),
+            idn.model.as_deref().unwrap_or("?"),
+            idn.firmware.as_deref().unwrap_or("?"),
+            idn.chain.join(" <- ")
+        );
+    }
+}
+
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
 
 /// Runs `hgs host ...`.
 pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
@@ -318,60 +318,38 @@ pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
             force,
             version,
             at,
-            store,
+            json,
+            target,
         } => {
             let (name, ek) = host_ek(path, ekpub, ekcert, name)?;
-            let at = unix_time(at.as_deref())?;
-            let host = update(&store, |ps| {
-                let check = hgs_cli::ekcheck::check_ek_certificate(
-                    ek.certificate.as_deref(),
-                    &ek.public,
-                    &ps.trusted_certificates,
-                    hgs_ekcert::UnixTime(at),
-                );
-                let h = ps
-                    .add_host(
-                        &name,
-                        &ek.public,
-                        ek.certificate.as_deref(),
-                        check,
-                        RegistrationOptions {
-                            version: version.version,
-                            force,
-                        },
-                    )
-                    .map_err(with_advice)?;
-                Ok(h.clone())
+            let at = at.as_deref().map(|a| unix_time(Some(a))).transpose()?;
+            let host = target.open()?.add_host(&HostRequest {
+                name,
+                ekpub: ek.public,
+                certificate: ek.certificate,
+                options: RegistrationOptions {
+                    version: version.version,
+                    force,
+                },
+                at,
             })?;
-            println!(
-                "registered host {} ({}, EK {} {}{})",
-                host.name,
-                host.policy_version,
-                host.ek_key_type,
-                &host.ek_fingerprint.to_string()[..16],
-                if host.forced {
-                    ", forced without a trusted EK certificate"
-                } else {
-                    ""
-                }
-            );
-            if let hgs_policy::EkCertificateCheck::Trusted(idn) = &host.ek_certificate_check {
-                println!(
-                    "  EK certificate trusted: {} {} firmware {}; chain {}",
-                    idn.manufacturer.as_deref().unwrap_or("?"),
-                    idn.model.as_deref().unwrap_or("?"),
-                    idn.firmware.as_deref().unwrap_or("?"),
-                    idn.chain.join(" <- ")
-                );
+            if json {
+                print_json(&host)?;
+            } else {
+                print_registered_host(&host);
             }
             Ok(ExitCode::SUCCESS)
         }
-        HostCmd::List { store } => {
-            let ps = read(&store)?;
-            if ps.hosts.is_empty() {
+        HostCmd::List { json, target } => {
+            let hosts = target.open()?.hosts()?;
+            if json {
+                print_json(&hosts)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            if hosts.is_empty() {
                 println!("no hosts registered");
             }
-            for h in ps.hosts.values() {
+            for h in &hosts {
                 let cert = match &h.ek_certificate_check {
                     hgs_policy::EkCertificateCheck::Trusted(i) => {
                         format!(
@@ -394,8 +372,8 @@ pub fn run_host(cmd: HostCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        HostCmd::Remove { name, store } => {
-            update(&store, |ps| Ok(ps.remove_host(&name)?))?;
+        HostCmd::Remove { name, target } => {
+            target.open()?.remove_host(&name_arg(&name)?)?;
             println!("removed host {name}");
             Ok(ExitCode::SUCCESS)
         }
@@ -409,8 +387,9 @@ pub fn run_tpm_policy(cmd: TpmPolicyCmd) -> anyhow::Result<ExitCode> {
         name,
         strict,
         skip_validation,
+        json,
         version,
-        store,
+        target,
     } = cmd;
     let log = read_file(&path)?;
     let profile = if strict {
@@ -418,16 +397,27 @@ pub fn run_tpm_policy(cmd: TpmPolicyCmd) -> anyhow::Result<ExitCode> {
     } else {
         BaselineProfile::SecureBootConfiguration
     };
-    let b = TpmBaseline::from_reference_log(&name, version.version, profile, &log, skip_validation)
+    let b = target
+        .open()?
+        .add_baseline(&BaselineRequest {
+            name: name.clone(),
+            version: version.version,
+            profile,
+            log,
+            skip_validation,
+        })
         .with_context(|| format!("{}", path.display()))?;
     for w in &b.capture_warnings {
         eprintln!("warning: {w} (registered anyway: --skip-validation)");
     }
-    let n = b.events.len();
-    update(&store, |ps| Ok(ps.add_baseline(b)?))?;
+    if json {
+        print_json(&b)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
-        "registered TPM baseline {name} ({}, {n} events on PCRs {:?})",
+        "registered TPM baseline {name} ({}, {} events on PCRs {:?})",
         version.version,
+        b.events.len(),
         profile.pcrs()
     );
     Ok(ExitCode::SUCCESS)
@@ -440,35 +430,43 @@ pub fn run_ci_policy(cmd: CiPolicyCmd) -> anyhow::Result<ExitCode> {
         from_log,
         file_name,
         name,
+        json,
         version,
-        store,
+        target,
     } = cmd;
-    let reg = match (path, from_log) {
-        (Some(p), _) => {
-            CiPolicyRegistration::from_policy_file(&name, version.version, &read_file(&p)?)
-                .with_context(|| format!("{}", p.display()))?
-        }
-        (None, Some(l)) => CiPolicyRegistration::from_reference_log(
-            &name,
-            version.version,
-            &read_file(&l)?,
-            file_name.as_deref(),
-        )
-        .with_context(|| format!("{}", l.display()))?,
+    let (source, file) = match (path, from_log) {
+        (Some(p), _) => (CiSource::File(read_file(&p)?), p),
+        (None, Some(l)) => (
+            CiSource::Log {
+                log: read_file(&l)?,
+                file_name,
+            },
+            l,
+        ),
         (None, None) => bail!("give --path or --from-log"),
     };
-    let audit = reg.audit_mode == Some(true);
+    let reg = target
+        .open()?
+        .add_ci_policy(&CiRequest {
+            name: name.clone(),
+            version: version.version,
+            source,
+        })
+        .with_context(|| format!("{}", file.display()))?;
+    if json {
+        print_json(&reg)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let sha256 = reg
         .digests
         .get(&hgs_tpm::HashAlg::Sha256)
         .cloned()
         .unwrap_or_default();
-    update(&store, |ps| Ok(ps.add_ci_policy(reg)?))?;
     println!(
         "registered CI policy {name} ({}, SHA-256 {sha256})",
         version.version
     );
-    if audit {
+    if reg.audit_mode == Some(true) {
         println!("  note: audit mode — hosts running it pass, flagged");
     }
     Ok(ExitCode::SUCCESS)
@@ -476,16 +474,17 @@ pub fn run_ci_policy(cmd: CiPolicyCmd) -> anyhow::Result<ExitCode> {
 
 /// Runs `hgs roots ...`.
 pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
-    use hgs_cli::store::{cert_key, RootSource};
-    use std::collections::{BTreeMap, HashSet};
+    use std::collections::BTreeMap;
     match cmd {
         RootsCmd::Add {
             path,
             allow_unsigned,
             at,
-            store,
+            target,
         } => {
             let started = std::time::Instant::now();
+            // The backend first: a wrong server or token fails before the cabinet is read.
+            let mut registry = target.open()?;
             let (found, skipped) = if path.is_dir() {
                 hgs_cli::ekcheck::installable_dir(&path)
                     .with_context(|| format!("cannot read {}", path.display()))?
@@ -526,30 +525,7 @@ pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
                     TrustRole::Intermediate => e.1 += 1,
                 }
             }
-            let added = store.open()?.update(|data| {
-                let ps = &mut data.registrations;
-                let mut have: HashSet<Vec<u8>> = ps
-                    .trusted_certificates
-                    .iter()
-                    .map(|t| t.der.clone())
-                    .collect();
-                let mut added = 0usize;
-                for i in &found {
-                    if have.insert(i.certificate.der.clone()) {
-                        ps.trusted_certificates.push(i.certificate.clone());
-                        added += 1;
-                    }
-                }
-                for i in &found {
-                    data.root_sources.insert(
-                        cert_key(&i.certificate.der),
-                        RootSource {
-                            file: i.source.clone(),
-                        },
-                    );
-                }
-                Ok::<_, anyhow::Error>(added)
-            })?;
+            let added = registry.install_roots(&found)?;
             println!(
                 "installed {n} certificates ({added} new) from {} in {:.2} s",
                 path.display(),
@@ -560,24 +536,22 @@ pub fn run_roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        RootsCmd::List { store } => {
-            let data = store.open()?.read()?;
-            let ps = &data.registrations;
-            let source = |der: &[u8]| {
-                data.root_sources
-                    .get(&cert_key(der))
-                    .map_or_else(|| "-".into(), |s| s.file.clone())
-            };
+        RootsCmd::List { json, target } => {
+            let roots = target.open()?.roots()?;
+            if json {
+                print_json(&roots)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             // Per install file and vendor: how many anchors and intermediates came from it.
             let mut summary: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
             let mut lines = Vec::new();
-            for c in &ps.trusted_certificates {
-                let file = source(&c.der);
+            for c in &roots {
+                let file = &c.source;
                 // Certificates from a folder record their own file: group them by its folder.
                 let group = if file.ends_with(".cab") || file == "-" {
                     file.clone()
                 } else {
-                    std::path::Path::new(&file)
+                    std::path::Path::new(file)
                         .parent()
                         .map_or(file.clone(), |p| p.display().to_string())
                 };
@@ -617,17 +591,21 @@ pub fn run_policy(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("no attestation policy is named {name:?}"))
     };
     match cmd {
-        PolicyCmd::List { store } => {
-            let ps = read(&store)?;
-            for p in HgsPolicy::ALL {
-                let state = match ps.settings.state(p) {
+        PolicyCmd::List { json, target } => {
+            let listing = target.open()?.policies()?;
+            if json {
+                print_json(&listing)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            for (p, state) in &listing.policies {
+                let state = match state {
                     PolicyState::Enabled => "Enabled",
                     PolicyState::Disabled => "Disabled",
                     PolicyState::Locked => "Locked",
                 };
                 println!("{:<34} {state}", p.name());
             }
-            for b in ps.baselines.values() {
+            for b in &listing.baselines {
                 println!(
                     "{:<34} TPM baseline ({}, {} events)",
                     b.name,
@@ -635,7 +613,7 @@ pub fn run_policy(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
                     b.events.len()
                 );
             }
-            for c in ps.ci_policies.values() {
+            for c in &listing.ci_policies {
                 println!(
                     "{:<34} CI policy ({}{})",
                     c.name,
@@ -649,154 +627,74 @@ pub fn run_policy(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        PolicyCmd::Enable { name, store } => {
+        PolicyCmd::Enable { name, target } => {
             let p = find(&name)?;
-            update(&store, |ps| Ok(ps.settings.enable(p)?))?;
+            target.open()?.set_policy(p, true)?;
             println!("{p} enabled");
             Ok(ExitCode::SUCCESS)
         }
-        PolicyCmd::Disable { name, store } => {
+        PolicyCmd::Disable { name, target } => {
             let p = find(&name)?;
-            update(&store, |ps| Ok(ps.settings.disable(p)?))?;
+            target.open()?.set_policy(p, false)?;
             println!("{p} disabled");
             Ok(ExitCode::SUCCESS)
         }
-        PolicyCmd::Remove { name, store } => {
-            update(&store, |ps| Ok(ps.remove_policy(&name)?))?;
+        PolicyCmd::Remove { name, target } => {
+            target.open()?.remove_policy(&name_arg(&name)?)?;
             println!("removed {name}");
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn bank_policy(allow_sha1: bool) -> BankPolicy {
-    if allow_sha1 {
-        BankPolicy::AllowSha1
-    } else {
-        BankPolicy::Sha256OrStronger
+/// `hgs copy` arguments.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Copy from: a store directory, or a server (https://host:port).
+    #[arg(long, value_name = "DIR|URL")]
+    pub from: String,
+    /// Copy to: a store directory, or a server (https://host:port).
+    #[arg(long, value_name = "DIR|URL")]
+    pub to: String,
+    /// The server's certificate or its CA, PEM (for the side that is a server).
+    #[arg(long, value_name = "PEM")]
+    pub server_cert: Option<PathBuf>,
+    /// File holding the server's admin token (also $HGS_ADMIN_TOKEN_FILE or $HGS_ADMIN_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+impl CopyArgs {
+    fn side(&self, location: &str) -> Target {
+        let server = location.starts_with("https://") || location.starts_with("http://");
+        Target {
+            store: (!server).then(|| PathBuf::from(location)),
+            server: server.then(|| location.to_string()),
+            server_cert: self.server_cert.clone(),
+            admin_token_file: self.admin_token_file.clone(),
+        }
     }
 }
 
-/// Now, in UNIX seconds (the verifier's clock, passed to the library).
-pub fn now_unix() -> anyhow::Result<u64> {
-    Ok(std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("the system clock is before 1970")?
-        .as_secs())
-}
-
-/// Runs `hgs challenge`.
-pub fn run_challenge(args: ChallengeArgs) -> anyhow::Result<ExitCode> {
-    let ak = read_file(&args.ak)?;
-    let banks = args
-        .banks
-        .iter()
-        .map(|b| {
-            [
-                HashAlg::Sha1,
-                HashAlg::Sha256,
-                HashAlg::Sha384,
-                HashAlg::Sha512,
-            ]
-            .into_iter()
-            .find(|h| h.name() == b.as_str())
-            .with_context(|| format!("unknown bank {b:?}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let bank_policy = bank_policy(args.allow_sha1);
-    let mut id = [0u8; 16];
-    rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut id)?;
-    let id = hex(&id);
-    let msg: ChallengeMessage = args.store.open()?.update(|data| -> anyhow::Result<_> {
-        let ps = &data.registrations;
-        let host = ps
-            .hosts
-            .get(args.host.as_str())
-            .with_context(|| format!("no host named {} is registered", args.host))?;
-        let baselines: Vec<_> = ps.baselines.values().cloned().collect();
-        let required = Attestor::new()
-            .with_settings(ps.settings.clone())
-            .required_pcrs(&baselines);
-        let pcrs = if args.pcrs.is_empty() {
-            hgs_attest::DEFAULT_PCRS.union(required)
-        } else {
-            PcrSet::from_indices(&args.pcrs)?
-        };
-        let request = ChallengeRequest {
-            pcrs,
-            banks: &banks,
-            required_pcrs: required,
-            bank_policy,
-            issued_at: now_unix()?,
-            ecdh: hgs_attest::EcdhBackend::default(),
-        };
-        let (challenge, mut msg) = new_challenge(host, &ak, &request, &mut rand_core::OsRng)
-            .with_context(|| format!("{}", args.ak.display()))?;
-        data.challenges.insert(id.clone(), challenge);
-        msg.id = Some(id.clone());
-        Ok(msg)
-    })?;
-    let json = serde_json::to_vec_pretty(&msg)?;
-    std::fs::write(&args.out, json)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+/// Runs `hgs copy`: every registration (TPM roots, `Hgs_*` states, baselines, CI policies,
+/// hosts) from one backend to another; names already taken at the destination are refused
+/// before anything is written.
+pub fn run_copy(args: CopyArgs) -> anyhow::Result<ExitCode> {
+    let mut from = args.side(&args.from).open()?;
+    let mut to = args.side(&args.to).open()?;
+    let registrations = from.export()?;
+    let added = to.import(&registrations)?;
     println!(
-        "challenge {id} for {} written to {} (PCRs {}, banks {:?})",
-        args.host,
-        args.out.display(),
-        msg.pcrs,
-        args.banks
+        "copied {} hosts, {} baselines, {} CI policies and {} certificates from {} to {} \
+         ({added} records added)",
+        registrations.hosts.len(),
+        registrations.baselines.len(),
+        registrations.ci_policies.len(),
+        registrations.trusted_certificates.len(),
+        from.describe(),
+        to.describe()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs `hgs attest`: exit 0 only when Passed, 1 otherwise.
-pub fn run_attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
-    let bytes = read_file(&args.evidence)?;
-    let evidence =
-        Evidence::from_json(&bytes).with_context(|| format!("{}", args.evidence.display()))?;
-    let id = evidence.challenge_id.clone().with_context(|| {
-        format!(
-            "{}: no challenge_id: answer a challenge from `hgs challenge`",
-            args.evidence.display()
-        )
-    })?;
-    // The challenge is consumed whatever the verdict: a quote can be judged once.
-    let (challenge, ps) =
-        args.store
-            .open()?
-            .update(|data| -> anyhow::Result<(Challenge, PolicyStore)> {
-                let c = data
-                    .challenges
-                    .remove(&id)
-                    .with_context(|| format!("challenge {id} is unknown or was already used"))?;
-                Ok((c, data.registrations.clone()))
-            })?;
-    let hosts: Vec<_> = ps.hosts.values().cloned().collect();
-    let baselines: Vec<_> = ps.baselines.values().cloned().collect();
-    let policies: Vec<_> = ps.ci_policies.values().cloned().collect();
-    let verdict = Attestor::new()
-        .with_settings(ps.settings.clone())
-        .with_bank_policy(bank_policy(args.allow_sha1))
-        .evaluate(
-            &hgs_attest::Host {
-                challenge: &challenge,
-                evidence: &evidence,
-                registered: &hosts,
-                now: now_unix()?,
-            },
-            &baselines,
-            &policies,
-        );
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&verdict)?);
-    } else {
-        print!("{verdict}");
-    }
-    Ok(if verdict.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }
 
 /// A refused registration, with what to do about it: the library says what is wrong, the program
