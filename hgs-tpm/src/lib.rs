@@ -4,6 +4,7 @@
 // Input-derived numbers are converted with checks (`u32::try_from`, ...), never an `as` that truncates.
 #![cfg_attr(not(test), deny(clippy::cast_possible_truncation))]
 
+mod ak_signature;
 pub mod alg;
 mod attest;
 mod credential;
