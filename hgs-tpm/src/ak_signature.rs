@@ -1,5 +1,5 @@
 //! The AK signature path that quotes ([`crate::verify_quote`]) and certifications
-//! (`verify_certify`, next) share: parse the TPMT_SIGNATURE, refuse hashes no backend
+//! ([`crate::verify_certify`]) share: parse the TPMT_SIGNATURE, refuse hashes no backend
 //! verifies, and verify it with the AK's key over the exact TPMS_ATTEST bytes.
 //!
 //! Each caller maps [`AkSignatureError`] onto its own error type, so a quote and a certification

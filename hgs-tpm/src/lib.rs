@@ -7,6 +7,7 @@
 mod ak_signature;
 pub mod alg;
 mod attest;
+mod certify;
 mod credential;
 mod ek_template;
 mod error;
@@ -30,6 +31,10 @@ pub use alg::{HashAlg, UnknownHashAlg};
 pub use attest::{
     Attest, Attested, ClockInfo, TPM_GENERATED_VALUE, TPM_ST_ATTEST_CERTIFY,
     TPM_ST_ATTEST_CREATION, TPM_ST_ATTEST_QUOTE,
+};
+pub use certify::{
+    verify_certify, CertifiedKey, CertifyError, CertifyPart, CertifyRequirements,
+    BOUND_KEY_ATTRIBUTES,
 };
 pub use credential::{
     check_ak_attributes, kdfa, kdfe, make_credential, make_credential_with, Credential,
