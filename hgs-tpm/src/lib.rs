@@ -54,7 +54,7 @@ pub use reader::MAX_TPM2B;
 pub use ring_signer::RingP256Signer;
 pub use signature::Signature;
 #[cfg(feature = "soft")]
-pub use soft::{SoftAk, SoftAkError, SoftEk, SoftEkError};
+pub use soft::{decrypt_key_public, SoftAk, SoftAkError, SoftEk, SoftEkError};
 pub use verify::{DefaultVerifier, RustCryptoVerifier, SignatureVerifier, MAX_RSA_BITS};
 #[cfg(feature = "ring")]
 pub use verify_ring::RingVerifier;
