@@ -143,7 +143,7 @@ pub enum CertifyError {
     /// sensitiveDataOrigin is clear: the private key was imported or supplied, not generated in
     /// the TPM, so someone else may know it.
     #[error("the certified key was not generated in the TPM (sensitiveDataOrigin clear; attributes 0x{:08x})", .attributes.0)]
-    NotTpmGeneratedKey {
+    Imported {
         /// The key's objectAttributes.
         attributes: ObjectAttributes,
     },
@@ -374,7 +374,7 @@ fn check_key_policy(key: &Public<'_>) -> Result<PublicKey, CertifyError> {
         return Err(CertifyError::Duplicable { attributes });
     }
     if !attributes.sensitive_data_origin() {
-        return Err(CertifyError::NotTpmGeneratedKey { attributes });
+        return Err(CertifyError::Imported { attributes });
     }
     if !attributes.decrypt() {
         return Err(CertifyError::NotDecrypt { attributes });
@@ -448,6 +448,9 @@ fn check_key_policy(key: &Public<'_>) -> Result<PublicKey, CertifyError> {
 /// verifier's nonce, naming exactly `certified_public` (TPM2B_PUBLIC or bare TPMT_PUBLIC), a key
 /// that satisfies the bound-key policy (module docs), and signed by the AK (`ak_public`, a
 /// restricted TPM-bound signing key). Cheap refusals first; the signature last.
+///
+/// Pass the AK public area the host's quote was verified with ([`crate::verify_quote`]) and the
+/// same nonce: then the key lives in the TPM whose PCRs were quoted, for this challenge.
 pub fn verify_certify(
     ak_public: &[u8],
     attest: &[u8],

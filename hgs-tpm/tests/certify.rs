@@ -245,7 +245,7 @@ fn an_imported_key_is_refused() {
     let attributes = Public::parse(&public).unwrap().attributes;
     assert_eq!(
         certify_and_verify(&public).unwrap_err(),
-        CertifyError::NotTpmGeneratedKey { attributes }
+        CertifyError::Imported { attributes }
     );
 }
 
@@ -581,6 +581,23 @@ proptest! {
         let parsed = Attest::parse(&bytes).unwrap();
         prop_assert_eq!(parsed.bytes, &bytes[..]);
         prop_assert_eq!(Attest { bytes: &[], ..parsed }, attest);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Arbitrary bytes in every input are refused with a typed error, never a panic.
+    #[test]
+    fn arbitrary_inputs_are_refused(
+        ak_public in proptest::collection::vec(any::<u8>(), 0..200),
+        attest in proptest::collection::vec(any::<u8>(), 0..200),
+        sig in proptest::collection::vec(any::<u8>(), 0..100),
+        public in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        prop_assert!(verify(&ak_public, &attest, &sig, &public).is_err());
+        // With the real AK and public area, arbitrary attestation and signature bytes.
+        prop_assert!(verify(ak().public(), &attest, &sig, &p256_public()).is_err());
     }
 }
 
