@@ -70,6 +70,18 @@ pub enum CredentialError {
 /// it), sign, and not decrypt.
 pub fn check_ak_attributes(ak_public: &[u8]) -> Result<(), CredentialError> {
     let ak = Public::parse(ak_public).map_err(CredentialError::MalformedAk)?;
+    let missing = ak_attribute_problems(&ak);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(CredentialError::UnsuitableAk { missing })
+    }
+}
+
+/// What [`check_ak_attributes`] finds wrong with a parsed AK (empty when nothing): the attribute
+/// names it lacks, `decrypt must be clear`, or `asymmetric key type`. Shared with
+/// [`crate::verify_certify`], which trusts a certification only from such a key.
+pub(crate) fn ak_attribute_problems(ak: &Public<'_>) -> Vec<crate::Label> {
     let a = ak.attributes;
     let mut missing = Vec::new();
     for (ok, name) in [
@@ -89,11 +101,7 @@ pub fn check_ak_attributes(ak_public: &[u8]) -> Result<(), CredentialError> {
     if !matches!(ak.object_type, TPM_ALG_RSA | TPM_ALG_ECC) {
         missing.push(Cow::Borrowed("asymmetric key type"));
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(CredentialError::UnsuitableAk { missing })
-    }
+    missing
 }
 
 /// HMAC with the given hash.

@@ -4,8 +4,10 @@
 // Input-derived numbers are converted with checks (`u32::try_from`, ...), never an `as` that truncates.
 #![cfg_attr(not(test), deny(clippy::cast_possible_truncation))]
 
+mod ak_signature;
 pub mod alg;
 mod attest;
+mod certify;
 mod credential;
 mod ek_template;
 mod error;
@@ -30,6 +32,10 @@ pub use attest::{
     Attest, Attested, ClockInfo, TPM_GENERATED_VALUE, TPM_ST_ATTEST_CERTIFY,
     TPM_ST_ATTEST_CREATION, TPM_ST_ATTEST_QUOTE,
 };
+pub use certify::{
+    verify_certify, CertifiedKey, CertifyError, CertifyPart, CertifyRequirements,
+    BOUND_KEY_ATTRIBUTES,
+};
 pub use credential::{
     check_ak_attributes, kdfa, kdfe, make_credential, make_credential_with, Credential,
     CredentialError, EcdhBackend,
@@ -48,7 +54,7 @@ pub use reader::MAX_TPM2B;
 pub use ring_signer::RingP256Signer;
 pub use signature::Signature;
 #[cfg(feature = "soft")]
-pub use soft::{SoftAk, SoftAkError, SoftEk, SoftEkError};
+pub use soft::{decrypt_key_public, SoftAk, SoftAkError, SoftEk, SoftEkError};
 pub use verify::{DefaultVerifier, RustCryptoVerifier, SignatureVerifier, MAX_RSA_BITS};
 #[cfg(feature = "ring")]
 pub use verify_ring::RingVerifier;

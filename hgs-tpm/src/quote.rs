@@ -15,12 +15,12 @@
 //! trusted (go-attestation's CVE-2022-0317 accepted quotes whose selection did not cover the PCRs
 //! it then reported).
 
+use crate::ak_signature::{parse_ak_signature, verify_ak_signature, AkSignatureError};
 use crate::alg::HashAlg;
 use crate::attest::{Attest, Attested, ClockInfo, TPM_ST_ATTEST_QUOTE};
 use crate::pcr_selection::PcrSelection;
 use crate::pcr_set::PcrSet;
 use crate::public::Public;
-use crate::signature::Signature;
 use crate::verify::SignatureVerifier;
 
 /// How the quote's freshness is established.
@@ -216,6 +216,23 @@ impl VerifiedQuote {
     }
 }
 
+impl From<AkSignatureError> for QuoteError {
+    fn from(e: AkSignatureError) -> Self {
+        match e {
+            AkSignatureError::MalformedSignature(error) => QuoteError::Malformed {
+                part: QuotePart::Signature,
+                error,
+            },
+            AkSignatureError::UnsupportedHash(alg) => QuoteError::UnsupportedHash { alg },
+            AkSignatureError::MalformedAkKey(error) => QuoteError::Malformed {
+                part: QuotePart::AkKey,
+                error,
+            },
+            AkSignatureError::BadSignature(error) => QuoteError::BadSignature { error },
+        }
+    }
+}
+
 fn malformed(part: QuotePart) -> impl FnOnce(crate::Error) -> QuoteError {
     move |error| QuoteError::Malformed { part, error }
 }
@@ -278,13 +295,7 @@ pub fn verify_quote(
             missing: missing.to_vec(),
         });
     }
-    let sig = Signature::parse(signature).map_err(malformed(QuotePart::Signature))?;
-    // No backend verifies signatures over SM3.
-    let digest_alg = HashAlg::from_tpm_alg_id(sig.hash_alg())
-        .filter(|h| *h != HashAlg::Sm3_256)
-        .ok_or(QuoteError::UnsupportedHash {
-            alg: sig.hash_alg(),
-        })?;
+    let (sig, digest_alg) = parse_ak_signature(signature)?;
     if pcr_digest.len() != digest_alg.digest_len() {
         return Err(QuoteError::PcrDigestLength {
             len: pcr_digest.len(),
@@ -293,10 +304,7 @@ pub fn verify_quote(
         });
     }
     let ak = Public::parse(ak_public).map_err(malformed(QuotePart::AkPublic))?;
-    let key = ak.key().map_err(malformed(QuotePart::AkKey))?;
-    verifier
-        .verify(&key, quote.bytes, &sig)
-        .map_err(|error| QuoteError::BadSignature { error })?;
+    verify_ak_signature(&ak, quote.bytes, &sig, verifier)?;
     Ok(VerifiedQuote {
         selection: selection_set,
         pcr_digest: pcr_digest.to_vec(),

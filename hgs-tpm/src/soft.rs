@@ -1,7 +1,9 @@
 //! A software attestation key (feature `soft`): a P-256 restricted signing key that produces
 //! TPMS_ATTEST quotes and TPMT_SIGNATUREs exactly as a TPM's TPM2_Quote would, over PCR values
 //! the caller supplies; and a software endorsement key ([`SoftEk`]), a P-256 restricted decryption
-//! key that recovers credentials as TPM2_ActivateCredential does.
+//! key that recovers credentials as TPM2_ActivateCredential does. The AK also certifies public
+//! areas as TPM2_Certify would ([`SoftAk::certify`]), and [`decrypt_key_public`] makes the
+//! public area of the decryption key a host binds into its evidence.
 //!
 //! For tests and simulations only: it proves nothing about a platform (there is no TPM behind it,
 //! and the PCR values are whatever the caller says). It exists so that the verifier's binding and
@@ -13,11 +15,14 @@ use aes::cipher::{AsyncStreamCipher, KeyIvInit};
 use hmac::Mac;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 
-use crate::alg::{HashAlg, TPM_ALG_ECC, TPM_ALG_ECDSA, TPM_ALG_NULL, TPM_ALG_SHA256};
-use crate::attest::{Attest, Attested, ClockInfo, TPM_ST_ATTEST_QUOTE};
+use crate::alg::{
+    HashAlg, TPM_ALG_ECC, TPM_ALG_ECDH, TPM_ALG_ECDSA, TPM_ALG_NULL, TPM_ALG_OAEP, TPM_ALG_RSA,
+    TPM_ALG_SHA256,
+};
+use crate::attest::{Attest, Attested, ClockInfo, TPM_ST_ATTEST_CERTIFY, TPM_ST_ATTEST_QUOTE};
 use crate::pcr_selection::{PcrSelect, PcrSelection};
 use crate::pcr_set::PcrSet;
-use crate::public::{EccCurve, ObjectAttributes, Parameters, Public, Scheme, Unique};
+use crate::public::{EccCurve, ObjectAttributes, Parameters, Public, PublicKey, Scheme, Unique};
 use crate::signature::Signature;
 
 /// A software P-256 AK (ECDSA with SHA-256).
@@ -48,6 +53,9 @@ pub enum SoftAkError {
     /// Signing failed.
     #[error("ECDSA signing failed")]
     Sign,
+    /// The public area to certify does not parse, or its nameAlg is not one a Name can be made with.
+    #[error("the public area to certify")]
+    MalformedPublic(#[source] crate::Error),
 }
 
 impl SoftAk {
@@ -153,12 +161,7 @@ impl SoftAk {
             tag: TPM_ST_ATTEST_QUOTE,
             qualified_signer: &[],
             extra_data: nonce,
-            clock_info: ClockInfo {
-                clock: 1,
-                reset_count: 0,
-                restart_count: 0,
-                safe: true,
-            },
+            clock_info: SOFT_CLOCK,
             firmware_version: 0,
             attested: Attested::Quote {
                 selection: PcrSelection {
@@ -171,15 +174,117 @@ impl SoftAk {
             },
         }
         .encode();
-        let (r, s) = self.sign(&attest)?;
-        let signature = Signature::Ecdsa {
+        let signature = self.sign_attestation(&attest)?;
+        Ok((attest, signature))
+    }
+
+    /// TPM2_Certify of the object whose public area is `certified_public` (TPM2B_PUBLIC or bare
+    /// TPMT_PUBLIC), with `nonce` as qualifying data: (TPMS_ATTEST, TPMT_SIGNATURE), as
+    /// [`crate::verify_certify`] checks them.
+    ///
+    /// Unlike a TPM it certifies any public area, loaded nowhere (so tests can make
+    /// certifications of keys a TPM would never hold); the qualified Name is synthetic, nameAlg ||
+    /// H(Name), since the soft AK has no hierarchy whose parent a real one would hash in.
+    pub fn certify(
+        &self,
+        nonce: &[u8],
+        certified_public: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), SoftAkError> {
+        let public = Public::parse(certified_public).map_err(SoftAkError::MalformedPublic)?;
+        let name = public.name().map_err(SoftAkError::MalformedPublic)?;
+        let mut qualified_name = public.name_alg.to_be_bytes().to_vec();
+        if let Some(alg) = HashAlg::from_tpm_alg_id(public.name_alg) {
+            qualified_name.extend_from_slice(&alg.hash(&name));
+        }
+        let attest = Attest {
+            bytes: &[],
+            tag: TPM_ST_ATTEST_CERTIFY,
+            qualified_signer: &[],
+            extra_data: nonce,
+            clock_info: SOFT_CLOCK,
+            firmware_version: 0,
+            attested: Attested::Certify {
+                name: &name,
+                qualified_name: &qualified_name,
+            },
+        }
+        .encode();
+        let signature = self.sign_attestation(&attest)?;
+        Ok((attest, signature))
+    }
+
+    /// Signs any bytes as this AK would sign an attestation: a TPMT_SIGNATURE (ECDSA P-256,
+    /// SHA-256). A TPM's restricted AK signs only what the TPM made; this signs whatever it is
+    /// given, so tests can make signed attestations no TPM would (another type, another Name).
+    pub fn sign_attestation(&self, attest: &[u8]) -> Result<Vec<u8>, SoftAkError> {
+        let (r, s) = self.sign(attest)?;
+        Ok(Signature::Ecdsa {
             hash: TPM_ALG_SHA256,
             r: &r,
             s: &s,
         }
-        .encode();
-        Ok((attest, signature))
+        .encode())
     }
+}
+
+/// The clock a soft attestation reports.
+const SOFT_CLOCK: ClockInfo = ClockInfo {
+    clock: 1,
+    reset_count: 0,
+    restart_count: 0,
+    safe: true,
+};
+
+/// The TPMT_PUBLIC a TPM would make for a decryption key `key` (RSA: scheme OAEP/SHA-256,
+/// keyBits from the modulus, exponent encoded 0 when 65537; ECC: scheme ECDH/SHA-256, KDF NULL)
+/// with `attributes` (normally [`crate::BOUND_KEY_ATTRIBUTES`]) and nameAlg SHA-256: the key a
+/// host agent certifies. Tests alter its fields ([`Public`]) for the keys a verifier refuses.
+pub fn decrypt_key_public(key: &PublicKey, attributes: ObjectAttributes) -> Vec<u8> {
+    let (object_type, parameters, unique) = match key {
+        PublicKey::Rsa { modulus, exponent } => (
+            TPM_ALG_RSA,
+            Parameters::Rsa {
+                symmetric: None,
+                scheme: Scheme {
+                    scheme: TPM_ALG_OAEP,
+                    hash: TPM_ALG_SHA256,
+                    extra: 0,
+                },
+                key_bits: u16::try_from(modulus.len() * 8).unwrap_or(u16::MAX),
+                exponent: if *exponent == 65537 { 0 } else { *exponent },
+            },
+            Unique::Rsa(modulus),
+        ),
+        PublicKey::Ecc { curve, x, y } => (
+            TPM_ALG_ECC,
+            Parameters::Ecc {
+                symmetric: None,
+                scheme: Scheme {
+                    scheme: TPM_ALG_ECDH,
+                    hash: TPM_ALG_SHA256,
+                    extra: 0,
+                },
+                curve: *curve,
+                kdf: Scheme {
+                    scheme: TPM_ALG_NULL,
+                    hash: TPM_ALG_NULL,
+                    extra: 0,
+                },
+            },
+            Unique::Ecc { x, y },
+        ),
+    };
+    Public {
+        bytes: &[],
+        had_size_prefix: false,
+        object_type,
+        name_alg: TPM_ALG_SHA256,
+        attributes,
+        auth_policy: &[],
+        parameters,
+        unique,
+    }
+    .encode_tpmt()
 }
 
 /// A software endorsement key: ECC P-256, nameAlg SHA-256, AES-128-CFB, the attributes and

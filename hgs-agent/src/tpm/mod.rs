@@ -5,7 +5,8 @@
 //! read from the TPM), [`ek`] (endorsement keys and their NV certificates), [`ak`] (the
 //! attestation key and its saved state), [`credential`] (TPM2_ActivateCredential), [`quote`]
 //! (PCR banks, PCR values, TPM2_Quote), [`pcr`] (PCR extension, used to replay a log into a
-//! software TPM).
+//! software TPM), [`bound_key`] (a decryption key certified by the AK with TPM2_Certify, and
+//! TPM2_RSA_Decrypt / TPM2_ECDH_ZGen with it).
 //!
 //! Every transient object and session created here is flushed before the function returns, on
 //! success and on error: with the `swtpm:` or `device:/dev/tpm0` TCTI there is no resource
@@ -14,6 +15,7 @@
 pub mod agent;
 pub mod ak;
 pub mod answer;
+pub mod bound_key;
 pub mod credential;
 pub mod ek;
 pub mod pcr;

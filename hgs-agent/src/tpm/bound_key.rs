@@ -1,0 +1,335 @@
+//! A TPM-resident decryption key bound into the evidence: created under the low-range EK (the
+//! AK's parent), certified by the AK with TPM2_Certify (qualifying data = the challenge nonce),
+//! and used to decrypt what a verifier encrypted to it (TPM2_RSA_Decrypt, TPM2_ECDH_ZGen).
+//!
+//! The verifier checks the certification with `hgs_tpm::verify_certify`: the key's attributes
+//! here (fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | decrypt, not sign, not
+//! restricted; `hgs_tpm::BOUND_KEY_ATTRIBUTES`) and algorithms (RSA-2048 OAEP/SHA-256, or P-256
+//! ECDH/SHA-256; nameAlg SHA-256) are the ones it demands.
+//!
+//! Kept like the AK ([`super::ak`]): the public area and the TPM-wrapped private blob of
+//! TPM2_Create, which survive reboots and need no NV, reloaded under the (deterministic) EK for
+//! each use and flushed after it. The wire protocol does not carry the key yet: these are the
+//! TPM operations it will use.
+
+use std::convert::TryFrom;
+
+use tss_esapi::attributes::{ObjectAttributesBuilder, SessionAttributesBuilder};
+use tss_esapi::constants::SessionType;
+use tss_esapi::handles::{AuthHandle, KeyHandle, ObjectHandle, SessionHandle};
+use tss_esapi::interface_types::algorithm::{HashingAlgorithm, PublicAlgorithm};
+use tss_esapi::interface_types::ecc::EccCurve;
+use tss_esapi::interface_types::key_bits::RsaKeyBits;
+use tss_esapi::interface_types::session_handles::{AuthSession, PolicySession};
+use tss_esapi::structures::{
+    Data, EccParameter, EccPoint, EccScheme, HashScheme, KeyDerivationFunctionScheme, Private,
+    Public, PublicBuilder, PublicEccParametersBuilder, PublicKeyRsa, PublicRsaParametersBuilder,
+    RsaDecryptionScheme, RsaExponent, RsaScheme, SignatureScheme, SymmetricDefinition,
+    SymmetricDefinitionObject,
+};
+use tss_esapi::traits::{Marshall, UnMarshall};
+
+use super::ak::{with_loaded_ak, AkState};
+use super::ek::{with_ek, EkProfile};
+use super::{tss_err, Result, Tpm, TpmError};
+
+/// The bound key's algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundKeyKind {
+    /// RSA-2048, scheme OAEP with SHA-256: the verifier encrypts a secret to it.
+    Rsa2048,
+    /// ECC NIST P-256, scheme ECDH with SHA-256: the verifier sends an ephemeral point.
+    EccP256,
+}
+
+/// A bound decryption key as TPM2_Create returned it: reloadable under its EK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundKey {
+    /// The parent EK (a low-range profile, the AK's parent).
+    pub ek: EkProfile,
+    /// The key's algorithm.
+    pub kind: BoundKeyKind,
+    /// The key's public area, a bare TPMT_PUBLIC (what its Name is computed over).
+    pub public: Vec<u8>,
+    /// TPM2B_PRIVATE contents: the private area, encrypted by the TPM under the EK.
+    pub private: Vec<u8>,
+}
+
+/// A TPM2_Certify of a bound key by the AK: what `hgs_tpm::verify_certify` takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundKeyCertification {
+    /// The certified key's public area, a bare TPMT_PUBLIC.
+    pub public: Vec<u8>,
+    /// TPMS_ATTEST (marshalled; exactly the bytes signed).
+    pub attest: Vec<u8>,
+    /// TPMT_SIGNATURE by the AK.
+    pub signature: Vec<u8>,
+}
+
+fn unexpected(op: &str, message: impl Into<String>) -> TpmError {
+    TpmError::Unexpected {
+        op: op.into(),
+        message: message.into(),
+    }
+}
+
+fn require_low_range(ek: EkProfile) -> Result<()> {
+    if ek.is_low_range() {
+        Ok(())
+    } else {
+        Err(unexpected(
+            &format!("bound key under EK {ek}"),
+            "only the low-range EKs (rsa2048, ecc-p256) are supported as parent",
+        ))
+    }
+}
+
+/// The key's template: the attributes and algorithms `hgs_tpm::verify_certify` demands.
+fn template(kind: BoundKeyKind) -> Result<Public> {
+    let attributes = ObjectAttributesBuilder::new()
+        .with_fixed_tpm(true)
+        .with_fixed_parent(true)
+        .with_sensitive_data_origin(true)
+        .with_user_with_auth(true)
+        .with_decrypt(true)
+        .with_sign_encrypt(false)
+        .with_restricted(false)
+        .build()
+        .map_err(tss_err("bound key attributes"))?;
+    let builder = PublicBuilder::new()
+        .with_name_hashing_algorithm(HashingAlgorithm::Sha256)
+        .with_object_attributes(attributes);
+    let builder = match kind {
+        BoundKeyKind::Rsa2048 => builder
+            .with_public_algorithm(PublicAlgorithm::Rsa)
+            .with_rsa_parameters(
+                PublicRsaParametersBuilder::new()
+                    .with_symmetric(SymmetricDefinitionObject::Null)
+                    .with_scheme(RsaScheme::Oaep(HashScheme::new(HashingAlgorithm::Sha256)))
+                    .with_key_bits(RsaKeyBits::Rsa2048)
+                    .with_exponent(RsaExponent::default())
+                    .with_is_decryption_key(true)
+                    .with_is_signing_key(false)
+                    .with_restricted(false)
+                    .build()
+                    .map_err(tss_err("bound key RSA parameters"))?,
+            )
+            .with_rsa_unique_identifier(PublicKeyRsa::default()),
+        BoundKeyKind::EccP256 => builder
+            .with_public_algorithm(PublicAlgorithm::Ecc)
+            .with_ecc_parameters(
+                PublicEccParametersBuilder::new()
+                    .with_symmetric(SymmetricDefinitionObject::Null)
+                    .with_ecc_scheme(EccScheme::EcDh(HashScheme::new(HashingAlgorithm::Sha256)))
+                    .with_curve(EccCurve::NistP256)
+                    .with_key_derivation_function_scheme(KeyDerivationFunctionScheme::Null)
+                    .with_is_decryption_key(true)
+                    .with_is_signing_key(false)
+                    .with_restricted(false)
+                    .build()
+                    .map_err(tss_err("bound key ECC parameters"))?,
+            )
+            .with_ecc_unique_identifier(EccPoint::default()),
+    };
+    builder.build().map_err(tss_err("bound key template"))
+}
+
+/// Runs `f` with a policy session satisfying the low-range EK's authPolicy
+/// (PolicySecret(TPM_RH_ENDORSEMENT)), as TPM2_Create and TPM2_Load under the EK need; flushes
+/// the session after.
+fn with_ek_policy<T>(
+    tpm: &mut Tpm,
+    f: impl FnOnce(&mut Tpm, AuthSession) -> Result<T>,
+) -> Result<T> {
+    let session = tpm
+        .context()
+        .start_auth_session(
+            None,
+            None,
+            None,
+            SessionType::Policy,
+            SymmetricDefinition::AES_128_CFB,
+            HashingAlgorithm::Sha256,
+        )
+        .map_err(tss_err("TPM2_StartAuthSession (policy)"))?
+        .ok_or_else(|| unexpected("TPM2_StartAuthSession (policy)", "no session returned"))?;
+    let result = (|| {
+        let (attrs, mask) = SessionAttributesBuilder::new()
+            .with_decrypt(true)
+            .with_encrypt(true)
+            .build();
+        tpm.context()
+            .tr_sess_set_attributes(session, attrs, mask)
+            .map_err(tss_err("TR_SetAttributes"))?;
+        let policy = PolicySession::try_from(session).map_err(tss_err("policy session"))?;
+        tpm.context()
+            .execute_with_session(Some(AuthSession::Password), |ctx| {
+                ctx.policy_secret(
+                    policy,
+                    AuthHandle::Endorsement,
+                    Default::default(),
+                    Default::default(),
+                    Default::default(),
+                    None,
+                )
+            })
+            .map_err(tss_err("TPM2_PolicySecret (endorsement)"))?;
+        f(tpm, session)
+    })();
+    tpm.flush_quietly(ObjectHandle::from(SessionHandle::from(session)));
+    result
+}
+
+/// Creates a bound decryption key of `kind` under the EK of `ek` (the profile the AK was made
+/// under; see [`AkState::ek_profile`]).
+pub fn create_bound_key(tpm: &mut Tpm, ek: EkProfile, kind: BoundKeyKind) -> Result<BoundKey> {
+    require_low_range(ek)?;
+    let public = template(kind)?;
+    let created = with_ek(tpm, ek, |tpm, ek_handle| {
+        with_ek_policy(tpm, |tpm, session| {
+            tpm.context()
+                .execute_with_session(Some(session), |ctx| {
+                    ctx.create(ek_handle, public, None, None, None, None)
+                })
+                .map_err(tss_err("TPM2_Create (bound key under EK)"))
+        })
+    })?;
+    Ok(BoundKey {
+        ek,
+        kind,
+        public: created
+            .out_public
+            .marshall()
+            .map_err(tss_err("marshal TPMT_PUBLIC"))?,
+        private: created.out_private.value().to_vec(),
+    })
+}
+
+/// Loads `key` under the already loaded EK `ek_handle`, runs `f`, then flushes the key.
+fn with_loaded_key<T>(
+    tpm: &mut Tpm,
+    ek_handle: KeyHandle,
+    key: &BoundKey,
+    f: impl FnOnce(&mut Tpm, KeyHandle) -> Result<T>,
+) -> Result<T> {
+    let public = Public::unmarshall(&key.public).map_err(tss_err("unmarshal bound key public"))?;
+    let private =
+        Private::try_from(key.private.clone()).map_err(tss_err("bound key private blob"))?;
+    let handle = with_ek_policy(tpm, |tpm, session| {
+        tpm.context()
+            .execute_with_session(Some(session), |ctx| ctx.load(ek_handle, private, public))
+            .map_err(tss_err("TPM2_Load (bound key under EK)"))
+    })?;
+    let out = f(tpm, handle);
+    tpm.flush_quietly(ObjectHandle::from(handle));
+    out
+}
+
+/// Loads `key` under a freshly created EK, runs `f`, then flushes both.
+fn with_key<T>(
+    tpm: &mut Tpm,
+    key: &BoundKey,
+    f: impl FnOnce(&mut Tpm, KeyHandle) -> Result<T>,
+) -> Result<T> {
+    require_low_range(key.ek)?;
+    with_ek(tpm, key.ek, |tpm, ek| with_loaded_key(tpm, ek, key, f))
+}
+
+/// TPM2_Certify of `key` by the AK of `ak` with `nonce` as qualifying data: the certification the
+/// verifier checks with `hgs_tpm::verify_certify` (the same nonce its quote carries).
+///
+/// The key must have been created under the AK's EK (one EK handle serves both loads).
+pub fn certify_bound_key(
+    tpm: &mut Tpm,
+    ak: &AkState,
+    key: &BoundKey,
+    nonce: &[u8],
+) -> Result<BoundKeyCertification> {
+    let ak_ek = ak.decode()?.ek;
+    if ak_ek != key.ek {
+        return Err(unexpected(
+            "TPM2_Certify (bound key)",
+            format!(
+                "the key was created under EK {}, the AK under EK {ak_ek}",
+                key.ek
+            ),
+        ));
+    }
+    let qualifying_data = Data::try_from(nonce.to_vec()).map_err(tss_err("qualifying data"))?;
+    with_loaded_ak(tpm, ak, |tpm, ek, ak_handle| {
+        with_loaded_key(tpm, ek, key, |tpm, key_handle| {
+            let (attest, signature) = tpm
+                .context()
+                .execute_with_sessions(
+                    (
+                        Some(AuthSession::Password),
+                        Some(AuthSession::Password),
+                        None,
+                    ),
+                    |ctx| {
+                        ctx.certify(
+                            ObjectHandle::from(key_handle),
+                            ak_handle,
+                            qualifying_data,
+                            SignatureScheme::Null,
+                        )
+                    },
+                )
+                .map_err(tss_err("TPM2_Certify (bound key by AK)"))?;
+            Ok(BoundKeyCertification {
+                public: key.public.clone(),
+                attest: attest.marshall().map_err(tss_err("marshal TPMS_ATTEST"))?,
+                signature: signature
+                    .marshall()
+                    .map_err(tss_err("marshal TPMT_SIGNATURE"))?,
+            })
+        })
+    })
+}
+
+/// TPM2_RSA_Decrypt with the RSA bound key: OAEP with SHA-256 and an empty label, as the
+/// verifier encrypted (`ciphertext` is the 256-byte RSA-2048 ciphertext).
+pub fn rsa_decrypt(tpm: &mut Tpm, key: &BoundKey, ciphertext: &[u8]) -> Result<Vec<u8>> {
+    const OP: &str = "TPM2_RSA_Decrypt (bound key)";
+    if key.kind != BoundKeyKind::Rsa2048 {
+        return Err(unexpected(OP, "the bound key is not an RSA key"));
+    }
+    let ciphertext =
+        PublicKeyRsa::try_from(ciphertext.to_vec()).map_err(tss_err("RSA ciphertext"))?;
+    with_key(tpm, key, |tpm, handle| {
+        let plain = tpm
+            .context()
+            .execute_with_session(Some(AuthSession::Password), |ctx| {
+                ctx.rsa_decrypt(
+                    handle,
+                    ciphertext,
+                    RsaDecryptionScheme::Oaep(HashScheme::new(HashingAlgorithm::Sha256)),
+                    Data::default(),
+                )
+            })
+            .map_err(tss_err(OP))?;
+        Ok(plain.value().to_vec())
+    })
+}
+
+/// TPM2_ECDH_ZGen with the P-256 bound key: the x-coordinate of d·`point` (the shared secret Z
+/// of ECDH with the verifier's ephemeral point, given as big-endian coordinates).
+pub fn ecdh_zgen(tpm: &mut Tpm, key: &BoundKey, x: &[u8], y: &[u8]) -> Result<Vec<u8>> {
+    const OP: &str = "TPM2_ECDH_ZGen (bound key)";
+    if key.kind != BoundKeyKind::EccP256 {
+        return Err(unexpected(OP, "the bound key is not an ECC key"));
+    }
+    let point = EccPoint::new(
+        EccParameter::try_from(x.to_vec()).map_err(tss_err("ECC point x"))?,
+        EccParameter::try_from(y.to_vec()).map_err(tss_err("ECC point y"))?,
+    );
+    with_key(tpm, key, |tpm, handle| {
+        let z = tpm
+            .context()
+            .execute_with_session(Some(AuthSession::Password), |ctx| {
+                ctx.ecdh_z_gen(handle, point)
+            })
+            .map_err(tss_err(OP))?;
+        Ok(z.x().value().to_vec())
+    })
+}
