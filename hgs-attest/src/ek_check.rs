@@ -74,7 +74,16 @@ fn distrust(e: &hgs_ekcert::Error) -> EkDistrust {
         E::NotYetValid { subject, .. } => EkDistrust::NotYetValid {
             subject: subject.to_string(),
         },
-        E::BadSignature { .. } => EkDistrust::BadSignature,
+        E::IssuerSignatureMismatch {
+            subject,
+            issuer,
+            candidates,
+            ..
+        } => EkDistrust::IssuerSignatureMismatch {
+            subject: subject.to_string(),
+            issuer: issuer.to_string(),
+            candidates: *candidates,
+        },
         E::EkPublic(_) => EkDistrust::UnusableEkpub,
         E::Malformed { .. } | E::TrailingData { .. } | E::NotEkCertificate(_) => {
             EkDistrust::Malformed

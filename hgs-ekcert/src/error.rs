@@ -56,17 +56,29 @@ pub enum Error {
         /// Its issuer name (the certificate that would be needed).
         issuer: Box<Name>,
     },
-    /// Every installed certificate named like the issuer failed to verify the signature.
+    /// Installed CAs carry the certificate's issuer name, but none of their keys signed it: the
+    /// signature does not verify under any of them, or the certificate's authorityKeyIdentifier
+    /// names another key. A look-alike CA (same name, another key), a CA the vendor re-keyed
+    /// (install its new certificate), or a certificate altered after signing; not a missing CA.
     #[error(
-        "bad signature at depth {depth}: `{subject}` is not signed by any installed `{issuer}`"
+        "`{subject}` at depth {depth}: {candidates} installed CA(s) named `{issuer}`, its \
+         issuer, did not sign it (a look-alike or re-keyed CA, or an altered certificate){}",
+        key_ids(authority_key_id.as_deref(), installed_key_ids)
     )]
-    BadSignature {
-        /// Depth of the certificate whose signature failed.
+    IssuerSignatureMismatch {
+        /// Depth of the certificate whose signature no installed CA of that name made.
         depth: usize,
         /// Its subject.
         subject: Box<Name>,
-        /// Its issuer name.
+        /// Its issuer name, which the installed candidates carry.
         issuer: Box<Name>,
+        /// How many installed certificates named like the issuer were tried (certificates already
+        /// on the path excluded).
+        candidates: usize,
+        /// The key the certificate says signed it (its authorityKeyIdentifier), if it names one.
+        authority_key_id: Option<Vec<u8>>,
+        /// The subjectKeyIdentifiers of the installed candidates that carry one.
+        installed_key_ids: Vec<Vec<u8>>,
     },
     /// A certificate on the only candidate path has expired at the verification time.
     #[error("certificate at depth {depth} (`{subject}`) expired at {not_after}")]
@@ -135,6 +147,20 @@ pub enum Error {
         /// The extension's OID (dotted).
         oid: String,
     },
+}
+
+/// The key identifiers of [`Error::IssuerSignatureMismatch`], when there are any to compare.
+fn key_ids(authority: Option<&[u8]>, installed: &[Vec<u8>]) -> String {
+    let hex = hgs_tpm::hex::encode;
+    let mut out = String::new();
+    if let Some(a) = authority {
+        out.push_str(&format!("; it names signing key {}", hex(a)));
+    }
+    if !installed.is_empty() {
+        let ids: Vec<String> = installed.iter().map(|k| hex(k)).collect();
+        out.push_str(&format!("; installed key(s): {}", ids.join(", ")));
+    }
+    out
 }
 
 /// Why a certificate is not an endorsement-key certificate ([`Error::NotEkCertificate`]).
