@@ -422,9 +422,7 @@ impl Failure {
             Failure::NoBaselineMatch { .. } => Some(SubStatus::SecureBootSettings),
             Failure::NoCiPolicyMeasured
             | Failure::CiPolicyUncovered { .. }
-            | Failure::CiPolicyNotRegistered { .. } => {
-                Some(SubStatus::CodeIntegrityPolicy)
-            }
+            | Failure::CiPolicyNotRegistered { .. } => Some(SubStatus::CodeIntegrityPolicy),
             Failure::Policy { policy, .. } => Some(policy.sub_status()),
             _ => None,
         }

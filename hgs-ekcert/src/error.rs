@@ -302,8 +302,19 @@ mod tests {
     fn the_error_module_imports_no_module_that_imports_it() {
         let src = include_str!("error.rs");
         let (code, _) = src.split_at(src.find("#[cfg(test)]").unwrap_or(src.len()));
-        for m in ["ekpub", "verify", "path", "trust_store", "package", "tcg", "signature"] {
-            assert!(!code.contains(&format!("crate::{m}")), "error.rs uses crate::{m}");
+        for m in [
+            "ekpub",
+            "verify",
+            "path",
+            "trust_store",
+            "package",
+            "tcg",
+            "signature",
+        ] {
+            assert!(
+                !code.contains(&format!("crate::{m}")),
+                "error.rs uses crate::{m}"
+            );
         }
     }
 

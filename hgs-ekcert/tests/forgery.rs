@@ -109,7 +109,11 @@ fn build(s: &Spec<'_>) -> Vec<u8> {
     }
     if s.key_ids {
         exts.push(ext("2.5.29.14", false, tlv(0x04, &key_id(s.key))));
-        exts.push(ext("2.5.29.35", false, seq(&[tlv(0x80, &key_id(s.signer))])));
+        exts.push(ext(
+            "2.5.29.35",
+            false,
+            seq(&[tlv(0x80, &key_id(s.signer))]),
+        ));
     }
     let subject = if s.subject.is_empty() {
         seq(&[])
@@ -259,7 +263,15 @@ fn leaf_resigned_by_untrusted_key_with_same_issuer_name() {
     let s = store(&[&p.root_der], &[&p.int_der]);
     let e = verify(&forged, &s, None, &now()).unwrap_err();
     assert!(
-        matches!(e, Error::IssuerSignatureMismatch { depth: 0, candidates: 1, authority_key_id: None, .. }),
+        matches!(
+            e,
+            Error::IssuerSignatureMismatch {
+                depth: 0,
+                candidates: 1,
+                authority_key_id: None,
+                ..
+            }
+        ),
         "{e}"
     );
 }
@@ -328,7 +340,14 @@ fn intermediate_of_a_look_alike_root() {
     let s = store(&[&p.root_der], &[&int_by_rogue]);
     let e = verify(&p.leaf_der, &s, None, &now()).unwrap_err();
     assert!(
-        matches!(e, Error::IssuerSignatureMismatch { depth: 1, candidates: 1, .. }),
+        matches!(
+            e,
+            Error::IssuerSignatureMismatch {
+                depth: 1,
+                candidates: 1,
+                ..
+            }
+        ),
         "{e}"
     );
 }
@@ -343,7 +362,14 @@ fn tampered_tbs_byte() {
     let s = store(&[&p.root_der], &[&p.int_der]);
     let e = verify(&t, &s, None, &now()).unwrap_err();
     assert!(
-        matches!(e, Error::IssuerSignatureMismatch { depth: 0, candidates: 1, .. }),
+        matches!(
+            e,
+            Error::IssuerSignatureMismatch {
+                depth: 0,
+                candidates: 1,
+                ..
+            }
+        ),
         "{e}"
     );
 }

@@ -525,7 +525,10 @@ fn an_altered_ci_policy_event_is_reported_uncovered_not_missing() {
     assert!(v.ci_policy.is_none(), "{v}");
     let text = v.to_string();
     assert!(text.contains("uncovered"), "{text}");
-    assert!(!text.contains("measured no code integrity policy"), "{text}");
+    assert!(
+        !text.contains("measured no code integrity policy"),
+        "{text}"
+    );
 }
 
 #[test]

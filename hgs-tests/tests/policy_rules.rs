@@ -839,7 +839,10 @@ fn an_altered_ci_policy_event_in_a_reference_log_is_named_uncovered() {
         )),
         "{problems:?}"
     );
-    assert!(!problems.contains(&CaptureProblem::NoCiPolicy), "{problems:?}");
+    assert!(
+        !problems.contains(&CaptureProblem::NoCiPolicy),
+        "{problems:?}"
+    );
     match CiPolicyRegistration::from_reference_log("ci", PolicyVersion::V2, &log, None) {
         Err(e @ CiPolicyError::Uncovered { pcr: 12, .. }) => {
             assert!(e.to_string().contains("not covered"), "{e}");
