@@ -19,7 +19,7 @@ pub use credential::{
     check_ak_attributes, kdfa, kdfe, make_credential, make_credential_with, Credential,
     CredentialError, EcdhBackend,
 };
-pub use ek_check::{check_ek_certificate, trust_store};
+pub use ek_check::{check_ek_certificate, trust_store, trusted_certificate};
 pub use evaluate::{
     evaluate, Attestor, FreshnessPolicy, Host, DEFAULT_MAX_CHALLENGE_AGE, MAX_CLOCK_SKEW,
     MAX_QUOTES_PER_BANK, MAX_REPORTED_DIGEST_MISMATCHES,
@@ -29,8 +29,14 @@ pub use verdict::{
     AttestationStatus, Check, CheckId, CheckOutcome, Failure, MeasuredPolicy, Verdict,
 };
 
+/// The time [`check_ek_certificate`] checks validity at, and the certificate reader's error
+/// [`trusted_certificate`] returns.
+pub use hgs_ekcert::{Error as EkCertificateError, UnixTime};
 /// What an embedder needs from the lower crates to call this one.
 pub use hgs_tcglog::{BankPolicy, LogAnomaly, QuotedLog};
+/// The TPM structures evidence is made of, for an embedder who reads it (a quote's selection, an
+/// AK's name for a [`Challenge`] made by hand).
+pub use hgs_tpm::{Attest, Attested, Public};
 pub use hgs_tpm::{HashAlg, PcrSet, QuoteError, VerifiedQuote};
 
 /// The artifacts and rules (`hgs-policy`), as a namespace: `hgs_attest::policy::TpmHost`, ...

@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hgs_attest::policy::{EkCertificateCheck, EkDistrust, TrustRole, TrustedCertificate};
-use hgs_ekcert::UnixTime;
+// Everything from hgs-attest alone: an embedder needs no lower crate for this check.
+use hgs_attest::UnixTime;
 use p256::ecdsa::{signature::Signer, Signature, SigningKey};
 
 // A minimal DER writer for the test PKI (as hgs-ekcert/tests/forgery.rs and
@@ -116,12 +117,7 @@ fn key() -> SigningKey {
 }
 
 fn installed(role: TrustRole, der: &[u8]) -> TrustedCertificate {
-    TrustedCertificate {
-        role,
-        vendor: None,
-        subject: String::new(),
-        der: der.to_vec(),
-    }
+    hgs_attest::trusted_certificate(role, der).unwrap()
 }
 
 fn ekpub(k: &SigningKey) -> Vec<u8> {
@@ -164,4 +160,20 @@ fn a_certificate_from_a_look_alike_ca_is_not_an_untrusted_root() {
     };
     assert!(why.contains("is installed but did not sign"), "{why}");
     assert!(!why.contains("no installed"), "{why}");
+}
+
+#[test]
+fn a_trusted_certificate_is_made_from_der_alone() {
+    let root = key();
+    let der = cert("Made Root", "Made Root", &root, &root, true);
+    let t: TrustedCertificate = hgs_attest::trusted_certificate(TrustRole::Root, &der).unwrap();
+    assert_eq!(t.role, TrustRole::Root);
+    assert_eq!(t.subject, "CN=Made Root");
+    assert_eq!(t.der, der);
+    assert_eq!(t.vendor, None);
+    // Not a certificate: the reader's typed error.
+    assert!(matches!(
+        hgs_attest::trusted_certificate(TrustRole::Intermediate, b"\x30\x03\x02\x01\x00"),
+        Err(hgs_attest::EkCertificateError::Malformed { .. })
+    ));
 }
