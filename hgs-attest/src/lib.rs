@@ -43,8 +43,10 @@ pub use hgs_tpm::{HashAlg, PcrSet, QuoteError, VerifiedQuote};
 pub use hgs_policy as policy;
 pub use hgs_policy::EkFingerprint;
 mod token;
+mod tpm2_tools;
 pub use token::{
     key_id, EarStatus, Segment, TokenClaims, TokenError, TokenKeyError, TokenSigner, TokenStatus,
     TokenVerifier, UnixSeconds, VerifiedToken, VerifierId, DEFAULT_CLOCK_SKEW, EAR_PROFILE,
     MAX_TOKEN_LEN, TOKEN_ALG, TOKEN_TYP,
 };
+pub use tpm2_tools::{PcrFileError, Tpm2ToolsError, MAX_PCR_FILE_LISTS};
