@@ -12,10 +12,9 @@ use std::error::Error;
 use hgs_attest::policy::PolicyVersion;
 use hgs_attest::policy::{BaselineProfile, TpmBaseline};
 use hgs_attest::{
-    Attestor, BankPolicy, Challenge, CheckId, CheckOutcome, Evidence, FreshnessPolicy, Host,
-    PcrSet, QuoteEvidence,
+    Attest, Attested, Attestor, BankPolicy, Challenge, CheckId, CheckOutcome, Evidence,
+    FreshnessPolicy, HashAlg, Host, PcrSet, Public, QuoteEvidence,
 };
-use hgs_tpm::{Attest, Attested, HashAlg, Public};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = hgs_examples::bundled_evidence_dir();

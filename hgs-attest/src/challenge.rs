@@ -109,12 +109,16 @@ impl ChallengeRequest<'_> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ChallengeError {
-    /// The AK or EK is unsuitable, or encryption failed.
+    /// The AK or EK is unsuitable, or encryption failed. Its message is the credential error's
+    /// (which says what is wrong), and so is its source (the parser's reason, when one).
     #[error(transparent)]
     Credential(#[from] CredentialError),
-    /// No PCR or no bank requested.
-    #[error("a challenge must name at least one PCR and one bank")]
-    Empty,
+    /// No PCR requested: the quote would attest nothing.
+    #[error("the challenge names no PCR to quote")]
+    NoPcrs,
+    /// No bank requested: nothing would be quoted.
+    #[error("the challenge names no PCR bank to quote")]
+    NoBanks,
     /// The PCRs asked for leave out PCRs a check in force reads.
     #[error("the challenge leaves out PCRs {missing} that the checks in force read")]
     NarrowerThanRequired {
@@ -134,8 +138,11 @@ pub fn new_challenge(
     request: &ChallengeRequest<'_>,
     rng: &mut impl CryptoRngCore,
 ) -> Result<(Challenge, ChallengeMessage), ChallengeError> {
-    if request.pcrs.is_empty() || request.banks.is_empty() {
-        return Err(ChallengeError::Empty);
+    if request.pcrs.is_empty() {
+        return Err(ChallengeError::NoPcrs);
+    }
+    if request.banks.is_empty() {
+        return Err(ChallengeError::NoBanks);
     }
     let missing = request.required_pcrs.minus(request.pcrs);
     if !missing.is_empty() {
@@ -187,4 +194,71 @@ pub fn new_challenge(
             banks,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn host() -> TpmHost {
+        TpmHost {
+            name: hgs_policy::Name::new("h").unwrap(),
+            policy_version: hgs_policy::PolicyVersion::V1,
+            ekpub: hgs_tpm::ek_p256_public(&[1; 32], &[2; 32]),
+            ek_fingerprint: EkFingerprint::from_bytes([0; 32]),
+            ek_key_type: "ECC-P256".into(),
+            ek_certificate: None,
+            ek_certificate_check: hgs_policy::EkCertificateCheck::Missing,
+            forced: true,
+        }
+    }
+
+    fn refused(ak_public: &[u8], request: &ChallengeRequest<'_>) -> ChallengeError {
+        new_challenge(&host(), ak_public, request, &mut rand_core::OsRng).unwrap_err()
+    }
+
+    /// Display, then each source, as a service or `anyhow`'s `{:#}` prints an error.
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut out = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            out.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        out
+    }
+
+    #[test]
+    fn no_pcr_and_no_bank_are_told_apart() {
+        let mut r = ChallengeRequest::new(PcrSet::EMPTY, 0);
+        r.pcrs = PcrSet::EMPTY;
+        let e = refused(&[], &r);
+        assert_eq!(e, ChallengeError::NoPcrs);
+        assert_eq!(e.to_string(), "the challenge names no PCR to quote");
+        let mut r = ChallengeRequest::new(PcrSet::EMPTY, 0);
+        r.banks = &[];
+        let e = refused(&[], &r);
+        assert_eq!(e, ChallengeError::NoBanks);
+        assert_eq!(e.to_string(), "the challenge names no PCR bank to quote");
+    }
+
+    #[test]
+    fn an_unreadable_ak_says_what_is_wrong_and_keeps_the_parser_error_as_source() {
+        let e = refused(&[0x00, 0x01], &ChallengeRequest::new(PcrSet::EMPTY, 0));
+        assert!(
+            matches!(
+                e,
+                ChallengeError::Credential(CredentialError::MalformedAk(_))
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "the AK public area does not parse");
+        let chain = chain(&e);
+        assert!(
+            chain.starts_with("the AK public area does not parse: TPMT_PUBLIC"),
+            "{chain}"
+        );
+    }
 }

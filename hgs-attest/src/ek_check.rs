@@ -8,6 +8,26 @@ use hgs_ekcert::{EkPublic, Options, TrustStore, UnixTime};
 use hgs_policy::{EkCertificateCheck, EkDistrust, EkIdentity};
 use hgs_policy::{TrustRole, TrustedCertificate};
 
+/// An installed certificate made from its bytes alone (DER; PEM and TPM NV framing are read
+/// too): its subject, for listing, is read from it, and `der` is the certificate's own DER.
+/// `vendor` is left `None` (set it when the certificate came from a vendor folder). The error is
+/// the certificate reader's, when the bytes are not a certificate.
+///
+/// ([`TrustedCertificate`] is `hgs-policy`'s, which reads no certificates; so this constructor
+/// lives here, beside the check that uses the installed certificates.)
+pub fn trusted_certificate(
+    role: TrustRole,
+    der: &[u8],
+) -> Result<TrustedCertificate, hgs_ekcert::Error> {
+    let c = hgs_ekcert::Certificate::from_bytes(der)?;
+    Ok(TrustedCertificate {
+        role,
+        vendor: None,
+        subject: c.subject.to_string(),
+        der: c.der().to_vec(),
+    })
+}
+
 /// A trust store of the installed certificates. One that no longer parses is skipped: each was
 /// parsed when it was installed, and a certificate that cannot be read trusts nothing.
 pub fn trust_store(installed: &[TrustedCertificate]) -> TrustStore {
@@ -74,7 +94,16 @@ fn distrust(e: &hgs_ekcert::Error) -> EkDistrust {
         E::NotYetValid { subject, .. } => EkDistrust::NotYetValid {
             subject: subject.to_string(),
         },
-        E::BadSignature { .. } => EkDistrust::BadSignature,
+        E::IssuerSignatureMismatch {
+            subject,
+            issuer,
+            candidates,
+            ..
+        } => EkDistrust::IssuerSignatureMismatch {
+            subject: subject.to_string(),
+            issuer: issuer.to_string(),
+            candidates: *candidates,
+        },
         E::EkPublic(_) => EkDistrust::UnusableEkpub,
         E::Malformed { .. } | E::TrailingData { .. } | E::NotEkCertificate(_) => {
             EkDistrust::Malformed

@@ -18,7 +18,7 @@ use hgs_policy::{evaluate_rules, RuleOutcome, RuleResult};
 use hgs_policy::{resolve, ArtifactMatches, Resolution};
 use hgs_policy::{BaselineMatcher, EventByEvent};
 use hgs_policy::{CiPolicyRegistration, PolicySettings, PolicyVersion, TpmBaseline, TpmHost};
-use hgs_tcglog::{BankPolicy, BindError, BootClaims, EventLog, QuotedLog};
+use hgs_tcglog::{BankPolicy, BindError, BootClaims, EventLog, LogAnomaly, QuotedLog};
 use hgs_tpm::hex::encode as hex;
 use hgs_tpm::{
     verify_quote, DefaultVerifier, Freshness, HashAlg, PcrSet, Public, QuoteError,
@@ -522,9 +522,33 @@ impl Attestor {
                     }
                 }
             }
-            if claims.si_policies.is_empty() {
+            // A CI policy event whose data its digest does not cover is no measurement (it is
+            // not in `si_policies`), but it is the reason, not "none was measured"; and while
+            // one is there, which policies the host loaded is unknown, so none matches.
+            let uncovered: Vec<Failure> = claims
+                .anomalies
+                .iter()
+                .filter_map(|a| match a {
+                    LogAnomaly::UncoveredCiPolicy { event_index, pcr } => {
+                        Some(Failure::CiPolicyUncovered {
+                            event_index: *event_index,
+                            pcr: *pcr,
+                            bank: log.bank(),
+                        })
+                    }
+                    _ => None,
+                })
+                .collect();
+            if claims.si_policies.is_empty() && uncovered.is_empty() {
                 run.fail(CheckId::CiPolicy, Failure::NoCiPolicyMeasured);
-            } else if !unregistered.is_empty() {
+            }
+            if !uncovered.is_empty() {
+                for f in uncovered {
+                    run.fail(CheckId::CiPolicy, f);
+                }
+                matches.ci_policies.clear();
+            }
+            if !unregistered.is_empty() {
                 run.fail(
                     CheckId::CiPolicy,
                     Failure::CiPolicyNotRegistered {

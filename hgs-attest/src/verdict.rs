@@ -342,8 +342,20 @@ pub enum Failure {
         /// The first difference from each baseline.
         mismatches: Vec<BaselineMismatch>,
     },
-    /// The log measured no CI policy.
+    /// The log measured no CI policy (and has no CI policy event it could not trust: that is
+    /// [`Failure::CiPolicyUncovered`]).
     NoCiPolicyMeasured,
+    /// An event on a quoted PCR carries a CI policy record, but its data is not covered by its
+    /// digest in the quoted bank (altered after it was measured, or a digest of something else).
+    /// It is not read as a measurement: which policy the host loaded is unknown.
+    CiPolicyUncovered {
+        /// Event index.
+        event_index: u32,
+        /// PCR.
+        pcr: u32,
+        /// The quoted bank whose digest does not cover the data.
+        bank: HashAlg,
+    },
     /// A CI policy the host measured is not registered (every one it measured must be: Windows
     /// enforces each policy it loads, and an extra one can widen what may run).
     CiPolicyNotRegistered {
@@ -408,9 +420,9 @@ impl Failure {
             }),
             Failure::PcrsNotQuoted { check, .. } => check.sub_status(),
             Failure::NoBaselineMatch { .. } => Some(SubStatus::SecureBootSettings),
-            Failure::NoCiPolicyMeasured | Failure::CiPolicyNotRegistered { .. } => {
-                Some(SubStatus::CodeIntegrityPolicy)
-            }
+            Failure::NoCiPolicyMeasured
+            | Failure::CiPolicyUncovered { .. }
+            | Failure::CiPolicyNotRegistered { .. } => Some(SubStatus::CodeIntegrityPolicy),
             Failure::Policy { policy, .. } => Some(policy.sub_status()),
             _ => None,
         }
@@ -549,6 +561,15 @@ impl core::fmt::Display for Failure {
                 Ok(())
             }
             Failure::NoCiPolicyMeasured => write!(f, "the log measured no code integrity policy"),
+            Failure::CiPolicyUncovered {
+                event_index,
+                pcr,
+                bank,
+            } => write!(
+                f,
+                "the code integrity policy event {event_index} (PCR {pcr}) is uncovered: its data \
+                 does not hash to its {bank} digest, so which policy was measured is unknown"
+            ),
             Failure::CiPolicyNotRegistered { measured } => {
                 write!(f, "a measured code integrity policy is not registered:")?;
                 for m in measured {

@@ -146,20 +146,6 @@ fn pem_public_key(bytes: &[u8]) -> Option<Vec<u8>> {
     container::pem_blocks(fake.as_bytes()).ok()?.pop()
 }
 
-/// A key for messages: its type and the first bytes of its modulus or x coordinate.
-pub(crate) fn describe(k: &KeyInfo) -> String {
-    let head = match k {
-        KeyInfo::Rsa { modulus, .. } => modulus
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
-        KeyInfo::Ecc { x, .. } => x.iter().take(8).map(|b| format!("{b:02x}")).collect(),
-        KeyInfo::Other { oid } => oid.clone(),
-    };
-    format!("{} ({head}...)", k.key_type())
-}
-
 /// Ok when `cert`'s key is the presented EK: same RSA modulus and exponent (rsaEncryption and
 /// id-RSAES-OAEP alike), or same curve and point.
 pub fn check_key_match(cert: &Certificate, ek: &EkPublic) -> Result<()> {

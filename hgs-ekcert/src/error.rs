@@ -5,6 +5,7 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::cert::KeyInfo;
 use crate::name::Name;
 use crate::time::UnixTime;
 
@@ -56,17 +57,29 @@ pub enum Error {
         /// Its issuer name (the certificate that would be needed).
         issuer: Box<Name>,
     },
-    /// Every installed certificate named like the issuer failed to verify the signature.
+    /// Installed CAs carry the certificate's issuer name, but none of their keys signed it: the
+    /// signature does not verify under any of them, or the certificate's authorityKeyIdentifier
+    /// names another key. A look-alike CA (same name, another key), a CA the vendor re-keyed
+    /// (install its new certificate), or a certificate altered after signing; not a missing CA.
     #[error(
-        "bad signature at depth {depth}: `{subject}` is not signed by any installed `{issuer}`"
+        "`{subject}` at depth {depth}: {candidates} installed CA(s) named `{issuer}`, its \
+         issuer, did not sign it (a look-alike or re-keyed CA, or an altered certificate){}",
+        key_ids(authority_key_id.as_deref(), installed_key_ids)
     )]
-    BadSignature {
-        /// Depth of the certificate whose signature failed.
+    IssuerSignatureMismatch {
+        /// Depth of the certificate whose signature no installed CA of that name made.
         depth: usize,
         /// Its subject.
         subject: Box<Name>,
-        /// Its issuer name.
+        /// Its issuer name, which the installed candidates carry.
         issuer: Box<Name>,
+        /// How many installed certificates named like the issuer were tried (certificates already
+        /// on the path excluded).
+        candidates: usize,
+        /// The key the certificate says signed it (its authorityKeyIdentifier), if it names one.
+        authority_key_id: Option<Vec<u8>>,
+        /// The subjectKeyIdentifiers of the installed candidates that carry one.
+        installed_key_ids: Vec<Vec<u8>>,
     },
     /// A certificate on the only candidate path has expired at the verification time.
     #[error("certificate at depth {depth} (`{subject}`) expired at {not_after}")]
@@ -112,14 +125,14 @@ pub enum Error {
     /// The certificate's public key is not the EK public key the host presented.
     #[error(
         "key mismatch: the certificate's key is {}, the presented EK is {}",
-        crate::ekpub::describe(cert),
-        crate::ekpub::describe(ek)
+        describe(cert),
+        describe(ek)
     )]
     KeyMismatch {
         /// The certificate's key.
-        cert: Box<crate::KeyInfo>,
+        cert: Box<KeyInfo>,
         /// The presented EK's key.
-        ek: Box<crate::KeyInfo>,
+        ek: Box<KeyInfo>,
     },
     /// The presented EK public key could not be read.
     #[error("the presented EK public key is unusable")]
@@ -135,6 +148,31 @@ pub enum Error {
         /// The extension's OID (dotted).
         oid: String,
     },
+}
+
+/// A key in [`Error::KeyMismatch`]'s message: its type and the first bytes of its modulus or x
+/// coordinate.
+fn describe(k: &KeyInfo) -> String {
+    let head = match k {
+        KeyInfo::Rsa { modulus, .. } => hgs_tpm::hex::encode(&modulus[..modulus.len().min(8)]),
+        KeyInfo::Ecc { x, .. } => hgs_tpm::hex::encode(&x[..x.len().min(8)]),
+        KeyInfo::Other { oid } => oid.clone(),
+    };
+    format!("{} ({head}...)", k.key_type())
+}
+
+/// The key identifiers of [`Error::IssuerSignatureMismatch`], when there are any to compare.
+fn key_ids(authority: Option<&[u8]>, installed: &[Vec<u8>]) -> String {
+    let hex = hgs_tpm::hex::encode;
+    let mut out = String::new();
+    if let Some(a) = authority {
+        out.push_str(&format!("; it names signing key {}", hex(a)));
+    }
+    if !installed.is_empty() {
+        let ids: Vec<String> = installed.iter().map(|k| hex(k)).collect();
+        out.push_str(&format!("; installed key(s): {}", ids.join(", ")));
+    }
+    out
 }
 
 /// Why a certificate is not an endorsement-key certificate ([`Error::NotEkCertificate`]).
@@ -250,5 +288,60 @@ impl fmt::Display for Quirk {
 impl serde::Serialize for Quirk {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{describe, Error};
+    use crate::cert::KeyInfo;
+
+    /// `error.rs` is what every module imports; it must import none of them back but the plain
+    /// data types its variants carry (`ekpub` imports it, so it may not import `ekpub`).
+    #[test]
+    fn the_error_module_imports_no_module_that_imports_it() {
+        let src = include_str!("error.rs");
+        let (code, _) = src.split_at(src.find("#[cfg(test)]").unwrap_or(src.len()));
+        for m in [
+            "ekpub",
+            "verify",
+            "path",
+            "trust_store",
+            "package",
+            "tcg",
+            "signature",
+        ] {
+            assert!(
+                !code.contains(&format!("crate::{m}")),
+                "error.rs uses crate::{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_mismatch_names_both_keys_by_type_and_leading_bytes() {
+        let rsa = KeyInfo::Rsa {
+            modulus: vec![0xc5; 256],
+            exponent: vec![1, 0, 1],
+            oaep: false,
+        };
+        let ecc = KeyInfo::Ecc {
+            curve: crate::cert::Curve::P256,
+            x: vec![0x01, 0x02],
+            y: vec![0x03; 32],
+        };
+        assert_eq!(describe(&ecc), format!("{} (0102...)", ecc.key_type()));
+        let e = Error::KeyMismatch {
+            cert: Box::new(rsa.clone()),
+            ek: Box::new(ecc.clone()),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "key mismatch: the certificate's key is {} (c5c5c5c5c5c5c5c5...), the presented EK is {} (0102...)",
+                rsa.key_type(),
+                ecc.key_type()
+            )
+        );
     }
 }

@@ -3,6 +3,10 @@
 //! candidates and rules out a candidate whose SKI contradicts the AKI), verifying each signature
 //! over the exact TBS bytes, requiring CA rights on issuers and validity at the caller's time.
 //!
+//! When installed CAs carry the issuer's name but none of their keys signed the certificate
+//! (a contradicting SKI or a signature that fails), the reason is
+//! [`Error::IssuerSignatureMismatch`] (a look-alike or re-keyed CA), not a missing issuer.
+//!
 //! A [`Budget`] bounds the work (signature checks and depth); a certificate already on the path is
 //! never tried again, so loops of cross-signed CAs end with [`Error::ChainLoop`].
 
@@ -62,7 +66,7 @@ fn rank(e: &Error) -> (usize, u8) {
     match e {
         Error::UntrustedRoot { depth, .. } => (*depth, 0),
         Error::ChainLoop { depth, .. } => (*depth, 1),
-        Error::BadSignature { depth, .. } => (*depth, 2),
+        Error::IssuerSignatureMismatch { depth, .. } => (*depth, 2),
         Error::UnsupportedAlgorithm { .. } => (0, 2),
         Error::NotCa { depth, .. } => (*depth, 3),
         Error::Expired { depth, .. } | Error::NotYetValid { depth, .. } => (*depth, 4),
@@ -129,7 +133,12 @@ impl Search<'_> {
             return Ok(false);
         }
         let mut tried = 0usize;
-        for slot in candidates {
+        // Candidates named like the issuer whose key did not sign `cert` (a contradicting
+        // SKI, or a signature that does not verify under their key), and whether one did.
+        let mut unsigned = 0usize;
+        let mut installed_key_ids = Vec::new();
+        let mut signed = false;
+        for slot in candidates.iter().copied() {
             let issuer = self.store.get(slot);
             if path.contains(&slot) || issuer.der() == cert.der() {
                 continue;
@@ -139,6 +148,8 @@ impl Search<'_> {
                 issuer.extensions.subject_key_id.as_deref(),
             ) {
                 if aki != ski {
+                    unsigned += 1;
+                    installed_key_ids.push(ski.to_vec());
                     continue;
                 }
             }
@@ -148,13 +159,10 @@ impl Search<'_> {
             }
             self.checks += 1;
             match signature::verify_with(cert, &issuer.key, self.backend) {
-                Ok(()) => {}
+                Ok(()) => signed = true,
                 Err(SigError::Bad) => {
-                    self.note(Error::BadSignature {
-                        depth,
-                        subject: Box::new(cert.subject.clone()),
-                        issuer: Box::new(cert.issuer.clone()),
-                    });
+                    unsigned += 1;
+                    installed_key_ids.extend(issuer.extensions.subject_key_id.clone());
                     continue;
                 }
                 Err(SigError::Unsupported(e)) => {
@@ -186,10 +194,17 @@ impl Search<'_> {
             }
             path.pop();
         }
-        if tried == 0 {
-            let loop_only = self
-                .store
-                .issuers_of(cert)
+        if !signed && unsigned > 0 {
+            self.note(Error::IssuerSignatureMismatch {
+                depth,
+                subject: Box::new(cert.subject.clone()),
+                issuer: Box::new(cert.issuer.clone()),
+                candidates: unsigned,
+                authority_key_id: cert.extensions.authority_key_id.clone(),
+                installed_key_ids,
+            });
+        } else if tried == 0 {
+            let loop_only = candidates
                 .iter()
                 .any(|s| path.contains(s) || self.store.get(*s).der() == cert.der());
             self.note(if loop_only {

@@ -80,6 +80,15 @@ struct Spec<'a> {
     not_after: &'a str,
     /// An extra critical extension (OID) with an empty SEQUENCE value.
     extra_critical: Option<&'a str>,
+    /// Carry subjectKeyIdentifier (of `key`) and authorityKeyIdentifier (of `signer`), as real
+    /// vendor certificates do.
+    key_ids: bool,
+}
+
+/// A key identifier (RFC 5280 §4.2.1.2 method 1 in spirit: a hash of the public key).
+fn key_id(k: &SigningKey) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(k.verifying_key().to_encoded_point(false).as_bytes())[..20].to_vec()
 }
 
 const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
@@ -97,6 +106,14 @@ fn build(s: &Spec<'_>) -> Vec<u8> {
     }
     if let Some(id) = s.extra_critical {
         exts.push(ext(id, true, seq(&[])));
+    }
+    if s.key_ids {
+        exts.push(ext("2.5.29.14", false, tlv(0x04, &key_id(s.key))));
+        exts.push(ext(
+            "2.5.29.35",
+            false,
+            seq(&[tlv(0x80, &key_id(s.signer))]),
+        ));
     }
     let subject = if s.subject.is_empty() {
         seq(&[])
@@ -163,6 +180,11 @@ struct Pki {
 }
 
 fn pki() -> Pki {
+    pki_with(false)
+}
+
+/// A chain whose certificates carry key identifiers.
+fn pki_with(key_ids: bool) -> Pki {
     let (root, int, ek) = (key(), key(), key());
     let base = Spec {
         serial: 1,
@@ -174,6 +196,7 @@ fn pki() -> Pki {
         not_before: NB,
         not_after: NA,
         extra_critical: None,
+        key_ids,
     };
     let root_der = build(&base);
     let int_der = build(&Spec {
@@ -235,10 +258,98 @@ fn leaf_resigned_by_untrusted_key_with_same_issuer_name() {
         not_before: NB,
         not_after: NA,
         extra_critical: None,
+        key_ids: false,
     });
     let s = store(&[&p.root_der], &[&p.int_der]);
     let e = verify(&forged, &s, None, &now()).unwrap_err();
-    assert!(matches!(e, Error::BadSignature { depth: 0, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::IssuerSignatureMismatch {
+                depth: 0,
+                candidates: 1,
+                authority_key_id: None,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+/// A CA named like the installed one, with another key (a look-alike, or the vendor re-keyed its
+/// CA): its certificate names the installed CA as issuer, and its authorityKeyIdentifier names
+/// the other key. Not "no installed CA issued it": one is installed by that name and did not sign.
+#[test]
+fn leaf_of_a_look_alike_ca_with_key_identifiers() {
+    let p = pki_with(true);
+    let rogue = key();
+    let forged = build(&Spec {
+        serial: 3,
+        subject: "",
+        issuer: "Test TPM EK CA",
+        key: &p.ek,
+        signer: &rogue,
+        ca: false,
+        not_before: NB,
+        not_after: NA,
+        extra_critical: None,
+        key_ids: true,
+    });
+    let s = store(&[&p.root_der], &[&p.int_der]);
+    // The genuine chain with key identifiers passes.
+    assert!(verify(&p.leaf_der, &s, Some(&ekpub(&p.ek)), &now()).is_ok());
+    let e = verify(&forged, &s, None, &now()).unwrap_err();
+    match &e {
+        Error::IssuerSignatureMismatch {
+            depth: 0,
+            issuer,
+            candidates: 1,
+            authority_key_id,
+            installed_key_ids,
+            ..
+        } => {
+            assert_eq!(issuer.to_string(), "CN=Test TPM EK CA");
+            assert_eq!(authority_key_id.as_deref(), Some(&key_id(&rogue)[..]));
+            assert_eq!(installed_key_ids, &[key_id(&p.int)]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = e.to_string();
+    assert!(text.contains("did not sign"), "{text}");
+    assert!(text.contains("look-alike or re-keyed"), "{text}");
+}
+
+/// The same one level up: the EK CA is genuine-looking but signed by a root named like the
+/// installed root, with another key.
+#[test]
+fn intermediate_of_a_look_alike_root() {
+    let p = pki_with(true);
+    let rogue_root = key();
+    let int_by_rogue = build(&Spec {
+        serial: 2,
+        subject: "Test TPM EK CA",
+        issuer: "Test TPM Root",
+        key: &p.int,
+        signer: &rogue_root,
+        ca: true,
+        not_before: NB,
+        not_after: NA,
+        extra_critical: None,
+        key_ids: true,
+    });
+    let s = store(&[&p.root_der], &[&int_by_rogue]);
+    let e = verify(&p.leaf_der, &s, None, &now()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::IssuerSignatureMismatch {
+                depth: 1,
+                candidates: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -250,7 +361,17 @@ fn tampered_tbs_byte() {
     t[pos] ^= 0x40;
     let s = store(&[&p.root_der], &[&p.int_der]);
     let e = verify(&t, &s, None, &now()).unwrap_err();
-    assert!(matches!(e, Error::BadSignature { depth: 0, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::IssuerSignatureMismatch {
+                depth: 0,
+                candidates: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -267,6 +388,7 @@ fn chain_through_a_ca_without_ca_rights() {
         not_before: NB,
         not_after: NA,
         extra_critical: None,
+        key_ids: false,
     });
     let s = store(&[&p.root_der], &[&fake_ca]);
     let e = verify(&p.leaf_der, &s, None, &now()).unwrap_err();
@@ -294,6 +416,7 @@ fn expired_intermediate() {
         not_before: NB,
         not_after: "250101000000Z",
         extra_critical: None,
+        key_ids: false,
     });
     let s = store(&[&p.root_der], &[&old]);
     let e = verify(&p.leaf_der, &s, None, &now()).unwrap_err();
@@ -320,6 +443,7 @@ fn loop_of_cross_signed_cas() {
             not_before: NB,
             not_after: NA,
             extra_critical: None,
+            key_ids: false,
         })
     };
     let a_cert = ca("Test TPM EK CA", "Loop B", &p.int, &b);
@@ -360,6 +484,7 @@ fn budget_bounds_a_pile_of_same_name_cas() {
                 not_before: NB,
                 not_after: NA,
                 extra_critical: None,
+                key_ids: false,
             })
         })
         .collect();
@@ -404,6 +529,7 @@ fn unknown_critical_extension_in_leaf_or_ca_is_refused() {
         not_before: NB,
         not_after: NA,
         extra_critical: Some("1.3.6.1.4.1.99999.1"),
+        key_ids: false,
     });
     match verify(&forged, &s, Some(&ekpub(&p.ek)), &now()) {
         Err(Error::UnknownCriticalExtension { depth, oid, .. }) => {
@@ -422,6 +548,7 @@ fn unknown_critical_extension_in_leaf_or_ca_is_refused() {
         not_before: NB,
         not_after: NA,
         extra_critical: Some("2.5.29.30"),
+        key_ids: false,
     });
     let s = store(&[&p.root_der], &[&int_nc]);
     match verify(&p.leaf_der, &s, Some(&ekpub(&p.ek)), &now()) {

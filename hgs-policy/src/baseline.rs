@@ -99,7 +99,8 @@ pub enum CaptureProblem {
         /// Deciding event, if the log says.
         event_index: Option<u32>,
     },
-    /// No code integrity policy was measured.
+    /// No code integrity policy was measured (and no CI policy event is uncovered: that is its
+    /// [`LogAnomaly::UncoveredCiPolicy`]).
     NoCiPolicy,
     /// The reference log has an event no healthy boot has, or one whose data its digest does not
     /// cover: it would be refused at attestation.
@@ -191,7 +192,12 @@ pub fn validate_reference(claims: &BootClaims) -> Vec<CaptureProblem> {
             event_index: idx(&claims.vbs_running),
         });
     }
-    if claims.si_policies.is_empty() {
+    // An uncovered CI policy event is already a problem (its anomaly), and the reason none counts.
+    let uncovered = claims
+        .anomalies
+        .iter()
+        .any(|a| matches!(a, LogAnomaly::UncoveredCiPolicy { .. }));
+    if claims.si_policies.is_empty() && !uncovered {
         problems.push(CaptureProblem::NoCiPolicy);
     }
     problems

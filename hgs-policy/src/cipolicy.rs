@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use hgs_cipolicy::CiPolicy;
-use hgs_tcglog::{BootClaims, EventLog, ReferenceLog, SiPolicyClaim};
+use hgs_tcglog::{BootClaims, EventLog, LogAnomaly, ReferenceLog, SiPolicyClaim};
 use hgs_tpm::HashAlg;
 
 use crate::name::{Name, NameError};
@@ -77,6 +77,18 @@ pub enum CiPolicyError {
     /// The reference log measured no SI policy.
     #[error("the reference log measured no code integrity policy")]
     NotInLog,
+    /// The reference log's only CI policy event(s) carry data their digest does not cover
+    /// (altered after measuring): the first one. Its data is not registered.
+    #[error(
+        "the reference log's code integrity policy event {event_index} (PCR {pcr}) is not \
+         covered by its digest"
+    )]
+    Uncovered {
+        /// Event index.
+        event_index: u32,
+        /// PCR.
+        pcr: u32,
+    },
     /// The reference log measured several policies and none (or several) has the requested name.
     #[error(
         "the reference log measured several policies ({candidates:?}): name the one to register"
@@ -163,7 +175,21 @@ impl CiPolicyRegistration {
             .filter(|p| file_name.is_none_or(|n| p.name.eq_ignore_ascii_case(n)))
             .collect();
         let chosen = match candidates.as_slice() {
-            [] if claims.si_policies.is_empty() => return Err(CiPolicyError::NotInLog),
+            [] if claims.si_policies.is_empty() => {
+                return Err(claims
+                    .anomalies
+                    .iter()
+                    .find_map(|a| match a {
+                        LogAnomaly::UncoveredCiPolicy { event_index, pcr } => {
+                            Some(CiPolicyError::Uncovered {
+                                event_index: *event_index,
+                                pcr: *pcr,
+                            })
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or(CiPolicyError::NotInLog))
+            }
             [one] => *one,
             _ => {
                 return Err(CiPolicyError::Ambiguous {

@@ -60,7 +60,19 @@ pub enum EkDistrust {
         /// The certificate.
         subject: String,
     },
-    /// A signature of the chain does not verify.
+    /// CAs named like a certificate's issuer are installed, but none of their keys signed it: a
+    /// look-alike CA (same name, another key), a CA the vendor re-keyed, or an altered
+    /// certificate. Not a missing root: installing "the" CA of that name again changes nothing.
+    IssuerSignatureMismatch {
+        /// The certificate no installed CA of that name signed.
+        subject: String,
+        /// Its issuer name, which the installed CAs carry.
+        issuer: String,
+        /// How many installed CAs have that name.
+        candidates: usize,
+    },
+    /// A signature of the chain does not verify (recorded by versions that did not yet tell an
+    /// [`EkDistrust::IssuerSignatureMismatch`] apart).
     BadSignature,
     /// The EKpub the certificate was checked against is unusable.
     UnusableEkpub,
@@ -84,6 +96,16 @@ impl core::fmt::Display for EkDistrust {
             }
             EkDistrust::Expired { subject } => write!(f, "`{subject}` has expired"),
             EkDistrust::NotYetValid { subject } => write!(f, "`{subject}` is not yet valid"),
+            EkDistrust::IssuerSignatureMismatch {
+                subject,
+                issuer,
+                candidates,
+            } => write!(
+                f,
+                "a CA named `{issuer}` is installed but did not sign `{subject}` ({candidates} \
+                 installed certificate(s) of that name: a look-alike or re-keyed CA, or an \
+                 altered certificate)"
+            ),
             EkDistrust::BadSignature => f.write_str("a signature of the chain does not verify"),
             EkDistrust::UnusableEkpub => f.write_str("the EKpub is unusable"),
             EkDistrust::Malformed => {

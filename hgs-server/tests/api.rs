@@ -537,7 +537,7 @@ async fn a_key_that_cannot_quote_or_bad_hex_is_refused_and_no_challenge_is_store
     let body: serde_json::Value = resp.json().await.unwrap();
     let message = body["message"].as_str().unwrap();
     assert!(
-        message.contains("AK public area: TPMT_PUBLIC: truncated"),
+        message.contains("the AK public area does not parse: TPMT_PUBLIC: truncated"),
         "{body}"
     );
     // Not hex.

@@ -250,7 +250,7 @@ fn the_registration_bridge_keeps_an_untrusted_root_apart_from_a_key_mismatch() {
         subject: String::new(),
         der: der.to_vec(),
     };
-    let at = hgs_ekcert::UnixTime(i64::try_from(START).unwrap());
+    let at = hgs_attest::UnixTime(i64::try_from(START).unwrap());
     let check = |ekpub: &[u8], roots: &[TrustedCertificate]| {
         hgs_attest::check_ek_certificate(Some(&leaf_der), ekpub, roots, at)
     };

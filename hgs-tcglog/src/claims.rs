@@ -174,6 +174,16 @@ pub enum LogAnomaly {
         /// PCR.
         pcr: u32,
     },
+    /// A SIPA event whose (untrusted) records carry an SI_POLICY record but whose data its
+    /// digest in the trusted bank does not cover: a code integrity policy event altered after it
+    /// was measured. Reported in place of [`LogAnomaly::UntrustedData`] so that the reason no
+    /// policy counts is this event; its records are never read as claims.
+    UncoveredCiPolicy {
+        /// Event index.
+        event_index: u32,
+        /// PCR.
+        pcr: u32,
+    },
     /// The SecureBoot variable measured after PCR 7's separator: firmware measures it before,
     /// so a later one was extended by someone else.
     SecureBootAfterSeparator {
@@ -224,6 +234,10 @@ impl core::fmt::Display for LogAnomaly {
             LogAnomaly::UntrustedData { event_index, pcr } => write!(
                 f,
                 "event {event_index} on PCR {pcr}: its data is not covered by its digest in the quoted bank"
+            ),
+            LogAnomaly::UncoveredCiPolicy { event_index, pcr } => write!(
+                f,
+                "event {event_index} on PCR {pcr} carries a code integrity policy record, but its data is not covered by its digest in the quoted bank"
             ),
             LogAnomaly::SecureBootAfterSeparator { event_index } => write!(
                 f,
@@ -373,7 +387,15 @@ impl BootClaims {
                         continue;
                     }
                     let Some(data) = e.data() else {
-                        untrusted(&mut r.c);
+                        // Untrusted data is never a claim; it only names the reason here.
+                        if names_si_policy(e.unverified_data(), e.index) {
+                            r.c.anomalies.push(LogAnomaly::UncoveredCiPolicy {
+                                event_index: e.index,
+                                pcr: e.pcr,
+                            });
+                        } else {
+                            untrusted(&mut r.c);
+                        }
                         continue;
                     };
                     // Records are gathered first (into a buffer reused across events) and read
@@ -430,6 +452,14 @@ impl BootClaims {
             set(&mut self.dma_protection, false, at)
         }
     }
+}
+
+/// Whether the (unverified) SIPA data of an event has an SI_POLICY record: for naming why an
+/// uncovered event matters ([`LogAnomaly::UncoveredCiPolicy`]), never for reading a claim.
+fn names_si_policy(data: &[u8], index: u32) -> bool {
+    let mut found = false;
+    let _ = sipa::walk(data, index, |rec| found |= rec.id == id::SI_POLICY);
+    found
 }
 
 /// Windows measures the same policy more than once: keep the first measurement of each distinct

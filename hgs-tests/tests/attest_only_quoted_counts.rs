@@ -479,6 +479,58 @@ fn a_boot_measuring_a_registered_and_an_unregistered_ci_policy_is_refused() {
     );
 }
 
+/// The CI policy event's data altered after it was measured (the quote still matches: the
+/// digest is what was extended). The event must not count as a measurement, and the verdict must
+/// say why there is none: the CI policy event is uncovered, not "no policy was measured".
+#[test]
+fn an_altered_ci_policy_event_is_reported_uncovered_not_missing() {
+    let tpm_log = healthy().build();
+    let at = tpm_log
+        .windows(CI_DIGEST.len())
+        .position(|w| w == CI_DIGEST)
+        .unwrap();
+    assert_eq!(
+        tpm_log
+            .windows(CI_DIGEST.len())
+            .filter(|w| *w == CI_DIGEST)
+            .count(),
+        1
+    );
+    let mut shown = tpm_log.clone();
+    shown[at..at + CI_DIGEST.len()].fill(0x66);
+    // The event that carries the policy: the first SIPA event on PCR 12.
+    let event_index = EventLog::parse(&shown)
+        .unwrap()
+        .events()
+        .map(Result::unwrap)
+        .find(|e| e.pcr == 12 && e.event_type.as_u32() == 6)
+        .unwrap()
+        .index;
+    let v = judge(
+        &challenge(DEFAULT_PCRS, &sha256()),
+        &evidence(&tpm_log, &shown, DEFAULT_PCRS, &sha256()),
+    );
+    assert!(!v.passed(), "{v}");
+    assert!(
+        has(&v, |f| *f
+            == Failure::CiPolicyUncovered {
+                event_index,
+                pcr: 12,
+                bank: HashAlg::Sha256,
+            }),
+        "{v}"
+    );
+    assert!(!has(&v, |f| *f == Failure::NoCiPolicyMeasured), "{v}");
+    // Still never a measurement: nothing matched a registration.
+    assert!(v.ci_policy.is_none(), "{v}");
+    let text = v.to_string();
+    assert!(text.contains("uncovered"), "{text}");
+    assert!(
+        !text.contains("measured no code integrity policy"),
+        "{text}"
+    );
+}
+
 #[test]
 fn no_freshness_is_explicit_and_said_in_the_verdict() {
     let log = healthy().build();

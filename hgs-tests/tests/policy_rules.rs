@@ -805,3 +805,48 @@ fn ek_fingerprint_is_bytes_typed_and_64_lowercase_hex_on_the_wire() {
         assert!(serde_json::from_str::<EkFingerprint>(&format!("\"{bad}\"")).is_err());
     }
 }
+
+/// A reference log whose CI policy event was altered after it was measured: capture and
+/// CI-policy registration name that event as uncovered, not "no policy is applied".
+#[test]
+fn an_altered_ci_policy_event_in_a_reference_log_is_named_uncovered() {
+    let digest = [0x5a; 32];
+    let mut log = WindowsBoot {
+        si_policy: Some(("SiPolicy.p7b".into(), 0x000B, digest.to_vec())),
+        ..WindowsBoot::default()
+    }
+    .build();
+    let at = log.windows(32).position(|w| w == digest).unwrap();
+    log[at..at + 32].fill(0x66);
+    let e = TpmBaseline::from_reference_log(
+        "c",
+        PolicyVersion::V2,
+        BaselineProfile::default(),
+        &log,
+        false,
+    )
+    .unwrap_err();
+    let problems = match e {
+        hgs_policy::BaselineError::ReferenceNotCompliant { problems } => problems,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        problems.iter().any(|p| matches!(
+            p,
+            CaptureProblem::LogAnomaly {
+                anomaly: hgs_tcglog::LogAnomaly::UncoveredCiPolicy { pcr: 12, .. }
+            }
+        )),
+        "{problems:?}"
+    );
+    assert!(
+        !problems.contains(&CaptureProblem::NoCiPolicy),
+        "{problems:?}"
+    );
+    match CiPolicyRegistration::from_reference_log("ci", PolicyVersion::V2, &log, None) {
+        Err(e @ CiPolicyError::Uncovered { pcr: 12, .. }) => {
+            assert!(e.to_string().contains("not covered"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

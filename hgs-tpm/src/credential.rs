@@ -37,11 +37,11 @@ pub struct Credential {
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CredentialError {
-    /// The EK public area does not parse.
-    #[error("EK public area")]
+    /// The EK public area does not parse (the parser's reason is the source).
+    #[error("the EK public area does not parse")]
     MalformedEk(#[source] crate::Error),
-    /// The AK public area does not parse.
-    #[error("AK public area")]
+    /// The AK public area does not parse (the parser's reason is the source).
+    #[error("the AK public area does not parse")]
     MalformedAk(#[source] crate::Error),
     /// The EK is not a restricted decryption key with an AES-CFB symmetric parent algorithm.
     #[error("the EK cannot receive credentials: {0}")]

@@ -715,6 +715,14 @@ fn with_advice(e: hgs_policy::StoreError) -> anyhow::Error {
                 "the certificate belongs to another TPM: export the platform identifier again \
                  on this host",
             ),
+            HostError::EkCertificateUntrusted {
+                why: EkDistrust::IssuerSignatureMismatch { .. },
+                ..
+            } => Some(
+                "compare the installed CA of that name (hgs roots list) with the vendor's \
+                 current one: if the vendor re-keyed it, install the new certificate (hgs roots \
+                 add); otherwise this EK certificate is not the vendor's",
+            ),
             HostError::EkCertificateUntrusted { .. } => Some(
                 "install the TPM vendor's root and intermediate certificates (hgs roots add), \
                  or register with --policy-version v1 --force",

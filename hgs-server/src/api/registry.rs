@@ -175,7 +175,7 @@ pub(super) async fn add_host<S: Store>(
         })
         .transpose()?;
     let installed = st.store.trusted_certificates().await?;
-    let at = hgs_ekcert::UnixTime(i64::try_from(now).unwrap_or(i64::MAX));
+    let at = hgs_attest::UnixTime(i64::try_from(now).unwrap_or(i64::MAX));
     let check = hgs_attest::check_ek_certificate(cert.as_deref(), &body.ekpub, &installed, at);
     // Only the hosts a duplicate could be (this name, this EK): registering a fleet stays linear.
     let fingerprint = hgs_attest::policy::ek_fingerprint(&body.ekpub)?;
@@ -325,13 +325,10 @@ pub(super) async fn add_root<S: Store>(
     State(st): State<Arc<AppState<S>>>,
     ApiJson(body): ApiJson<RootInstall>,
 ) -> Result<(StatusCode, Json<InstalledRoot>), ApiError> {
-    let cert = hgs_ekcert::Certificate::from_bytes(&body.der)
-        .map_err(|e| ApiError::Certificate(e.to_string()))?;
     let installed = TrustedCertificate {
-        role: body.role,
         vendor: body.vendor,
-        subject: cert.subject.to_string(),
-        der: body.der.clone(),
+        ..hgs_attest::trusted_certificate(body.role, &body.der)
+            .map_err(|e| ApiError::Certificate(e.to_string()))?
     };
     let entry = InstalledRoot::of(&installed);
     st.store
