@@ -560,13 +560,16 @@ impl KeyProtector {
                 },
             },
         )?);
-        let bytes = <[u8; TRANSPORT_KEY_LEN]>::try_from(plaintext.as_slice()).map_err(|_| {
-            ProtectorError::TransportKeyLength {
+        if plaintext.len() != TRANSPORT_KEY_LEN {
+            return Err(ProtectorError::TransportKeyLength {
                 guardian: fp,
                 len: plaintext.len(),
-            }
-        })?;
-        let transport = TransportKey::from_bytes(bytes);
+            });
+        }
+        // Copied straight into the wiped buffer: no stray copy of the key on the stack.
+        let mut key = Zeroizing::new([0u8; TRANSPORT_KEY_LEN]);
+        key.copy_from_slice(&plaintext);
+        let transport = TransportKey(key);
         self.verify_mac(&transport)?;
         Ok(transport)
     }
