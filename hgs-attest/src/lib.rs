@@ -39,6 +39,8 @@ pub use hgs_tcglog::{BankPolicy, LogAnomaly, QuotedLog};
 pub use hgs_tpm::{Attest, Attested, Public};
 pub use hgs_tpm::{HashAlg, PcrSet, QuoteError, VerifiedQuote};
 
+/// The key type of a token's `cnf` (`hgs-keys`).
+pub use hgs_keys::BoundKey;
 /// The artifacts and rules (`hgs-policy`), as a namespace: `hgs_attest::policy::TpmHost`, ...
 pub use hgs_policy as policy;
 pub use hgs_policy::EkFingerprint;

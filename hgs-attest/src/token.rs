@@ -28,6 +28,7 @@
 //!   "exp": 1700003600,
 //!   "ear.verifier-id": { "developer": "hgs-attest", "build": "hgs-attest 0.1.0" },
 //!   "eat_nonce": "optional, 8 to 88 characters",
+//!   "cnf": { "jwk": { "crv": "P-256", "kty": "EC", "x": "...", "y": "..." } },
 //!   "submods": {
 //!     "HOST01": {
 //!       "ear.status": "affirming",
@@ -35,7 +36,8 @@
 //!       "hgs.ek-fingerprint": "<64 lowercase hex digits>",
 //!       "hgs.policy-version": "v2",
 //!       "hgs.status": "Passed",
-//!       "hgs.sub-statuses": []
+//!       "hgs.sub-statuses": [],
+//!       "hgs.policies": ["Hgs_SecureBootEnabled", "Hgs_CiPolicy"]
 //!     }
 //!   }
 //! }
@@ -44,6 +46,27 @@
 //! `ear.status` is `affirming` exactly when `hgs.status` is `Passed`, else `contraindicated`; the
 //! verifier refuses a token where the two disagree. Unknown claims are ignored; duplicate known
 //! claims (and duplicate submodules) are refused.
+//!
+//! # The bound key (`cnf`)
+//!
+//! `cnf` (RFC 7800 §3.2, optional) names the host's TPM-bound decryption key as a public JWK
+//! (`hgs_keys::BoundKey`, RSA-2048 or P-256): the key a key service encrypts what it releases to
+//! ([`TokenClaims::with_bound_key`]). Only the `jwk` confirmation method is understood: a `cnf`
+//! that is not an object, lacks `jwk` or has another member is [`TokenError::Confirmation`], a
+//! `jwk` that `hgs_keys` refuses (private members, a 1024-bit modulus, a point off the curve, a
+//! duplicate member, ...) is [`TokenError::ConfirmationKey`]; either way the whole token is
+//! refused. A token without `cnf` can still say `Passed`, but a key service releases nothing on
+//! it: it has no key to encrypt to that it knows lives in that host's TPM (`hgs_kps` refuses it
+//! as `Refusal::NoBoundKey`).
+//!
+//! # Policies held (`hgs.policies`)
+//!
+//! `hgs.sub-statuses` only ever lists *failures* (and several policies share one sub-status), so
+//! a `Passed` token, whose list is empty, cannot say whether a policy was enforced or disabled by
+//! the administrator. `hgs.policies` (optional; absent reads as empty) lists the `Hgs_*` policies
+//! the host was evaluated against and satisfied ([`TokenClaims::policies`]), so a relying party
+//! can require one (`Hgs_BitLockerEnabled` is disabled by default) rather than trust that it was
+//! on. A repeated policy is refused.
 //!
 //! # Time
 //!
@@ -80,11 +103,12 @@
 //! assert!(verifier.verify(&token, 1_700_003_600).unwrap_err().is_expired());
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use hgs_policy::{PolicyVersion, SubStatus};
+use hgs_keys::BoundKey;
+use hgs_policy::{HgsPolicy, PolicyVersion, SubStatus};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
@@ -94,7 +118,7 @@ use hgs_policy::EkFingerprint;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::verdict::{AttestationStatus, Verdict};
+use crate::verdict::{AttestationStatus, CheckId, CheckOutcome, Verdict};
 
 /// Seconds since the Unix epoch (a JWT NumericDate, integers only).
 pub type UnixSeconds = u64;
@@ -111,9 +135,10 @@ pub const TOKEN_TYP: &str = "JWT";
 /// Longest token [`TokenVerifier::verify`] looks at, in bytes; longer input is refused before any
 /// decoding.
 ///
-/// Our tokens are under 1.5 KiB even with every one of the 14 sub-statuses and a 255-character
-/// host name; 8 KiB leaves room for that and bounds what an unauthenticated caller can make the
-/// verifier allocate (base64 and JSON of at most a few KiB per call).
+/// Our tokens are under 3 KiB even with every one of the 14 sub-statuses, all 14 policies, a
+/// 255-character host name and an RSA-2048 `cnf` (a 342-character modulus); 8 KiB leaves room for
+/// that and bounds what an unauthenticated caller can make the verifier allocate (base64 and JSON
+/// of at most a few KiB per call).
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// Default tolerance for an `iat` ahead of the verifier's clock, in seconds (clock skew between
@@ -285,6 +310,16 @@ pub enum TokenError {
     /// Signing failed (the ECDSA backend refused).
     #[error("signing failed")]
     Signing,
+    /// `cnf` is not a confirmation this crate understands: not an object, no `jwk`, or another
+    /// confirmation method beside it (`jwe`, `kid`, `jku`, ...). The token is refused.
+    #[error("the cnf claim is refused: {reason}")]
+    Confirmation {
+        /// Why.
+        reason: &'static str,
+    },
+    /// `cnf.jwk` is not an acceptable bound key (its reason is the source). The token is refused.
+    #[error("the cnf claim's jwk is refused")]
+    ConfirmationKey(#[source] hgs_keys::JwkError),
 }
 
 impl TokenError {
@@ -381,6 +416,12 @@ pub struct TokenClaims {
     pub status: AttestationStatus,
     /// `hgs.sub-statuses`.
     pub sub_statuses: Vec<SubStatus>,
+    /// `hgs.policies`: the `Hgs_*` policies the host was evaluated against and satisfied (see the
+    /// module docs); empty when the token does not say.
+    pub policies: BTreeSet<HgsPolicy>,
+    /// `cnf.jwk`: the host's TPM-bound key, the only key a key service may encrypt to on this
+    /// token. `None`: the token releases nothing (see the module docs).
+    pub cnf: Option<BoundKey>,
 }
 
 impl TokenClaims {
@@ -404,12 +445,20 @@ impl TokenClaims {
             policy_version: None,
             status,
             sub_statuses: Vec::new(),
+            policies: BTreeSet::new(),
+            cnf: None,
         }
     }
 
-    /// Claims for a verdict: its status, sub-statuses, policy version and host name (nothing
-    /// else of it is read), the challenged EK's fingerprint, valid from `issued_at` for
-    /// `lifetime` seconds.
+    /// Claims for a verdict: its status, sub-statuses, policy version, host name and the `Hgs_*`
+    /// policies it satisfied (nothing else of it is read), the challenged EK's fingerprint, valid
+    /// from `issued_at` for `lifetime` seconds. No `cnf`: add the key the AK certified with
+    /// [`TokenClaims::with_bound_key`].
+    ///
+    /// A policy is satisfied when its check passed (or was flagged, as an audit-mode CI policy
+    /// is): `Hgs_SecureBootSettings` by the baseline match, `Hgs_CiPolicy` by the CI-policy match,
+    /// the others by their rule; a rule that does not apply (dump encryption with dumps off) holds
+    /// too. Disabled, failed and unattested policies are not listed.
     ///
     /// A token for a verdict other than `Passed` is `contraindicated`: it can tell a relying party
     /// why, never let it in.
@@ -428,7 +477,15 @@ impl TokenClaims {
         );
         c.policy_version = verdict.policy_version;
         c.sub_statuses = verdict.sub_statuses.clone();
+        c.policies = satisfied_policies(verdict);
         c
+    }
+
+    /// The same claims with `cnf` naming `key`: the TPM-bound decryption key the AK certified,
+    /// which a key service will encrypt to.
+    pub fn with_bound_key(mut self, key: BoundKey) -> TokenClaims {
+        self.cnf = Some(key);
+        self
     }
 
     /// The same claims with `eat_nonce` set (e.g. the relying party's challenge, 8 to 88
@@ -490,6 +547,7 @@ impl TokenClaims {
             exp: self.expires_at,
             verifier_id: &self.verifier_id,
             eat_nonce: self.nonce.as_deref(),
+            cnf: self.cnf.as_ref().map(|jwk| CnfOut { jwk }),
             submods: [(
                 self.submodule_name(),
                 WireSubmodOut {
@@ -499,6 +557,7 @@ impl TokenClaims {
                     policy_version: self.policy_version,
                     status: self.status,
                     sub_statuses: &self.sub_statuses,
+                    policies: &self.policies,
                 },
             )]
             .into_iter()
@@ -534,7 +593,14 @@ struct WireClaimsOut<'a> {
     verifier_id: &'a VerifierId,
     #[serde(skip_serializing_if = "Option::is_none")]
     eat_nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<CnfOut<'a>>,
     submods: BTreeMap<Cow<'a, str>, WireSubmodOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct CnfOut<'a> {
+    jwk: &'a BoundKey,
 }
 
 #[derive(Serialize)]
@@ -551,6 +617,8 @@ struct WireSubmodOut<'a> {
     status: AttestationStatus,
     #[serde(rename = "hgs.sub-statuses")]
     sub_statuses: &'a [SubStatus],
+    #[serde(rename = "hgs.policies", skip_serializing_if = "BTreeSet::is_empty")]
+    policies: &'a BTreeSet<HgsPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -561,6 +629,10 @@ struct WireClaimsIn {
     #[serde(rename = "ear.verifier-id")]
     verifier_id: Option<VerifierId>,
     eat_nonce: Option<String>,
+    /// Kept as text: `hgs_keys` reads the JWK itself (duplicate members, typed refusals). Present
+    /// means present, even as `null` (refused), not "absent".
+    #[serde(default, deserialize_with = "raw_present")]
+    cnf: Option<Box<serde_json::value::RawValue>>,
     submods: Option<Submods>,
 }
 
@@ -578,6 +650,8 @@ struct WireSubmodIn {
     status: Option<AttestationStatus>,
     #[serde(rename = "hgs.sub-statuses")]
     sub_statuses: Option<Vec<SubStatus>>,
+    #[serde(rename = "hgs.policies")]
+    policies: Option<Vec<HgsPolicy>>,
 }
 
 /// `submods`, every entry kept (a map would silently merge duplicate names).
@@ -628,6 +702,15 @@ impl WireClaimsIn {
         let Some((name, s)) = submods.pop() else {
             return Err(TokenError::Submodules { count: 0 });
         };
+        let listed = s.policies.unwrap_or_default();
+        let policies: BTreeSet<HgsPolicy> = listed.iter().copied().collect();
+        if policies.len() != listed.len() {
+            return Err(TokenError::InvalidClaim {
+                name: "hgs.policies",
+                reason: "a policy is listed twice",
+            });
+        }
+        let cnf = self.cnf.as_deref().map(read_cnf).transpose()?;
         let claims = TokenClaims {
             issued_at,
             expires_at,
@@ -648,6 +731,8 @@ impl WireClaimsIn {
             sub_statuses: s
                 .sub_statuses
                 .ok_or(missing("submods.*.hgs.sub-statuses"))?,
+            policies,
+            cnf,
         };
         if name != claims.submodule_name() {
             return Err(TokenError::InvalidClaim {
@@ -658,6 +743,67 @@ impl WireClaimsIn {
         claims.validate()?;
         Ok(claims)
     }
+}
+
+fn raw_present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Box<serde_json::value::RawValue>>, D::Error> {
+    <Box<serde_json::value::RawValue>>::deserialize(d).map(Some)
+}
+
+/// `cnf` as RFC 7800 §3.2 writes it, `{"jwk": {...}}`, and nothing else beside `jwk`.
+fn read_cnf(raw: &serde_json::value::RawValue) -> Result<BoundKey, TokenError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct CnfIn<'a> {
+        #[serde(borrow)]
+        jwk: Option<&'a serde_json::value::RawValue>,
+    }
+    let text = raw.get();
+    if !text.trim_start().starts_with('{') {
+        return Err(TokenError::Confirmation {
+            reason: "not a JSON object",
+        });
+    }
+    let cnf: CnfIn<'_> = serde_json::from_str(text).map_err(|_| TokenError::Confirmation {
+        reason: "only the jwk confirmation method is understood, once",
+    })?;
+    let jwk = cnf.jwk.ok_or(TokenError::Confirmation {
+        reason: "it has no jwk",
+    })?;
+    BoundKey::from_jwk_json(jwk.get()).map_err(TokenError::ConfirmationKey)
+}
+
+/// The `Hgs_*` policies a verdict satisfied (see [`TokenClaims::from_verdict`]).
+fn satisfied_policies(verdict: &Verdict) -> BTreeSet<HgsPolicy> {
+    use hgs_policy::RuleResult;
+    let held = |id: CheckId| {
+        verdict.checks.iter().any(|c| {
+            c.name == id
+                && matches!(
+                    c.outcome,
+                    CheckOutcome::Passed { .. } | CheckOutcome::Flagged { .. }
+                )
+        })
+    };
+    let mut out: BTreeSet<HgsPolicy> = verdict
+        .policies
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.result,
+                RuleResult::Passed | RuleResult::NotApplicable { .. }
+            )
+        })
+        .map(|o| o.policy)
+        .collect();
+    if held(CheckId::Baseline) {
+        out.insert(HgsPolicy::SecureBootSettings);
+    }
+    if held(CheckId::CiPolicy) {
+        out.insert(HgsPolicy::CiPolicy);
+    }
+    out
 }
 
 fn b64(bytes: &[u8]) -> String {
