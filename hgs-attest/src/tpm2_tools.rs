@@ -22,7 +22,7 @@ const DIGEST_SLOT: usize = 2 + DIGEST_MAX;
 /// `TPML_DIGEST` in memory.
 const LIST_LEN: usize = 4 + PCR_FILE_LIST_DIGESTS * DIGEST_SLOT;
 /// Most digest lists one file may declare: tpm2-tools' `tpm2_pcrs` holds 32 (`TPM2_MAX_PCRS`)
-/// lists; twice that bounds a hostile count before it is multiplied by [`LIST_LEN`].
+/// lists; twice that bounds a hostile count before it is multiplied by `LIST_LEN`.
 pub const MAX_PCR_FILE_LISTS: usize = 64;
 
 /// Why a tpm2-tools "serialized" PCR file cannot be read. `offset` is from the start of the

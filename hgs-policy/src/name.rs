@@ -25,7 +25,7 @@ pub const MAX_NAME_LEN: usize = 253;
 pub struct Name(String);
 
 /// Why a string is not a [`Name`]. The offending string is not echoed whole: it may be
-/// thousands of characters or hold control characters; [`NameError::shown`] is a bounded,
+/// thousands of characters or hold control characters; each variant's `shown` field is a bounded,
 /// escaped excerpt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
