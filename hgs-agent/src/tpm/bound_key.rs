@@ -14,22 +14,21 @@
 
 use std::convert::TryFrom;
 
-use tss_esapi::attributes::{ObjectAttributesBuilder, SessionAttributesBuilder};
-use tss_esapi::constants::SessionType;
-use tss_esapi::handles::{AuthHandle, KeyHandle, ObjectHandle, SessionHandle};
+use tss_esapi::attributes::ObjectAttributesBuilder;
+use tss_esapi::handles::{KeyHandle, ObjectHandle};
 use tss_esapi::interface_types::algorithm::{HashingAlgorithm, PublicAlgorithm};
 use tss_esapi::interface_types::ecc::EccCurve;
 use tss_esapi::interface_types::key_bits::RsaKeyBits;
-use tss_esapi::interface_types::session_handles::{AuthSession, PolicySession};
+use tss_esapi::interface_types::session_handles::AuthSession;
 use tss_esapi::structures::{
     Data, EccParameter, EccPoint, EccScheme, HashScheme, KeyDerivationFunctionScheme, Private,
     Public, PublicBuilder, PublicEccParametersBuilder, PublicKeyRsa, PublicRsaParametersBuilder,
-    RsaDecryptionScheme, RsaExponent, RsaScheme, SignatureScheme, SymmetricDefinition,
-    SymmetricDefinitionObject,
+    RsaDecryptionScheme, RsaExponent, RsaScheme, SignatureScheme, SymmetricDefinitionObject,
 };
 use tss_esapi::traits::{Marshall, UnMarshall};
 
 use super::ak::{with_loaded_ak, AkState};
+use super::credential::with_ek_policy;
 use super::ek::{with_ek, EkProfile};
 use super::{tss_err, Result, Tpm, TpmError};
 
@@ -132,52 +131,6 @@ fn template(kind: BoundKeyKind) -> Result<Public> {
             .with_ecc_unique_identifier(EccPoint::default()),
     };
     builder.build().map_err(tss_err("bound key template"))
-}
-
-/// Runs `f` with a policy session satisfying the low-range EK's authPolicy
-/// (PolicySecret(TPM_RH_ENDORSEMENT)), as TPM2_Create and TPM2_Load under the EK need; flushes
-/// the session after.
-fn with_ek_policy<T>(
-    tpm: &mut Tpm,
-    f: impl FnOnce(&mut Tpm, AuthSession) -> Result<T>,
-) -> Result<T> {
-    let session = tpm
-        .context()
-        .start_auth_session(
-            None,
-            None,
-            None,
-            SessionType::Policy,
-            SymmetricDefinition::AES_128_CFB,
-            HashingAlgorithm::Sha256,
-        )
-        .map_err(tss_err("TPM2_StartAuthSession (policy)"))?
-        .ok_or_else(|| unexpected("TPM2_StartAuthSession (policy)", "no session returned"))?;
-    let result = (|| {
-        let (attrs, mask) = SessionAttributesBuilder::new()
-            .with_decrypt(true)
-            .with_encrypt(true)
-            .build();
-        tpm.context()
-            .tr_sess_set_attributes(session, attrs, mask)
-            .map_err(tss_err("TR_SetAttributes"))?;
-        let policy = PolicySession::try_from(session).map_err(tss_err("policy session"))?;
-        tpm.context()
-            .execute_with_session(Some(AuthSession::Password), |ctx| {
-                ctx.policy_secret(
-                    policy,
-                    AuthHandle::Endorsement,
-                    Default::default(),
-                    Default::default(),
-                    Default::default(),
-                    None,
-                )
-            })
-            .map_err(tss_err("TPM2_PolicySecret (endorsement)"))?;
-        f(tpm, session)
-    })();
-    tpm.flush_quietly(ObjectHandle::from(SessionHandle::from(session)));
-    result
 }
 
 /// Creates a bound decryption key of `kind` under the EK of `ek` (the profile the AK was made

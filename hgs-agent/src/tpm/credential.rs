@@ -29,6 +29,24 @@ pub fn activate(
     let secret = EncryptedSecret::try_from(encrypted_secret.to_vec())
         .map_err(tss_err("encrypted secret"))?;
 
+    with_ek_policy(tpm, |tpm, session| {
+        let digest = tpm
+            .context()
+            .execute_with_sessions((Some(AuthSession::Password), Some(session), None), |ctx| {
+                ctx.activate_credential(ak, ek, id_object, secret)
+            })
+            .map_err(tss_err("TPM2_ActivateCredential"))?;
+        Ok(digest.value().to_vec())
+    })
+}
+
+/// Runs `f` with a policy session satisfying the low-range EK's authPolicy
+/// (PolicySecret(TPM_RH_ENDORSEMENT)), as TPM2_Create and TPM2_Load under the EK need; flushes
+/// the session after.
+pub(super) fn with_ek_policy<T>(
+    tpm: &mut Tpm,
+    f: impl FnOnce(&mut Tpm, AuthSession) -> Result<T>,
+) -> Result<T> {
     let session = tpm
         .context()
         .start_auth_session(
@@ -65,13 +83,7 @@ pub fn activate(
                 )
             })
             .map_err(tss_err("TPM2_PolicySecret (endorsement)"))?;
-        let digest = tpm
-            .context()
-            .execute_with_sessions((Some(AuthSession::Password), Some(session), None), |ctx| {
-                ctx.activate_credential(ak, ek, id_object, secret)
-            })
-            .map_err(tss_err("TPM2_ActivateCredential"))?;
-        Ok(digest.value().to_vec())
+        f(tpm, session)
     })();
     tpm.flush_quietly(ObjectHandle::from(SessionHandle::from(session)));
     result
