@@ -57,6 +57,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         }],
         pcr_values: Default::default(),
         event_log: log.clone(),
+        bound_key: None,
     };
 
     // A baseline from this very log (validation skipped: this VM runs without VBS).

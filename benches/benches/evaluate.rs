@@ -50,6 +50,7 @@ fn evidence() -> (Challenge, Evidence) {
             }],
             pcr_values: Default::default(),
             event_log: data("event_log.bin"),
+            bound_key: None,
         },
     )
 }

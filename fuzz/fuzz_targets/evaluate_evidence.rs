@@ -57,6 +57,7 @@ fuzz_target!(|input: &[u8]| {
         quotes: vec![QuoteEvidence { bank: Some(hgs_tpm::HashAlg::Sha1), pcrs: Vec::new(), attest: attest.to_vec(), signature: sig.to_vec() }],
         pcr_values: Default::default(),
         event_log: log.to_vec(),
+            bound_key: None,
     };
     static BASELINES: OnceLock<Vec<TpmBaseline>> = OnceLock::new();
     let baselines = BASELINES.get_or_init(|| {

@@ -5,7 +5,8 @@
 //! { "format": "hgs-evidence/1", "ak_public": "<TPM2B_PUBLIC>",
 //!   "quotes": [ { "bank": "sha256", "pcrs": [0, 1], "attest": "<TPMS_ATTEST>", "signature": "<TPMT_SIGNATURE>" } ],
 //!   "pcr_values": { "sha256": { "0": "<digest>" } },
-//!   "event_log": "<TCG log>" }
+//!   "event_log": "<TCG log>",
+//!   "bound_key": { "public": "<TPMT_PUBLIC>", "attest": "<TPMS_ATTEST>", "signature": "<TPMT_SIGNATURE>" } }
 //! ```
 //! `pcr_values` (read right after the quotes) are not trusted: they only help name the PCR whose
 //! replay differs when a quote's digest does not match. A bank name this verifier does not know
@@ -54,6 +55,24 @@ pub struct QuoteEvidence {
     pub signature: Vec<u8>,
 }
 
+/// A key the host's TPM holds, certified by the AK (TPM2_Certify, qualifying data = the
+/// challenge's nonce): the key a release is encrypted to. Untrusted until
+/// [`Attestor::evaluate`](crate::Attestor::evaluate) verifies it with the AK that signed the
+/// quotes (`hgs_tpm::verify_certify`); only then does it reach [`Verdict::bound_key`](crate::Verdict::bound_key).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundKeyEvidence {
+    /// The certified key's public area (TPMT_PUBLIC, or TPM2B_PUBLIC).
+    #[serde(with = "hgs_tpm::hex::serde")]
+    pub public: Vec<u8>,
+    /// TPMS_ATTEST of type certify (TPM2B or bare): exactly the bytes the AK signed.
+    #[serde(with = "hgs_tpm::hex::serde")]
+    pub attest: Vec<u8>,
+    /// TPMT_SIGNATURE by the AK.
+    #[serde(with = "hgs_tpm::hex::serde")]
+    pub signature: Vec<u8>,
+}
+
 /// A host's evidence.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Evidence {
@@ -74,6 +93,10 @@ pub struct Evidence {
     /// The TCG event log of the current boot.
     #[serde(with = "hgs_tpm::hex::serde")]
     pub event_log: Vec<u8>,
+    /// A decryption key in the TPM, certified by the AK, that releases are encrypted to
+    /// (optional: a host without one can pass but is released nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_key: Option<BoundKeyEvidence>,
 }
 
 impl Evidence {

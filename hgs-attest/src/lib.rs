@@ -24,7 +24,9 @@ pub use evaluate::{
     evaluate, Attestor, FreshnessPolicy, Host, DEFAULT_MAX_CHALLENGE_AGE, MAX_CLOCK_SKEW,
     MAX_QUOTES_PER_BANK, MAX_REPORTED_DIGEST_MISMATCHES,
 };
-pub use evidence::{Evidence, EvidenceError, PcrValues, QuoteEvidence, EVIDENCE_FORMAT};
+pub use evidence::{
+    BoundKeyEvidence, Evidence, EvidenceError, PcrValues, QuoteEvidence, EVIDENCE_FORMAT,
+};
 pub use verdict::{
     AttestationStatus, Check, CheckId, CheckOutcome, Failure, MeasuredPolicy, Verdict,
 };

@@ -342,6 +342,7 @@ impl Evidence {
             quotes: out,
             pcr_values,
             event_log: event_log.to_vec(),
+            bound_key: None,
         })
     }
 }

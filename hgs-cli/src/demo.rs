@@ -114,6 +114,7 @@ fn offline_demo(dir: &std::path::Path) -> anyhow::Result<()> {
         }],
         pcr_values: Default::default(),
         event_log: log.clone(),
+        bound_key: None,
     };
 
     step(

@@ -104,6 +104,7 @@ impl SimulatedHost {
             quotes,
             pcr_values: Default::default(),
             event_log: self.log.clone(),
+            bound_key: None,
         }
     }
 

@@ -61,6 +61,7 @@ fn setup() -> (Challenge, Evidence) {
         }],
         pcr_values: Default::default(),
         event_log: data("event_log.bin"),
+        bound_key: None,
     };
     (challenge, evidence)
 }

@@ -92,6 +92,7 @@ fn evidence(tpm_log: &[u8], shown_log: &[u8], pcrs: PcrSet, banks: &[HashAlg]) -
         quotes,
         pcr_values: Default::default(),
         event_log: shown_log.to_vec(),
+        bound_key: None,
     }
 }
 

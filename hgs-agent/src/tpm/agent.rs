@@ -109,6 +109,7 @@ pub fn to_evidence(ak_public: &[u8], answer: &AgentAnswer, log: &[u8]) -> hgs_at
             })
             .collect(),
         event_log: log.to_vec(),
+        bound_key: None,
     }
 }
 
