@@ -1,9 +1,16 @@
-//! `hgs agent run`: the attestation client of `hgs serve`.
+//! `hgs agent run`: the attestation client of `hgs serve`; `hgs agent secret get` and
+//! `hgs agent key-protector unwrap`: the client of its key service.
 //!
 //! One round: ask the service for a challenge (host name + AK public area), answer it with the
-//! TPM (credential activation, quotes, the log), submit the evidence, keep the verdict and — on
-//! Passed — the signed attestation result. Transport and server errors are retried with
-//! exponential backoff; a refusal is an answer, not an error, and is not retried.
+//! TPM (credential activation, quotes, the log, the bound key certified), submit the evidence,
+//! keep the verdict and — on Passed — the signed attestation result. Transport and server errors
+//! are retried with exponential backoff; a refusal is an answer, not an error, and is not retried.
+//!
+//! A release ([`Client::release_secret`], [`Client::unwrap_key_protector`]) presents the token
+//! as a bearer and gets back a compact JWE encrypted to the token's `cnf` key, the agent's bound
+//! key; the service's refusals are [`ReleaseError`] variants carrying its reason. Whether a saved
+//! token is still worth presenting is [`check_saved_token`]: signed by the service's current key,
+//! Passed, not about to expire, and naming *this* agent's bound key.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -105,6 +112,177 @@ impl RoundError {
 struct ErrorBody {
     error: String,
     message: String,
+    /// A refused release's reason (`release_refused`).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The media type of a released JWE (RFC 7516 §9.1, compact serialization).
+pub const JOSE_CONTENT_TYPE: &str = "application/jose";
+
+/// Longest released answer read, in bytes: `hgs_keys::MAX_JWE_LEN` bounds what decrypts anyway.
+const MAX_RELEASE_ANSWER: usize = hgs_keys::MAX_JWE_LEN;
+
+/// Why a release gave no JWE. The service's refusals keep its reason; none of them is retried by
+/// this client (a caller holding a saved token may attest afresh and ask once more).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseError {
+    /// The service could not be reached, or the connection broke.
+    #[error("cannot reach the key service at {url}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// The HTTP client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// 403 `release_refused`: the token was good but the release policy says no.
+    #[error("the release was refused: {reason}: {message}")]
+    Refused {
+        /// The typed reason, snake_case (`host_not_registered`, `policy_version_too_low`,
+        /// `issued_before_cutoff`, `no_bound_key`, ...).
+        reason: String,
+        /// The service's explanation.
+        message: String,
+    },
+    /// 401 `invalid_token`: the token is not accepted (expired, another key, malformed).
+    #[error("the service refused the attestation token: {message}")]
+    InvalidToken {
+        /// The service's explanation.
+        message: String,
+    },
+    /// 404: no secret of that name, or the key protector names no guardian the service holds.
+    #[error("not found: {message}")]
+    NotFound {
+        /// The service's explanation.
+        message: String,
+    },
+    /// 429: too many requests.
+    #[error("the service is rate limiting this client (retry after {retry_after:?} s): {message}")]
+    RateLimited {
+        /// `Retry-After`, in seconds, when the service said.
+        retry_after: Option<u64>,
+        /// The service's explanation.
+        message: String,
+    },
+    /// Any other error answer (400 malformed input, 5xx).
+    #[error("the service refused the request ({status}): {kind}: {message}")]
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// The error kind.
+        kind: String,
+        /// The service's explanation.
+        message: String,
+    },
+    /// A success answer that is not a compact JWE (`application/jose`, ASCII, bounded).
+    #[error("the service's answer to {url} is not a compact JWE: {what}")]
+    NotJose {
+        /// The URL.
+        url: String,
+        /// What was wrong (content type, length, characters).
+        what: String,
+    },
+    /// The service's address is not an `https://host:port` URL a path can be added to.
+    #[error("{base} is not a service URL")]
+    BadUrl {
+        /// The address given.
+        base: String,
+    },
+    /// The answer's body could not be read.
+    #[error("cannot read the service's answer to {url}")]
+    Body {
+        /// The URL.
+        url: String,
+        /// The HTTP client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+impl ReleaseError {
+    /// Whether the service refused the *token* or the release on it (401, 403): a fresh
+    /// attestation may change the answer (a token issued before a cut-off, a token key rotated);
+    /// nothing else here would.
+    pub fn refuses_token(&self) -> bool {
+        matches!(
+            self,
+            ReleaseError::Refused { .. } | ReleaseError::InvalidToken { .. }
+        )
+    }
+}
+
+/// Seconds before its expiry at which a saved token is no longer presented: a release takes a
+/// round trip and a TPM decryption, and the service checks expiry on arrival.
+pub const TOKEN_RENEW_MARGIN: u64 = 60;
+
+/// Why a saved token is not presented (the agent attests afresh instead).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SavedTokenError {
+    /// The service's published token key does not read.
+    #[error("the service's token key does not read")]
+    TokenKey(#[source] hgs_attest::TokenKeyError),
+    /// The token does not verify under it (expired, another key, malformed).
+    #[error("the saved token does not verify")]
+    Token(#[source] hgs_attest::TokenError),
+    /// The token does not say Passed/affirming.
+    #[error("the saved token is not an affirming Passed result")]
+    NotAffirming,
+    /// The token expires within [`TOKEN_RENEW_MARGIN`].
+    #[error("the saved token expires in {remaining} s")]
+    ExpiresSoon {
+        /// Seconds left.
+        remaining: u64,
+    },
+    /// The token names no bound key (`cnf`): nothing would be released on it.
+    #[error("the saved token names no bound key")]
+    NoBoundKey,
+    /// The token names another bound key than this agent's (a token from another state
+    /// directory, or from before the key was replaced).
+    #[error("the saved token names bound key {named}, this agent's is {ours}")]
+    OtherKey {
+        /// The `cnf` key's thumbprint.
+        named: String,
+        /// This agent's key's thumbprint.
+        ours: String,
+    },
+}
+
+/// Whether `token` is worth presenting for a release at `now` (Unix seconds): it verifies under
+/// `token_key_jwk` (the service's `/v1/token-key`), is affirming and Passed, has at least
+/// [`TOKEN_RENEW_MARGIN`] seconds left, and its `cnf` names `bound_key` (same RFC 7638
+/// thumbprint). The service decides again on its own; this only saves a round that would fail.
+pub fn check_saved_token(
+    token: &str,
+    token_key_jwk: &str,
+    now: u64,
+    bound_key: &hgs_keys::BoundKey,
+) -> Result<hgs_attest::VerifiedToken, SavedTokenError> {
+    let verified = hgs_attest::TokenVerifier::new()
+        .with_public_jwk(token_key_jwk)
+        .map_err(SavedTokenError::TokenKey)?
+        .verify(token, now)
+        .map_err(SavedTokenError::Token)?;
+    if !verified.is_affirming(now) {
+        return Err(SavedTokenError::NotAffirming);
+    }
+    let remaining = verified.claims().expires_at.saturating_sub(now);
+    if remaining < TOKEN_RENEW_MARGIN {
+        return Err(SavedTokenError::ExpiresSoon { remaining });
+    }
+    let named = verified
+        .claims()
+        .cnf
+        .as_ref()
+        .ok_or(SavedTokenError::NoBoundKey)?
+        .thumbprint();
+    let ours = bound_key.thumbprint();
+    if named != ours {
+        return Err(SavedTokenError::OtherKey { named, ours });
+    }
+    Ok(verified)
 }
 
 /// An HTTPS client of one attestation service.
@@ -191,9 +369,158 @@ impl Client {
     pub fn attest(&self, evidence: &Evidence) -> Result<Attested, RoundError> {
         self.post("/v1/attestations", evidence)
     }
+
+    /// `GET /v1/token-key`: the public JWK the service signs tokens with.
+    pub fn token_key(&self) -> Result<String, RoundError> {
+        let url = format!("{}/v1/token-key", self.base);
+        let transport = |source| RoundError::Transport {
+            url: url.clone(),
+            source,
+        };
+        let response = self.http.get(&url).send().map_err(transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(RoundError::Service {
+                status: status.as_u16(),
+                kind: "http".into(),
+                message: status.to_string(),
+            });
+        }
+        response.text().map_err(|source| RoundError::BadAnswer {
+            url: url.clone(),
+            source,
+        })
+    }
+
+    /// `POST /v1/secrets/{name}/release` with `token` as the bearer: the secret named `name`,
+    /// as a compact JWE to the token's bound key.
+    pub fn release_secret(&self, token: &str, name: &str) -> Result<String, ReleaseError> {
+        let url = self.url_of(&["v1", "secrets", name, "release"])?;
+        self.release(url, token, Vec::new(), None)
+    }
+
+    /// `POST /v1/key-protectors/unwrap` with `token` as the bearer and the key-protector
+    /// document as the body: its transport key, as a compact JWE to the token's bound key.
+    pub fn unwrap_key_protector(
+        &self,
+        token: &str,
+        key_protector: &[u8],
+    ) -> Result<String, ReleaseError> {
+        let url = self.url_of(&["v1", "key-protectors", "unwrap"])?;
+        self.release(
+            url,
+            token,
+            key_protector.to_vec(),
+            Some("application/json"),
+        )
+    }
+
+    /// The service's URL with `segments` appended, each percent-encoded as one path segment (a
+    /// secret's name cannot reach another route).
+    fn url_of(&self, segments: &[&str]) -> Result<reqwest::Url, ReleaseError> {
+        let bad = || ReleaseError::BadUrl {
+            base: self.base.clone(),
+        };
+        let mut url = reqwest::Url::parse(&self.base).map_err(|_| bad())?;
+        url.path_segments_mut()
+            .map_err(|()| bad())?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    fn release(
+        &self,
+        url: reqwest::Url,
+        token: &str,
+        body: Vec<u8>,
+        content_type: Option<&str>,
+    ) -> Result<String, ReleaseError> {
+        let shown = url.to_string();
+        let mut request = self.http.post(url).bearer_auth(token).body(body);
+        if let Some(ct) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        let response = request.send().map_err(|source| ReleaseError::Transport {
+            url: shown.clone(),
+            source,
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(release_refusal(response));
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if !media.eq_ignore_ascii_case(JOSE_CONTENT_TYPE) {
+            return Err(ReleaseError::NotJose {
+                url: shown,
+                what: format!("content type {content_type:?}, not {JOSE_CONTENT_TYPE}"),
+            });
+        }
+        let bytes = response.bytes().map_err(|source| ReleaseError::Body {
+            url: shown.clone(),
+            source,
+        })?;
+        if bytes.len() > MAX_RELEASE_ANSWER {
+            return Err(ReleaseError::NotJose {
+                url: shown,
+                what: format!("{} bytes, more than {MAX_RELEASE_ANSWER}", bytes.len()),
+            });
+        }
+        let text = std::str::from_utf8(&bytes)
+            .ok()
+            .map(str::trim)
+            .filter(|t| {
+                t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            })
+            .ok_or_else(|| ReleaseError::NotJose {
+                url: shown,
+                what: "characters outside base64url and '.'".into(),
+            })?;
+        Ok(text.to_string())
+    }
 }
 
-/// Where the agent keeps the latest attestation result.
+/// The typed refusal of an error answer to a release.
+fn release_refusal(response: reqwest::blocking::Response) -> ReleaseError {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let body = response.json::<ErrorBody>().ok();
+    let (kind, message, reason) = match body {
+        Some(b) => (b.error, b.message, b.reason),
+        None => ("http".into(), status.to_string(), None),
+    };
+    match status.as_u16() {
+        401 => ReleaseError::InvalidToken { message },
+        403 => ReleaseError::Refused {
+            reason: reason.unwrap_or(kind),
+            message,
+        },
+        404 => ReleaseError::NotFound { message },
+        429 => ReleaseError::RateLimited {
+            retry_after,
+            message,
+        },
+        code => ReleaseError::Service {
+            status: code,
+            kind,
+            message,
+        },
+    }
+}
+
+/// Where the agent keeps the latest attestation result (written mode 0600: with a bound key it
+/// releases nothing to anyone else, but it still names the host).
 pub fn token_path(state: &Path) -> PathBuf {
     state.join("token.jwt")
 }

@@ -7,8 +7,9 @@
 //! | [`identity`] | the platform identifier document (EK public areas and certificates; `Get-PlatformIdentifier`) | — |
 //! | [`baseline`] | whether a captured log is fit as an HGS TPM baseline (`Get-HgsAttestationBaselinePolicy`) | — |
 //! | [`hex`] | the hex of every JSON document, input trimmed | — |
-//! | `tpm` | TPM access over `tss-esapi`: EKs and their NV certificates, the AK and its saved state, credential activation, quotes, PCR extension; the platform identifier read from the TPM; answering a challenge | feature `tpm` |
-//! | `client` | the HTTPS client of `hgs serve` (`hgs agent run`): challenge, answer, submit, retry with backoff | feature `client` |
+//! | [`private_file`] | files only their owner reads (mode 0600 from creation, atomic): the bound key, the token, released plaintext | — |
+//! | `tpm` | TPM access over `tss-esapi`: EKs and their NV certificates, the AK and its saved state, credential activation, quotes, PCR extension; the platform identifier read from the TPM; answering a challenge; the bound key (certified by the AK in each answer) and JWE decryption with it in the TPM | feature `tpm` |
+//! | `client` | the HTTPS client of `hgs serve` (`hgs agent run`, `hgs agent secret get`): challenge, answer, submit, retry with backoff; secret and key-protector releases | feature `client` |
 //!
 //! **Why the features split there.** Only the code that opens a TPM needs `tss-esapi`, which links
 //! the system's tpm2-tss (libtss2-dev and pkg-config at build time, the shared libraries at run
@@ -31,5 +32,6 @@ pub mod baseline;
 pub mod client;
 pub mod hex;
 pub mod identity;
+pub mod private_file;
 #[cfg(feature = "tpm")]
 pub mod tpm;

@@ -1,10 +1,12 @@
 //! The attestation client's one round trip: activate the verifier's credential with the AK, then
 //! quote the requested PCRs in every requested (or every active) bank with the recovered secret as
-//! the nonce, and read the PCR values. Used by `hgs agent attest` and `hgs demo`.
+//! the nonce, and read the PCR values; with a bound key, certify it by the same AK with the same
+//! nonce. Used by `hgs agent attest|run` and `hgs demo`.
 
 use std::collections::BTreeMap;
 
 use super::ak::{with_loaded_ak, AkState};
+use super::bound_key::{certify_with_loaded_ak, require_same_ek, BoundKey, BoundKeyCertification};
 use super::quote::{active_banks, quote, read_pcrs, Bank, BankQuote};
 use super::{credential, Result, Tpm, TpmError};
 
@@ -31,6 +33,9 @@ pub struct AgentAnswer {
     pub quotes: Vec<BankQuote>,
     /// PCR values per bank, read right after that bank's quote.
     pub pcr_values: Vec<(Bank, BTreeMap<u8, Vec<u8>>)>,
+    /// The bound key's TPM2_Certify by the AK, qualifying data = the recovered secret (when the
+    /// answer was asked to carry one).
+    pub bound_key: Option<BoundKeyCertification>,
 }
 
 /// Runs the round trip. Every handle it creates is flushed before it returns.
@@ -39,6 +44,22 @@ pub fn answer_challenge(
     ak: &AkState,
     challenge: &ChallengeInput<'_>,
 ) -> Result<AgentAnswer> {
+    answer_challenge_certifying(tpm, ak, challenge, None)
+}
+
+/// [`answer_challenge`], and then, while EK and AK are still loaded, TPM2_Certify of
+/// `bound_key` (when given) by the AK with the recovered secret as qualifying data: the
+/// verifier accepts the key only with the nonce of this challenge and the AK of these quotes.
+/// The key must have been created under the AK's EK.
+pub fn answer_challenge_certifying(
+    tpm: &mut Tpm,
+    ak: &AkState,
+    challenge: &ChallengeInput<'_>,
+    bound_key: Option<&BoundKey>,
+) -> Result<AgentAnswer> {
+    if let Some(key) = bound_key {
+        require_same_ek(ak.decode()?.ek, key)?;
+    }
     let active = active_banks(tpm)?;
     let banks: Vec<Bank> = if challenge.banks.is_empty() {
         active
@@ -70,16 +91,21 @@ pub fn answer_challenge(
             quotes.push(quote(tpm, ak, bank, challenge.pcrs, &secret)?);
             pcr_values.push((bank, read_pcrs(tpm, bank, challenge.pcrs)?));
         }
+        let bound_key = bound_key
+            .map(|key| certify_with_loaded_ak(tpm, ek, ak, key, &secret))
+            .transpose()?;
         Ok(AgentAnswer {
             secret,
             quotes,
             pcr_values,
+            bound_key,
         })
     })
 }
 
 /// The evidence document for an answer: the AK public area, the quotes, the PCR values read after
-/// them (diagnostics only) and the event log.
+/// them (diagnostics only), the event log, and the bound key's certification when the answer
+/// has one.
 pub fn to_evidence(ak_public: &[u8], answer: &AgentAnswer, log: &[u8]) -> hgs_attest::Evidence {
     hgs_attest::Evidence {
         format: hgs_attest::EVIDENCE_FORMAT.into(),
@@ -109,7 +135,14 @@ pub fn to_evidence(ak_public: &[u8], answer: &AgentAnswer, log: &[u8]) -> hgs_at
             })
             .collect(),
         event_log: log.to_vec(),
-        bound_key: None,
+        bound_key: answer
+            .bound_key
+            .as_ref()
+            .map(|c| hgs_attest::BoundKeyEvidence {
+                public: c.public.clone(),
+                attest: c.attest.clone(),
+                signature: c.signature.clone(),
+            }),
     }
 }
 

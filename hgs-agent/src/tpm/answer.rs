@@ -1,12 +1,14 @@
 //! Answering a verifier's challenge document with the TPM (`hgs agent attest`, one round of
-//! `hgs agent run`), and the agent's state directory that keeps the AK between rounds.
+//! `hgs agent run`), and the agent's state directory that keeps the AK between rounds (the bound
+//! key's file is [`super::key_state`]'s).
 
 use std::path::{Path, PathBuf};
 
 use hgs_attest::{ChallengeMessage, Evidence};
 
-use super::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
+use super::agent::{answer_challenge_certifying, banks_of, to_evidence, ChallengeInput};
 use super::ak::AkState;
+use super::bound_key::BoundKey;
 use super::{Tpm, TpmError};
 
 /// Why a challenge could not be answered.
@@ -25,12 +27,15 @@ pub enum AnswerError {
 }
 
 /// Answers `challenge` with the TPM: activates the credential (the secret is the nonce), quotes
-/// the challenged PCRs in each challenged bank, attaches `log`; the evidence names the challenge.
+/// the challenged PCRs in each challenged bank, attaches `log`, and certifies `bound_key` (when
+/// given) by the AK with the nonce (the evidence's `bound_key`); the evidence names the
+/// challenge.
 pub fn answer(
     tpm: &mut Tpm,
     challenge: &ChallengeMessage,
     log: &[u8],
     ak: &AkState,
+    bound_key: Option<&BoundKey>,
 ) -> Result<Evidence, AnswerError> {
     let pcrs = challenge
         .pcrs
@@ -38,7 +43,7 @@ pub fn answer(
         .map(|p| u8::try_from(p).map_err(|_| AnswerError::PcrOutOfRange(p)))
         .collect::<Result<Vec<u8>, _>>()?;
     let banks = banks_of(&challenge.banks);
-    let answer = answer_challenge(
+    let answer = answer_challenge_certifying(
         tpm,
         ak,
         &ChallengeInput {
@@ -47,6 +52,7 @@ pub fn answer(
             pcrs: &pcrs,
             banks: &banks,
         },
+        bound_key,
     )?;
     let ak_public = ak.public_bytes().ok_or(AnswerError::AkPublic)?;
     let mut evidence = to_evidence(&ak_public, &answer, log);

@@ -9,8 +9,10 @@
 //!
 //! Kept like the AK ([`super::ak`]): the public area and the TPM-wrapped private blob of
 //! TPM2_Create, which survive reboots and need no NV, reloaded under the (deterministic) EK for
-//! each use and flushed after it. The wire protocol does not carry the key yet: these are the
-//! TPM operations it will use.
+//! each use and flushed after it. The agent saves it in its state directory
+//! ([`super::key_state`]), certifies it in every challenge answer ([`super::agent`]: the
+//! evidence's `bound_key`), and decrypts what a key service released to it through
+//! [`super::unwrap::TpmUnwrap`].
 
 use std::convert::TryFrom;
 
@@ -33,12 +35,56 @@ use super::ek::{with_ek, EkProfile};
 use super::{tss_err, Result, Tpm, TpmError};
 
 /// The bound key's algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BoundKeyKind {
     /// RSA-2048, scheme OAEP with SHA-256: the verifier encrypts a secret to it.
     Rsa2048,
     /// ECC NIST P-256, scheme ECDH with SHA-256: the verifier sends an ephemeral point.
     EccP256,
+}
+
+impl BoundKeyKind {
+    /// `rsa2048` or `ecc-p256`: the name in the agent's state file.
+    pub fn name(self) -> &'static str {
+        match self {
+            BoundKeyKind::Rsa2048 => "rsa2048",
+            BoundKeyKind::EccP256 => "ecc-p256",
+        }
+    }
+
+    /// The kind named `name`: [`BoundKeyKind::name`]'s spelling, or the short `rsa` / `ecc`.
+    pub fn from_name(name: &str) -> Option<BoundKeyKind> {
+        match name {
+            "rsa" | "rsa2048" => Some(BoundKeyKind::Rsa2048),
+            "ecc" | "ecc-p256" => Some(BoundKeyKind::EccP256),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for BoundKeyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a bound key's public area does not make a JWK (`hgs_keys::BoundKey`), the form a token's
+/// `cnf` and a JWE's recipient take.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BoundKeyPublicError {
+    /// The public area does not parse as a TPMT_PUBLIC.
+    #[error("the bound key's public area does not parse")]
+    Public(#[source] hgs_tpm::Error),
+    /// The public area holds a key of another type than the state says (or none).
+    #[error("the bound key's public area is not an {expected} key")]
+    KeyType {
+        /// The kind the state names.
+        expected: BoundKeyKind,
+    },
+    /// `hgs_keys` refuses the key (size, curve, exponent).
+    #[error("the bound key is not an acceptable JWE recipient")]
+    Jwk(#[source] hgs_keys::JwkError),
 }
 
 /// A bound decryption key as TPM2_Create returned it: reloadable under its EK.
@@ -52,6 +98,34 @@ pub struct BoundKey {
     pub public: Vec<u8>,
     /// TPM2B_PRIVATE contents: the private area, encrypted by the TPM under the EK.
     pub private: Vec<u8>,
+}
+
+impl BoundKey {
+    /// The key's public half as a JWK (`hgs_keys::BoundKey`): what the token's `cnf` names and
+    /// what a released JWE is encrypted to (compare with its RFC 7638 thumbprint).
+    pub fn jwk(&self) -> std::result::Result<hgs_keys::BoundKey, BoundKeyPublicError> {
+        let public =
+            hgs_tpm::Public::parse(&self.public).map_err(BoundKeyPublicError::Public)?;
+        let key = public.key().map_err(BoundKeyPublicError::Public)?;
+        let wrong = BoundKeyPublicError::KeyType {
+            expected: self.kind,
+        };
+        match (self.kind, key) {
+            (BoundKeyKind::Rsa2048, hgs_tpm::PublicKey::Rsa { modulus, exponent }) => {
+                hgs_keys::BoundKey::from_rsa_parts(&modulus, &exponent.to_be_bytes())
+                    .map_err(BoundKeyPublicError::Jwk)
+            }
+            (
+                BoundKeyKind::EccP256,
+                hgs_tpm::PublicKey::Ecc {
+                    curve: hgs_tpm::EccCurve::NistP256,
+                    x,
+                    y,
+                },
+            ) => hgs_keys::BoundKey::from_p256_xy(&x, &y).map_err(BoundKeyPublicError::Jwk),
+            _ => Err(wrong),
+        }
+    }
 }
 
 /// A TPM2_Certify of a bound key by the AK: what `hgs_tpm::verify_certify` takes.
@@ -198,46 +272,67 @@ pub fn certify_bound_key(
     key: &BoundKey,
     nonce: &[u8],
 ) -> Result<BoundKeyCertification> {
-    let ak_ek = ak.decode()?.ek;
-    if ak_ek != key.ek {
-        return Err(unexpected(
+    require_same_ek(ak.decode()?.ek, key)?;
+    with_loaded_ak(tpm, ak, |tpm, ek, ak_handle| {
+        certify_with_loaded_ak(tpm, ek, ak_handle, key, nonce)
+    })
+}
+
+/// TPM2_Certify of `key` by the already loaded AK `ak_handle`, `key` loaded under the already
+/// loaded EK `ek_handle` (the AK's parent) for the command and flushed after it: the challenge
+/// answer certifies inside the AK's load, so EK and AK are not recreated for it. The caller
+/// checks that the key was created under the AK's EK.
+pub(crate) fn certify_with_loaded_ak(
+    tpm: &mut Tpm,
+    ek_handle: KeyHandle,
+    ak_handle: KeyHandle,
+    key: &BoundKey,
+    nonce: &[u8],
+) -> Result<BoundKeyCertification> {
+    let qualifying_data = Data::try_from(nonce.to_vec()).map_err(tss_err("qualifying data"))?;
+    with_loaded_key(tpm, ek_handle, key, |tpm, key_handle| {
+        let (attest, signature) = tpm
+            .context()
+            .execute_with_sessions(
+                (
+                    Some(AuthSession::Password),
+                    Some(AuthSession::Password),
+                    None,
+                ),
+                |ctx| {
+                    ctx.certify(
+                        ObjectHandle::from(key_handle),
+                        ak_handle,
+                        qualifying_data,
+                        SignatureScheme::Null,
+                    )
+                },
+            )
+            .map_err(tss_err("TPM2_Certify (bound key by AK)"))?;
+        Ok(BoundKeyCertification {
+            public: key.public.clone(),
+            attest: attest.marshall().map_err(tss_err("marshal TPMS_ATTEST"))?,
+            signature: signature
+                .marshall()
+                .map_err(tss_err("marshal TPMT_SIGNATURE"))?,
+        })
+    })
+}
+
+/// Checks that `key` was created under the EK `ak_ek` the AK was (one EK handle serves both
+/// loads in TPM2_Certify).
+pub(crate) fn require_same_ek(ak_ek: EkProfile, key: &BoundKey) -> Result<()> {
+    if ak_ek == key.ek {
+        Ok(())
+    } else {
+        Err(unexpected(
             "TPM2_Certify (bound key)",
             format!(
                 "the key was created under EK {}, the AK under EK {ak_ek}",
                 key.ek
             ),
-        ));
+        ))
     }
-    let qualifying_data = Data::try_from(nonce.to_vec()).map_err(tss_err("qualifying data"))?;
-    with_loaded_ak(tpm, ak, |tpm, ek, ak_handle| {
-        with_loaded_key(tpm, ek, key, |tpm, key_handle| {
-            let (attest, signature) = tpm
-                .context()
-                .execute_with_sessions(
-                    (
-                        Some(AuthSession::Password),
-                        Some(AuthSession::Password),
-                        None,
-                    ),
-                    |ctx| {
-                        ctx.certify(
-                            ObjectHandle::from(key_handle),
-                            ak_handle,
-                            qualifying_data,
-                            SignatureScheme::Null,
-                        )
-                    },
-                )
-                .map_err(tss_err("TPM2_Certify (bound key by AK)"))?;
-            Ok(BoundKeyCertification {
-                public: key.public.clone(),
-                attest: attest.marshall().map_err(tss_err("marshal TPMS_ATTEST"))?,
-                signature: signature
-                    .marshall()
-                    .map_err(tss_err("marshal TPMT_SIGNATURE"))?,
-            })
-        })
-    })
 }
 
 /// TPM2_RSA_Decrypt with the RSA bound key: OAEP with SHA-256 and an empty label, as the

@@ -6,7 +6,8 @@
 //! attestation key and its saved state), [`credential`] (TPM2_ActivateCredential), [`quote`]
 //! (PCR banks, PCR values, TPM2_Quote), [`pcr`] (PCR extension, used to replay a log into a
 //! software TPM), [`bound_key`] (a decryption key certified by the AK with TPM2_Certify, and
-//! TPM2_RSA_Decrypt / TPM2_ECDH_ZGen with it).
+//! TPM2_RSA_Decrypt / TPM2_ECDH_ZGen with it), [`key_state`] (the bound key saved in the state
+//! directory), [`unwrap`] (`hgs_keys::KeyUnwrap` in the TPM: a released JWE decrypted there).
 //!
 //! Every transient object and session created here is flushed before the function returns, on
 //! success and on error: with the `swtpm:` or `device:/dev/tpm0` TCTI there is no resource
@@ -18,9 +19,11 @@ pub mod answer;
 pub mod bound_key;
 pub mod credential;
 pub mod ek;
+pub mod key_state;
 pub mod pcr;
 pub mod platform;
 pub mod quote;
+pub mod unwrap;
 
 use std::str::FromStr;
 
