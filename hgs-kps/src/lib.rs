@@ -6,11 +6,16 @@
 
 mod b64;
 mod guardian;
+mod guardian_key;
 mod protector;
 mod release;
 
 pub use guardian::{
     BadGuardianFingerprint, Guardian, GuardianError, GuardianFingerprint, MAX_GUARDIAN_CERT_LEN,
+};
+pub use guardian_key::{
+    GuardianKey, GuardianKeyError, MAX_GUARDIAN_CN_LEN, MAX_GUARDIAN_NOT_AFTER,
+    MAX_GUARDIAN_PKCS8_LEN,
 };
 pub use protector::{
     KeyProtector, ProtectorError, Role, TransportKey, Wrapping, KEY_PROTECTOR_FORMAT,
