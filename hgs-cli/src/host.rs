@@ -1,5 +1,5 @@
 //! Host-side verbs: `hgs platform-identifier`, `hgs baseline capture`, `hgs agent ak|attest|run`,
-//! `hgs swtpm start|stop|replay-log`.
+//! `hgs swtpm start|stop|replay-log`; `hgs agent secret|key-protector` are `agent_keys.rs`'s.
 //!
 //! These are the Linux counterparts of the Windows cmdlets run on a guarded host
 //! (`Get-PlatformIdentifier`, `Get-HgsAttestationBaselinePolicy`) plus the attestation client.
@@ -27,6 +27,25 @@ pub struct TctiArg {
     /// Default: $TPM2TOOLS_TCTI, then $TCTI, then device:/dev/tpmrm0.
     #[arg(long)]
     pub tcti: Option<String>,
+}
+
+/// The `--bound-key` option: which decryption key the agent keeps in the TPM for releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BoundKeyArg {
+    /// RSA-2048, OAEP with SHA-256 (releases are RSA-OAEP-256 JWEs).
+    Rsa,
+    /// NIST P-256 ECDH (releases are ECDH-ES+A256KW JWEs).
+    Ecc,
+}
+
+/// The `--bound-key` option shared by the verbs that answer challenges.
+#[derive(Debug, Clone, Args)]
+pub struct BoundKeyOpt {
+    /// The bound key (created once in the state directory, certified by the AK in every
+    /// answer, the key releases are encrypted to): rsa or ecc. Default: the saved key's kind,
+    /// else rsa. Another kind than the saved key's replaces it.
+    #[arg(long, value_enum)]
+    pub bound_key: Option<BoundKeyArg>,
 }
 
 /// `hgs platform-identifier` arguments.
@@ -95,6 +114,9 @@ pub enum AgentCmd {
         /// Agent state directory (from `hgs agent ak`).
         #[arg(long, default_value = DEFAULT_AGENT_STATE)]
         state: PathBuf,
+        /// The bound key.
+        #[command(flatten)]
+        bound_key: BoundKeyOpt,
         /// TPM connection.
         #[command(flatten)]
         tcti: TctiArg,
@@ -127,10 +149,21 @@ pub enum AgentCmd {
         /// Agent state directory (from `hgs agent ak`).
         #[arg(long, default_value = DEFAULT_AGENT_STATE)]
         state: PathBuf,
+        /// The bound key.
+        #[command(flatten)]
+        bound_key: BoundKeyOpt,
         /// TPM connection.
         #[command(flatten)]
         tcti: TctiArg,
     },
+    /// Secrets released by the service's key service to this host (attesting first when the
+    /// saved token will not do), decrypted in the TPM.
+    #[command(subcommand)]
+    Secret(crate::agent_keys::SecretCmd),
+    /// Key protectors opened by the service for this host: the transport key, decrypted in the
+    /// TPM.
+    #[command(subcommand)]
+    KeyProtector(crate::agent_keys::AgentKeyProtectorCmd),
 }
 
 /// `hgs swtpm` subcommands.
@@ -246,6 +279,8 @@ pub fn run_swtpm(_cmd: SwtpmCmd) -> anyhow::Result<ExitCode> {
 #[cfg(feature = "demo")]
 pub use with_tpm::run_swtpm;
 #[cfg(feature = "tpm")]
+pub(crate) use with_tpm::{bound_key_for, load_ak_state, open};
+#[cfg(feature = "tpm")]
 pub use with_tpm::{run_agent, run_platform_identifier};
 
 #[cfg(feature = "tpm")]
@@ -255,11 +290,13 @@ mod with_tpm {
     use hgs_agent::client;
     use hgs_agent::tpm::ak::{self, AkState};
     use hgs_agent::tpm::answer::{ak_state_path, load_ak_state as load_state};
+    use hgs_agent::tpm::bound_key::{BoundKey, BoundKeyKind};
+    use hgs_agent::tpm::key_state::{bound_key_path, ensure_bound_key, KeyOrigin};
     use hgs_agent::tpm::ek::{platform_eks, EkProfile};
     use hgs_agent::tpm::platform as wire;
     use hgs_agent::tpm::{resolve_tcti, Tpm};
 
-    fn open(tcti: &TctiArg) -> anyhow::Result<Tpm> {
+    pub(crate) fn open(tcti: &TctiArg) -> anyhow::Result<Tpm> {
         let t = resolve_tcti(tcti.tcti.as_deref());
         Ok(Tpm::open(&t)?)
     }
@@ -289,7 +326,7 @@ mod with_tpm {
         Ok(ExitCode::SUCCESS)
     }
 
-    fn load_ak_state(state: &std::path::Path) -> anyhow::Result<AkState> {
+    pub(crate) fn load_ak_state(state: &std::path::Path) -> anyhow::Result<AkState> {
         load_state(state).map_err(|e| match e {
             hgs_agent::tpm::answer::StateError::Read { .. } => {
                 anyhow::Error::from(e).context("no AK yet: run `hgs agent ak` first")
@@ -340,6 +377,7 @@ mod with_tpm {
                 out,
                 log,
                 state,
+                bound_key,
                 tcti,
             } => {
                 let bytes = read_file(&challenge)?;
@@ -347,20 +385,25 @@ mod with_tpm {
                     .with_context(|| format!("{}: not a challenge", challenge.display()))?;
                 let log_bytes = read_file(&log)?;
                 let st = load_ak_state(&state)?;
-                let ev = answer(&ch, &log_bytes, &st, &tcti)?;
+                let mut tpm = open(&tcti)?;
+                let key = bound_key_for(&mut tpm, &state, &st, &bound_key)?;
+                let ev = hgs_agent::tpm::answer::answer(&mut tpm, &ch, &log_bytes, &st, Some(&key))?;
                 write_json(&out, &ev)?;
                 println!(
-                    "credential activated; quoted PCRs {} in {}; evidence written to {}",
+                    "credential activated; quoted PCRs {} in {}; bound key ({}) certified; evidence written to {}",
                     ch.pcrs,
                     ev.quotes
                         .iter()
                         .map(|q| q.bank.map_or("?", hgs_tpm::HashAlg::name))
                         .collect::<Vec<_>>()
                         .join(", "),
+                    key.kind,
                     out.display()
                 );
                 Ok(ExitCode::SUCCESS)
             }
+            AgentCmd::Secret(cmd) => crate::agent_keys::run_secret(cmd),
+            AgentCmd::KeyProtector(cmd) => crate::agent_keys::run_key_protector(cmd),
             AgentCmd::Run {
                 server,
                 host,
@@ -370,16 +413,21 @@ mod with_tpm {
                 retries,
                 log,
                 state,
+                bound_key,
                 tcti,
             } => {
                 let st = load_ak_state(&state)?;
                 let ak_public = st.public_bytes().context("AK state: public is not hex")?;
                 let http = client::Client::new(&server, server_cert.as_deref())?;
                 let interval = std::time::Duration::from_secs(interval.max(1));
+                let key = {
+                    let mut tpm = open(&tcti)?;
+                    bound_key_for(&mut tpm, &state, &st, &bound_key)?
+                };
                 loop {
                     let mut attempt = 0;
                     let result = loop {
-                        match round(&http, &host, &ak_public, &log, &st, &tcti) {
+                        match round(&http, &host, &ak_public, &log, &st, &key, &tcti) {
                             Ok(a) => break Ok(a),
                             Err(e) if e.retryable() && attempt < retries => {
                                 let wait = client::backoff(attempt, interval);
@@ -398,7 +446,10 @@ mod with_tpm {
                         Ok(a) => {
                             print!("{}", a.verdict);
                             if let Some(token) = &a.token {
-                                write_out(&client::token_path(&state), token.as_bytes())?;
+                                hgs_agent::private_file::write_private(
+                                    &client::token_path(&state),
+                                    token.as_bytes(),
+                                )?;
                                 println!(
                                     "attestation result saved to {}",
                                     client::token_path(&state).display()
@@ -431,15 +482,52 @@ mod with_tpm {
         }
     }
 
-    /// Answers a challenge with the TPM (`hgs_agent::tpm::answer`).
+    /// The agent's bound key in `state` (created, or replaced, as `opt` and the AK ask; see
+    /// `hgs_agent::tpm::key_state::ensure_bound_key`), saying so when it is new.
+    pub(crate) fn bound_key_for(
+        tpm: &mut Tpm,
+        state: &std::path::Path,
+        st: &AkState,
+        opt: &BoundKeyOpt,
+    ) -> anyhow::Result<BoundKey> {
+        let want = opt.bound_key.map(|k| match k {
+            BoundKeyArg::Rsa => BoundKeyKind::Rsa2048,
+            BoundKeyArg::Ecc => BoundKeyKind::EccP256,
+        });
+        let (key, origin) = ensure_bound_key(tpm, state, st, want)?;
+        match origin {
+            KeyOrigin::Saved => {}
+            KeyOrigin::Created => eprintln!(
+                "created the bound key ({}) in {}",
+                key.kind,
+                bound_key_path(state).display()
+            ),
+            KeyOrigin::Replaced => eprintln!(
+                "replaced the bound key with a new {} key under EK {} in {}",
+                key.kind,
+                key.ek,
+                bound_key_path(state).display()
+            ),
+        }
+        Ok(key)
+    }
+
+    /// Answers a challenge with the TPM (`hgs_agent::tpm::answer`), certifying `key`.
     fn answer(
         ch: &hgs_attest::ChallengeMessage,
         log_bytes: &[u8],
         st: &AkState,
+        key: &BoundKey,
         tcti: &TctiArg,
     ) -> anyhow::Result<hgs_attest::Evidence> {
         let mut tpm = open(tcti)?;
-        Ok(hgs_agent::tpm::answer::answer(&mut tpm, ch, log_bytes, st)?)
+        Ok(hgs_agent::tpm::answer::answer(
+            &mut tpm,
+            ch,
+            log_bytes,
+            st,
+            Some(key),
+        )?)
     }
 
     /// One round with the service: challenge, answer, verdict.
@@ -449,13 +537,14 @@ mod with_tpm {
         ak_public: &[u8],
         log: &std::path::Path,
         st: &AkState,
+        key: &BoundKey,
         tcti: &TctiArg,
     ) -> Result<client::Attested, client::RoundError> {
         let ch = http.challenge(host, ak_public)?;
         // The log is read each round: it grows as the host runs (new events on PCRs 11-14).
         let log_bytes = read_file(log).map_err(|e| client::RoundError::Tpm(e.into()))?;
-        let ev =
-            answer(&ch, &log_bytes, st, tcti).map_err(|e| client::RoundError::Tpm(e.into()))?;
+        let ev = answer(&ch, &log_bytes, st, key, tcti)
+            .map_err(|e| client::RoundError::Tpm(e.into()))?;
         http.attest(&ev)
     }
 

@@ -4,10 +4,12 @@
 //! Each verb group lives in its own module: `tcglog.rs`, `ekcert.rs`, `cipolicy.rs`, ...
 
 mod admin;
+mod agent_keys;
 mod cipolicy;
 mod demo;
 mod ekcert;
 mod host;
+mod keyprotector;
 mod serve;
 mod tcglog;
 mod util;
@@ -76,6 +78,10 @@ enum Command {
     Attest(admin::AttestArgs),
     /// Service: run the attestation server (HTTPS API, SQLite or PostgreSQL; see README).
     Serve(serve::ServeArgs),
+    /// Owner: guardian key pairs and key protectors, offline (New-HgsGuardian,
+    /// New-HgsKeyProtector, Grant-/Revoke-HgsKeyProtectorAccess).
+    #[command(subcommand)]
+    KeyProtector(keyprotector::Cmd),
 }
 
 /// mimalloc: 1.25–1.4x the attestations/s of glibc malloc under `hgs serve`
@@ -104,6 +110,7 @@ fn main() -> ExitCode {
         Command::Challenge(args) => admin::run_challenge(args),
         Command::Attest(args) => admin::run_attest(args),
         Command::Serve(args) => serve::run(args),
+        Command::KeyProtector(cmd) => keyprotector::run(cmd),
     };
     match result {
         Ok(code) => code,
