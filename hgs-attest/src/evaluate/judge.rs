@@ -10,7 +10,8 @@ use hgs_tpm::PcrSet;
 
 use super::run::Run;
 use super::{Attestor, Host, MAX_REPORTED_DIGEST_MISMATCHES};
-use crate::verdict::{CheckId, Failure, MeasuredPolicy};
+use crate::verdict::{BoundKeySource, CheckId, Failure, MeasuredPolicy};
+use hgs_keys::BoundKey;
 
 /// Stage 2's result.
 #[derive(Default)]
@@ -21,6 +22,7 @@ pub(super) struct Judged {
     pub(super) audit_mode: bool,
     pub(super) policies: Vec<RuleOutcome>,
     pub(super) resolution: Option<Resolution>,
+    pub(super) bound_key: Option<(BoundKey, BoundKeySource)>,
 }
 
 impl Attestor {
@@ -28,6 +30,7 @@ impl Attestor {
     pub(super) fn judge(
         &self,
         run: &mut Run,
+        host: &Host<'_>,
         log: &QuotedLog<'_>,
         hosts: &[&TpmHost],
         baselines: &[TpmBaseline],
@@ -37,6 +40,7 @@ impl Attestor {
         check_event_digests(run, log);
         let claims = BootClaims::from_quoted(log);
         check_anomalies(run, &claims);
+        let bound_key = self.check_bound_key(run, host, &claims);
 
         let mut matches = ArtifactMatches {
             hosts: hosts
@@ -239,6 +243,7 @@ impl Attestor {
             audit_mode,
             policies,
             resolution: Some(res),
+            bound_key,
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::evidence::Evidence;
 use crate::verdict::{CheckId, Verdict};
 
 mod bind;
+mod bound_key;
 mod judge;
 mod run;
 
@@ -187,9 +188,14 @@ impl Attestor {
         let bound = self.bind(&mut run, host);
         let hosts = identify(&mut run, host);
         let judged = match &bound {
-            Some(b) => self.judge(&mut run, &b.log, &hosts, baselines, ci_policies),
+            Some(b) => self.judge(&mut run, host, &b.log, &hosts, baselines, ci_policies),
             None => {
-                for id in [CheckId::Baseline, CheckId::CiPolicy, CheckId::Version] {
+                for id in [
+                    CheckId::BoundKey,
+                    CheckId::Baseline,
+                    CheckId::CiPolicy,
+                    CheckId::Version,
+                ] {
                     run.skip(
                         id,
                         "the log is not bound to the TPM by verified quotes".into(),

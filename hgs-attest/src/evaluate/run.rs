@@ -87,6 +87,8 @@ impl Run {
             checks: self.checks,
             policies: judged.policies,
             resolution: judged.resolution,
+            bound_key_source: judged.bound_key.as_ref().map(|(_, s)| *s),
+            bound_key: judged.bound_key.map(|(k, _)| k),
         }
     }
 }
