@@ -3,6 +3,9 @@
 //!
 //! Mode byte 0: the input is the event log, with the real Windows Shielded VM AK and quote (so the
 //! fuzzer explores replay, digest checks, baselines, CI policies and every Hgs_* rule).
+//! Mode byte 1: the real AK, quote and log, with a bound key whose TPMT_PUBLIC, certify
+//! TPMS_ATTEST and signature are the input (three u16 length prefixes): the certification check
+//! of stage 2.
 //! Otherwise: the input is split into AK public area, TPMS_ATTEST, TPMT_SIGNATURE and log by
 //! three u16 length prefixes.
 #![no_main]
@@ -33,8 +36,15 @@ fuzz_target!(|input: &[u8]| {
     let Some((&mode, mut rest)) = input.split_first() else {
         return;
     };
+    let mut bound_key = None;
     let (ak, attest, sig, log) = if mode == 0 {
         (AK, ATTEST, SIG, rest)
+    } else if mode == 1 {
+        let public = take(&mut rest).to_vec();
+        let attest = take(&mut rest).to_vec();
+        let signature = rest.to_vec();
+        bound_key = Some(hgs_attest::BoundKeyEvidence { public, attest, signature });
+        (AK, ATTEST, SIG, LOG)
     } else {
         let ak = take(&mut rest);
         let attest = take(&mut rest);
@@ -57,7 +67,7 @@ fuzz_target!(|input: &[u8]| {
         quotes: vec![QuoteEvidence { bank: Some(hgs_tpm::HashAlg::Sha1), pcrs: Vec::new(), attest: attest.to_vec(), signature: sig.to_vec() }],
         pcr_values: Default::default(),
         event_log: log.to_vec(),
-            bound_key: None,
+        bound_key,
     };
     static BASELINES: OnceLock<Vec<TpmBaseline>> = OnceLock::new();
     let baselines = BASELINES.get_or_init(|| {

@@ -28,7 +28,8 @@ pub use evidence::{
     BoundKeyEvidence, Evidence, EvidenceError, PcrValues, QuoteEvidence, EVIDENCE_FORMAT,
 };
 pub use verdict::{
-    AttestationStatus, Check, CheckId, CheckOutcome, Failure, MeasuredPolicy, Verdict,
+    AttestationStatus, BoundKeySource, Check, CheckId, CheckOutcome, Failure, MeasuredPolicy,
+    Verdict,
 };
 
 /// The time [`check_ek_certificate`] checks validity at, and the certificate reader's error

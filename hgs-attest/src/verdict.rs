@@ -3,7 +3,8 @@
 //! Status mapping (HGS documents the vocabulary, not the mapping; ours, stated here):
 //! - `UnauthorizedHost`: the EK is not registered, or the host's artifacts match under no single
 //!   policy version.
-//! - `TpmError`: the AK or a quote does not verify (signature, nonce, selection, bank).
+//! - `TpmError`: the AK, a quote or the bound key's certification does not verify (signature,
+//!   nonce, selection, bank, key attributes).
 //! - `InsecureHostConfiguration`: the log cannot be verified (sub-status `TcgLogVerification`), no
 //!   baseline or CI policy matches, or an `Hgs_*` policy fails (its sub-status).
 //!
@@ -47,6 +48,9 @@ pub enum CheckId {
     Policy(HgsPolicy),
     /// `version`: every artifact under one policy version.
     Version,
+    /// `bound_key`: the key releases are encrypted to — a decryption key the AK certified
+    /// (TPM2_Certify, the challenge's nonce), or else the VSM identity key of the quoted log.
+    BoundKey,
 }
 
 impl CheckId {
@@ -88,6 +92,7 @@ impl core::fmt::Display for CheckId {
             CheckId::CiPolicy => "ci_policy",
             CheckId::Policy(p) => p.name(),
             CheckId::Version => "version",
+            CheckId::BoundKey => "bound_key",
         })
     }
 }
@@ -109,6 +114,7 @@ impl core::str::FromStr for CheckId {
             "baseline" => CheckId::Baseline,
             "ci_policy" => CheckId::CiPolicy,
             "version" => CheckId::Version,
+            "bound_key" => CheckId::BoundKey,
             other => {
                 if let Some(bank) = other.strip_prefix("quote:") {
                     let b = [
@@ -283,6 +289,20 @@ pub enum Failure {
         /// What is wrong: its public area does not parse, or attributes are missing.
         error: hgs_tpm::CredentialError,
     },
+    /// The evidence's bound key is not a decryption key this TPM holds for this challenge:
+    /// its certification is malformed, not by the AK (a key from another TPM: a relay), not for
+    /// the challenge's nonce, or the key can leave the TPM, can sign, or was imported.
+    BoundKeyRefused {
+        /// Why (`hgs_tpm::verify_certify`).
+        error: hgs_tpm::CertifyError,
+    },
+    /// The certified key verified but is not a key a JWE can be encrypted to (RSA-2048 or
+    /// P-256).
+    BoundKeyUnusable {
+        /// The key's public area (hex in JSON).
+        #[serde(with = "hgs_tpm::hex::serde")]
+        public: Vec<u8>,
+    },
     /// No quote in the evidence covers a challenged bank.
     QuoteMissing {
         /// The bank.
@@ -397,7 +417,9 @@ impl Failure {
             | Failure::AkMismatch { .. }
             | Failure::AkUnsuitable { .. }
             | Failure::QuoteMissing { .. }
-            | Failure::Quote { .. } => AttestationStatus::TpmError,
+            | Failure::Quote { .. }
+            | Failure::BoundKeyRefused { .. }
+            | Failure::BoundKeyUnusable { .. } => AttestationStatus::TpmError,
             _ => AttestationStatus::InsecureHostConfiguration,
         }
     }
@@ -505,6 +527,20 @@ impl core::fmt::Display for Failure {
                 }
                 Ok(())
             }
+            Failure::BoundKeyRefused { error } => {
+                write!(f, "bound key refused: {error}")?;
+                let mut source = std::error::Error::source(error);
+                while let Some(s) = source {
+                    write!(f, ": {s}")?;
+                    source = s.source();
+                }
+                Ok(())
+            }
+            Failure::BoundKeyUnusable { public } => write!(
+                f,
+                "the certified key {} is neither RSA-2048 nor P-256: nothing can be encrypted to it",
+                hex::encode(public)
+            ),
             Failure::QuoteMissing { bank } => write!(f, "no quote covers the {bank} bank"),
             Failure::Quote { bank, error } => {
                 write!(f, "{bank} quote refused: {error}")?;
@@ -673,6 +709,30 @@ pub struct Verdict {
     pub policies: Vec<RuleOutcome>,
     /// Version resolution.
     pub resolution: Option<Resolution>,
+    /// The key releases to this host are encrypted to (a token's `cnf`): a decryption key the
+    /// AK certified for this challenge, or the VSM identity key of the quoted log. `None`: the
+    /// host may pass, but a key service releases nothing to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_key: Option<hgs_keys::BoundKey>,
+    /// Where [`Verdict::bound_key`] comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_key_source: Option<BoundKeySource>,
+}
+
+/// Where a verdict's bound key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum BoundKeySource {
+    /// A TPM decryption key certified by the AK (TPM2_Certify) with the challenge's nonce as
+    /// qualifying data.
+    Certified,
+    /// The VSM identity key (SIPA VSM_IDK_INFO) of the quoted log, as HGS encrypts to.
+    VsmIdk {
+        /// The event it was read from.
+        event_index: u32,
+        /// Its PCR (a quoted one).
+        pcr: u32,
+    },
 }
 
 impl Verdict {
@@ -703,6 +763,20 @@ impl core::fmt::Display for Verdict {
         }
         if self.audit_mode {
             writeln!(f, "  flagged: the CI policy is in audit mode")?;
+        }
+        if let (Some(key), Some(source)) = (&self.bound_key, &self.bound_key_source) {
+            let from = match source {
+                BoundKeySource::Certified => "certified by the AK".to_string(),
+                BoundKeySource::VsmIdk { event_index, pcr } => {
+                    format!("VSM IDK, event {event_index} on PCR {pcr}")
+                }
+            };
+            writeln!(
+                f,
+                "  bound key: {} {} ({from})",
+                key.key_type(),
+                key.thumbprint()
+            )?;
         }
         if !self.freshness_checked {
             writeln!(

@@ -57,6 +57,8 @@ fn verdict(
         checks: Vec::new(),
         policies: Vec::new(),
         resolution: None,
+        bound_key: None,
+        bound_key_source: None,
     }
 }
 

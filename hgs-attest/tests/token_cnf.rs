@@ -273,6 +273,8 @@ fn verdict_with(checks: Vec<Check>, policies: Vec<RuleOutcome>) -> Verdict {
         checks,
         policies,
         resolution: None,
+        bound_key: None,
+        bound_key_source: None,
     }
 }
 

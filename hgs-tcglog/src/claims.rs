@@ -106,8 +106,13 @@ pub struct BootClaims {
     pub dump_encryption_key_digest: Option<Claim<Vec<u8>>>,
     /// BitLocker unlock flags (FVEB_UNLOCK_FLAG_*; 0 = not unlocked by BitLocker). Last value.
     pub bitlocker_unlock: Option<Claim<u32>>,
-    /// VSM identity key.
+    /// VSM identity key (the last one read).
     pub vsm_idk: Option<Claim<VsmIdk>>,
+    /// How many VSM_IDK_INFO records the events read carry, parsed or not. A healthy boot has
+    /// one; with more, which key the host's VSM holds is not known, so none may be trusted as
+    /// the key to encrypt to.
+    #[serde(default)]
+    pub vsm_idk_records: u32,
     /// Code integrity policies measured.
     pub si_policies: Vec<SiPolicyClaim>,
     /// Boot modules loaded.
@@ -594,6 +599,7 @@ impl<'a> Reader<'a> {
                 }
             }
             (id::VSM_IDK_INFO, _, _) => {
+                c.vsm_idk_records = c.vsm_idk_records.saturating_add(1);
                 if let Ok(k) = VsmIdk::parse(r.data, e.index) {
                     set(&mut c.vsm_idk, k, e);
                 }

@@ -68,11 +68,35 @@ impl SimulatedHost {
 
     /// What TPM2_ActivateCredential then TPM2_Quote (one per bank) would give, with the log.
     pub fn answer(&self, msg: &ChallengeMessage) -> Evidence {
+        let nonce = self.activate(msg);
+        self.quote(msg, &nonce)
+    }
+
+    /// [`SimulatedHost::answer`] with a decryption key bound in: `key_public` (a TPMT_PUBLIC,
+    /// e.g. `hgs_tpm::decrypt_key_public`) certified by the AK with the challenge's nonce, as
+    /// TPM2_Certify would.
+    pub fn answer_binding(&self, msg: &ChallengeMessage, key_public: &[u8]) -> Evidence {
+        let nonce = self.activate(msg);
+        let mut evidence = self.quote(msg, &nonce);
+        let (attest, signature) = self.ak.certify(&nonce, key_public).unwrap();
+        evidence.bound_key = Some(hgs_attest::BoundKeyEvidence {
+            public: key_public.to_vec(),
+            attest,
+            signature,
+        });
+        evidence
+    }
+
+    /// The nonce TPM2_ActivateCredential recovers from the challenge.
+    fn activate(&self, msg: &ChallengeMessage) -> Vec<u8> {
         let ak_name = Public::parse(self.ak.public()).unwrap().name().unwrap();
-        let nonce = self
-            .ek
+        self.ek
             .activate_credential(&ak_name, &msg.credential_blob, &msg.encrypted_secret)
-            .unwrap();
+            .unwrap()
+            .to_vec()
+    }
+
+    fn quote(&self, msg: &ChallengeMessage, nonce: &[u8]) -> Evidence {
         let replayed = &self.pcrs;
         let quotes = msg
             .banks
@@ -81,7 +105,7 @@ impl SimulatedHost {
                 let alg = *b;
                 let (attest, signature) = self
                     .ak
-                    .quote(&nonce, &[(*b, msg.pcrs)], |_, p| {
+                    .quote(nonce, &[(*b, msg.pcrs)], |_, p| {
                         Some(
                             replayed
                                 .get(alg, p)

@@ -46,6 +46,8 @@ pub struct WindowsBoot {
     pub iommu: bool,
     /// VSM_IDK_INFO present (a 2048-bit RSA key).
     pub vsm_idk: bool,
+    /// Further VSM_IDK_INFO records after it (other keys): a log no key can be trusted from.
+    pub extra_vsm_idks: u8,
     /// PAGEFILE_ENCRYPTION_ENABLED.
     pub pagefile_encrypted: bool,
     /// HIBERNATION_DISABLED.
@@ -75,6 +77,7 @@ impl Default for WindowsBoot {
             hvci: true,
             iommu: true,
             vsm_idk: true,
+            extra_vsm_idks: 0,
             pagefile_encrypted: true,
             hibernation_disabled: true,
             dumps_disabled: true,
@@ -182,6 +185,15 @@ impl WindowsBoot {
             }
             idk.extend_from_slice(&[1, 0, 1]);
             idk.extend_from_slice(&[0xc5; 256]);
+            settings.push((id::VSM_IDK_INFO, idk));
+        }
+        for i in 0..self.extra_vsm_idks {
+            let mut idk = Vec::new();
+            for v in [1u32, 2048, 3, 256] {
+                idk.extend_from_slice(&v.to_le_bytes());
+            }
+            idk.extend_from_slice(&[1, 0, 1]);
+            idk.extend_from_slice(&[0xc7_u8.wrapping_add(i.wrapping_mul(2)); 256]);
             settings.push((id::VSM_IDK_INFO, idk));
         }
         log.event(

@@ -108,8 +108,9 @@ impl TokenClaims {
 
     /// Claims for a verdict: its status, sub-statuses, policy version, host name and the `Hgs_*`
     /// policies it satisfied (nothing else of it is read), the challenged EK's fingerprint, valid
-    /// from `issued_at` for `lifetime` seconds. No `cnf`: add the key the AK certified with
-    /// [`TokenClaims::with_bound_key`].
+    /// from `issued_at` for `lifetime` seconds, and `cnf` naming the verdict's
+    /// [`bound_key`](Verdict::bound_key) (the key the AK certified, or the VSM identity key) when
+    /// it has one.
     ///
     /// A policy is satisfied when its check passed (or was flagged, as an audit-mode CI policy
     /// is): `Hgs_SecureBootSettings` by the baseline match, `Hgs_CiPolicy` by the CI-policy match,
@@ -134,6 +135,7 @@ impl TokenClaims {
         c.policy_version = verdict.policy_version;
         c.sub_statuses = verdict.sub_statuses.clone();
         c.policies = satisfied_policies(verdict);
+        c.cnf = verdict.bound_key.clone();
         c
     }
 
