@@ -8,6 +8,12 @@
 //! - [`Store`]: the storage trait and its two engines ([`SqliteStore`], [`PostgresStore`]);
 //!   challenges are consumed atomically, exactly once across replicas.
 //! - [`Metrics`]: Prometheus counters and the latency histogram at `/metrics`.
+//! - The key protection service (HGS' KPS; `keys/`, endpoints in `api/keys.rs`): secrets
+//!   released, and key protectors unwrapped, only to a host whose attestation token still
+//!   satisfies the release policy now, encrypted (JWE) to the TPM-bound key the token names.
+//!   Secrets, guardian private keys and the token key are sealed in the database under a
+//!   [`MasterKey`] from a file (AES-256-GCM); rotation re-seals every value at start in one
+//!   transaction (`previous_master_key`).
 //!
 //! The public surface is the items re-exported here; every module is private.
 //!
@@ -19,6 +25,7 @@
 #![cfg_attr(not(test), deny(clippy::cast_possible_truncation))]
 
 mod api;
+mod keys;
 mod limits;
 mod metrics;
 mod status;
@@ -30,14 +37,16 @@ use std::sync::Arc;
 use hgs_attest::TokenSigner;
 
 pub use api::{
-    ApiError, AttestationResponse, BaselineRegistration, ChallengeBody, CiPolicyRequest, ErrorBody,
-    HostRegistration, ImportBody, Imported, InstalledRoot, PolicyStateEntry, RootInstall,
+    ApiError, AttestationResponse, BaselineRegistration, ChallengeBody, CiPolicyRequest,
+    DenyIssuedBefore, ErrorBody, GuardianInfo, HostRegistration, ImportBody, Imported,
+    InstalledRoot, PolicyStateEntry, RootInstall, SecretBody, SecretInfo, MAX_AUDIT_LIMIT,
     MAX_BODY_BYTES,
 };
+pub use keys::{KeyServiceError, MasterKey, MasterKeyError, DEFAULT_GUARDIAN, MASTER_KEY_LEN};
 pub use limits::{Limit, Rate, RateLimits, HOUSEKEEPING_EVERY};
 pub use metrics::Metrics;
 pub use store::{
-    Consumed, Hosts, PostgresStore, Registry, SqliteStore, Store, StoreError, VerdictRecord,
+    AuditRecord, Consumed, GuardianRow, Hosts, KeyStore, SealedCell, SealedTable, SecretRow, PostgresStore, Registry, SqliteStore, Store, StoreError, VerdictRecord,
     MAX_CHALLENGES_PER_HOST,
 };
 pub use tls::{TlsError, TlsIdentity};
@@ -110,6 +119,14 @@ pub struct ServerConfig {
     pub token_key: Option<TokenSigner>,
     /// The time source.
     pub clock: Clock,
+    /// The master key sealing secrets, guardian keys and the token key in the database
+    /// (`hgs serve --master-key-file`). `None`: a random key for this process only (tests,
+    /// throwaway servers; a restart, or another replica, then cannot open what it sealed and
+    /// refuses to start on that database).
+    pub master_key: Option<MasterKey>,
+    /// The master key being rotated away from: values sealed under it are re-sealed under
+    /// `master_key` at start, in one transaction.
+    pub previous_master_key: Option<MasterKey>,
 }
 
 impl ServerConfig {
@@ -124,6 +141,8 @@ impl ServerConfig {
             challenge_ttl: DEFAULT_CHALLENGE_TTL,
             token_key: None,
             clock: Clock::system(),
+            master_key: None,
+            previous_master_key: None,
         }
     }
 }
@@ -153,6 +172,10 @@ pub enum ServerError {
     /// The metrics registry refused a metric.
     #[error("metrics: {0}")]
     Metrics(#[source] prometheus::Error),
+    /// The key service cannot start (a sealed value the configured master keys cannot open,
+    /// storage).
+    #[error("key protection service: {0}")]
+    KeyService(#[from] KeyServiceError),
     /// Serving failed.
     #[error("serving failed: {0}")]
     Io(#[from] std::io::Error),
@@ -187,23 +210,38 @@ impl<S: Store> Server<S> {
                 return Err(ServerError::WeakOperatorToken);
             }
         }
+        let keyring = keys::Keyring {
+            current: config.master_key.clone().unwrap_or_else(MasterKey::generate),
+            previous: config.previous_master_key.clone(),
+        };
+        // Before anything is read: rotation and sealing of a legacy plaintext token key, in one
+        // transaction; every sealed value must open with the keys configured.
+        keys::prepare(&store, &keyring).await?;
         let signer = match config.token_key.clone() {
             Some(k) => k,
             None => {
                 let candidate = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
-                let hex = hgs_tpm::hex::encode(&candidate.to_bytes());
-                let stored = store.get_or_insert_secret(TOKEN_KEY_NAME, &hex).await?;
-                let bytes = api::from_hex(&stored)
-                    .ok_or(ServerError::TokenKey(hgs_attest::TokenKeyError::Scalar))?;
+                let hex = zeroize::Zeroizing::new(hgs_tpm::hex::encode(&candidate.to_bytes()));
+                let place = keys::server_key_place(TOKEN_KEY_NAME);
+                let sealed = keyring.seal(&place, hex.as_bytes());
+                let stored = store.get_or_insert_secret(TOKEN_KEY_NAME, &sealed).await?;
+                let opened = keyring.open(&place, &stored).map_err(KeyServiceError::from)?;
+                let text = std::str::from_utf8(&opened)
+                    .map_err(|_| ServerError::TokenKey(hgs_attest::TokenKeyError::Scalar))?;
+                let bytes = zeroize::Zeroizing::new(
+                    api::from_hex(text)
+                        .ok_or(ServerError::TokenKey(hgs_attest::TokenKeyError::Scalar))?,
+                );
                 TokenSigner::from_scalar_bytes(&bytes).map_err(ServerError::TokenKey)?
             }
         };
+        keys::ensure_default_guardian(&store, &keyring, config.clock.now()).await?;
         // ring signs 8x faster than RustCrypto's P-256, with nonces from the OS (this is the
         // I/O edge); the tokens verify the same.
         let signer = signer.with_ring().map_err(ServerError::TokenKey)?;
         let metrics = metrics::Metrics::new().map_err(ServerError::Metrics)?;
         Ok(Server {
-            state: Arc::new(api::AppState::new(config, store, signer, metrics)),
+            state: Arc::new(api::AppState::new(config, store, signer, metrics, keyring)),
         })
     }
 

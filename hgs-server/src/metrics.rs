@@ -25,6 +25,7 @@ pub struct Metrics {
     /// Outstanding challenges voided by a newer one for the same host.
     pub challenges_voided: IntCounter,
     rate_limited: IntCounterVec,
+    releases: IntCounterVec,
 }
 
 impl Metrics {
@@ -67,6 +68,14 @@ impl Metrics {
             ),
             &["limit"],
         )?;
+        let releases = IntCounterVec::new(
+            Opts::new(
+                "hgs_releases_total",
+                "Secret releases and key-protector unwraps, by outcome (released, or why not)",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(releases.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(verdicts.clone()))?;
@@ -81,6 +90,7 @@ impl Metrics {
             challenges,
             challenges_voided,
             rate_limited,
+            releases,
         })
     }
 
@@ -98,6 +108,11 @@ impl Metrics {
                 .with_label_values(&[status.as_str(), sub.as_str()])
                 .inc();
         }
+    }
+
+    /// Counts a release (`released`) or a refusal (its reason kind; a bounded set).
+    pub(crate) fn release(&self, outcome: &str) {
+        self.releases.with_label_values(&[outcome]).inc();
     }
 
     /// Counts a request refused by `limit`.

@@ -24,8 +24,70 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
+/// The key protection service's part of the page: names, versions, fingerprints and counts,
+/// never a value.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeySummary {
+    /// Secrets (name, version).
+    pub(crate) secrets: Vec<(String, u64)>,
+    /// Guardians (name, fingerprint).
+    pub(crate) guardians: Vec<(String, String)>,
+    /// The issued-before cut-off.
+    pub(crate) deny_issued_before: Option<u64>,
+    /// Releases and refusals in the last hour: (outcome, reason, count).
+    pub(crate) last_hour: Vec<(String, String, u64)>,
+}
+
+fn key_section(k: &KeySummary) -> String {
+    let mut out = String::from("<h2>Key protection</h2>\n");
+    let names: Vec<String> = k
+        .secrets
+        .iter()
+        .map(|(n, v)| format!("{} (v{v})", escape(n)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "<p id=\"secrets\">{} secret(s): {}</p>",
+        k.secrets.len(),
+        names.join(", ")
+    );
+    let guardians: Vec<String> = k
+        .guardians
+        .iter()
+        .map(|(n, f)| format!("{} ({})", escape(n), escape(f)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "<p id=\"guardians\">{} guardian(s): {}</p>",
+        k.guardians.len(),
+        guardians.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "<p id=\"cutoff\">Tokens issued before: {}</p>",
+        k.deny_issued_before
+            .map_or_else(|| "no cut-off".to_owned(), |b| b.to_string())
+    );
+    out.push_str("<table id=\"releases\"><thead><tr><th>Outcome (last hour)</th><th>Reason</th><th>Count</th></tr></thead><tbody>\n");
+    for (o, r, n) in &k.last_hour {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{n}</td></tr>",
+            escape(o),
+            escape(r)
+        );
+    }
+    out.push_str("</tbody></table>\n");
+    out
+}
+
 /// The page at `now`.
-pub(crate) fn page(hosts: &[TpmHost], verdicts: &[VerdictRecord], now: u64) -> String {
+pub(crate) fn page(
+    hosts: &[TpmHost],
+    verdicts: &[VerdictRecord],
+    keys: &KeySummary,
+    now: u64,
+) -> String {
     let mut rows = String::new();
     for h in hosts {
         let v = verdicts.iter().find(|v| v.host == h.name);
@@ -68,9 +130,10 @@ pub(crate) fn page(hosts: &[TpmHost], verdicts: &[VerdictRecord], now: u64) -> S
          <body><h1>hgs-server status</h1><p>{} registered host(s)</p>\n\
          <table id=\"hosts\"><thead><tr><th>Host</th><th>Version</th><th>Last verdict</th>\
          <th>When</th><th>Why</th><th>Token</th></tr></thead><tbody>\n{rows}</tbody></table>\
-         <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>\
+         {}<form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>\
          </body></html>\n",
-        hosts.len()
+        hosts.len(),
+        key_section(keys)
     )
 }
 

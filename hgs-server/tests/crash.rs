@@ -24,7 +24,11 @@ fn crash_child_server() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let store = SqliteStore::connect(&format!("sqlite:{db}")).await.unwrap();
-        let server = Server::new(ServerConfig::new(ADMIN), store).await.unwrap();
+        let config = ServerConfig {
+            master_key: Some(master_key()),
+            ..ServerConfig::new(ADMIN)
+        };
+        let server = Server::new(config, store).await.unwrap();
         serve_child(server, Path::new(&dir)).await;
     });
 }

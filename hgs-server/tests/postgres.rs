@@ -206,6 +206,7 @@ fn postgres_child_replica() {
         let mut config = ServerConfig::new(ADMIN);
         config.clock = Clock::from_fn(|| START);
         config.rate_limits = hgs_server::RateLimits::none();
+        config.master_key = Some(master_key());
         let server = Server::new(config, store).await.unwrap();
         serve_child(server, Path::new(&dir)).await;
     });

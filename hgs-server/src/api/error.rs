@@ -17,6 +17,9 @@ pub struct ErrorBody {
     pub error: String,
     /// What happened and what to do, for people.
     pub message: String,
+    /// For `release_refused`: the refusal's kind (`host_not_registered`, `expired`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Why a request is refused, each with its HTTP status and `error` kind.
@@ -114,6 +117,43 @@ pub enum ApiError {
     /// `/status` (and other operator pages) need the admin or the operator token. 401.
     #[error("this page needs the admin or the operator token")]
     NeedsOperator,
+    /// A release request without `Authorization: Bearer <attestation token>`, or with a token
+    /// that does not verify (signature, key, structure, expiry). 401.
+    #[error("the attestation token is missing or does not verify")]
+    InvalidToken(#[source] Option<TokenError>),
+    /// The token verified, but the release decision refused it. 403, with `reason`.
+    #[error(transparent)]
+    ReleaseRefused(#[from] hgs_kps::Refusal),
+    /// The key protector lists none of this service's guardians. 403.
+    #[error("the key protector is not wrapped to any of this service's guardians")]
+    NoGuardian,
+    /// The key protector document is malformed or does not open. 400.
+    #[error("the key protector is refused")]
+    KeyProtector(#[source] hgs_kps::ProtectorError),
+    /// A secret value longer than `hgs_keys::MAX_PLAINTEXT`. 413.
+    #[error("the secret is {len} bytes, more than the {max} a release can carry")]
+    SecretTooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The key service failed (a sealed value does not open with the configured master
+    /// keys, ...). 500; no secret in the message.
+    #[error("the key service failed")]
+    KeyService(#[source] crate::keys::KeyServiceError),
+    /// Encrypting the release to the token's key failed. 500.
+    #[error("the release could not be encrypted to the host's key")]
+    Encrypt(#[source] hgs_keys::JweError),
+}
+
+impl From<crate::keys::KeyServiceError> for ApiError {
+    fn from(e: crate::keys::KeyServiceError) -> Self {
+        match e {
+            crate::keys::KeyServiceError::Store(e) => e.into(),
+            e => ApiError::KeyService(e),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -160,7 +200,11 @@ impl ApiError {
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Token(_) | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NeedsOperator => StatusCode::UNAUTHORIZED,
+            ApiError::NeedsOperator | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::ReleaseRefused(_) | ApiError::NoGuardian => StatusCode::FORBIDDEN,
+            ApiError::KeyProtector(_) => StatusCode::BAD_REQUEST,
+            ApiError::SecretTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::KeyService(_) | ApiError::Encrypt(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -192,6 +236,13 @@ impl ApiError {
             ApiError::Internal => "internal",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::NeedsOperator => "unauthorized",
+            ApiError::InvalidToken(_) => "invalid_token",
+            ApiError::ReleaseRefused(_) => "release_refused",
+            ApiError::NoGuardian => "no_guardian",
+            ApiError::KeyProtector(_) => "invalid_key_protector",
+            ApiError::SecretTooLarge { .. } => "secret_too_large",
+            ApiError::KeyService(_) => "key_service_failed",
+            ApiError::Encrypt(_) => "release_encryption_failed",
         }
     }
 }
@@ -201,9 +252,16 @@ impl IntoResponse for ApiError {
         if let ApiError::Store(e) = &self {
             eprintln!("hgs-server: storage error: {e}");
         }
+        if let ApiError::KeyService(e) = &self {
+            eprintln!("hgs-server: key service error: {}", with_causes(e));
+        }
         let body = ErrorBody {
             error: self.kind().into(),
             message: with_causes(&self),
+            reason: match &self {
+                ApiError::ReleaseRefused(r) => Some(crate::keys::refusal_kind(r).to_owned()),
+                _ => None,
+            },
         };
         let mut response = (self.status(), Json(body)).into_response();
         if let ApiError::RateLimited { retry_after, .. } = self {

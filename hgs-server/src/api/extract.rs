@@ -21,20 +21,32 @@ impl<T: serde::de::DeserializeOwned, St: Send + Sync> FromRequest<St> for ApiJso
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &St) -> Result<Self, Self::Rejection> {
-        let bytes =
-            tokio::time::timeout(crate::REQUEST_BODY_TIMEOUT, Bytes::from_request(req, state))
-                .await
-                .map_err(|_| ApiError::BodyTimeout)?
-                .map_err(|r| {
-                    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        ApiError::PayloadTooLarge
-                    } else {
-                        ApiError::BadRequest(r.body_text())
-                    }
-                })?;
+        let ApiBytes(bytes) = ApiBytes::from_request(req, state).await?;
         serde_json::from_slice(&bytes)
             .map(ApiJson)
             .map_err(|e| ApiError::BadRequest(e.to_string()))
+    }
+}
+
+/// A raw body, with the same limits and rejections as [`ApiJson`] (413 over the limit, 408
+/// when it does not arrive in time).
+pub(crate) struct ApiBytes(pub(crate) Bytes);
+
+impl<St: Send + Sync> FromRequest<St> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &St) -> Result<Self, Self::Rejection> {
+        tokio::time::timeout(crate::REQUEST_BODY_TIMEOUT, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| ApiError::BodyTimeout)?
+            .map(ApiBytes)
+            .map_err(|r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::BadRequest(r.body_text())
+                }
+            })
     }
 }
 

@@ -13,10 +13,26 @@
 //! - `POST /v1/policies/{name}/enable|disable`, `GET /v1/policies`.
 //!
 //! Operators: `GET /health`, `GET /metrics` (Prometheus), `GET /status` (read-only HTML).
+//!
+//! Key protection service (`keys.rs`; HGS' KPS):
+//! - administrators: `PUT|DELETE /v1/secrets/{name}` ([`SecretBody`]: `{"value": base64url,
+//!   "policy": ReleasePolicy}`; 201 new, 200 replaced with version + 1), `GET /v1/secrets`
+//!   ([`SecretInfo`], never values); `POST /v1/guardians/{name}` (a new service guardian);
+//!   `PUT|GET /v1/settings/deny-issued-before` ([`DenyIssuedBefore`]);
+//!   `PUT|GET /v1/settings/key-protector-policy` (a `ReleasePolicy`, default all guarded, v1);
+//!   `GET /v1/audit?limit=N` (N at most 1000);
+//! - anyone: `GET /v1/guardians` ([`GuardianInfo`]: certificates, public),
+//!   `GET /v1/guardians/{name}` (PEM, `application/x-pem-file`);
+//! - hosts (`Authorization: Bearer <attestation token>`): `POST /v1/secrets/{name}/release`
+//!   and `POST /v1/key-protectors/unwrap` (body: the key protector document) → 200
+//!   `application/jose`, a compact JWE to the token's `cnf` key; 401 `invalid_token`, 403
+//!   `release_refused` with `reason`, 403 `no_guardian`, 400 `invalid_key_protector`, 404
+//!   `not_found` (only after a valid token).
 
 mod attestation;
 mod error;
 mod extract;
+mod keys;
 mod operator;
 mod registry;
 
@@ -34,6 +50,7 @@ use crate::ServerConfig;
 
 pub use attestation::{AttestationResponse, ChallengeBody};
 pub use error::{ApiError, ErrorBody};
+pub use keys::{DenyIssuedBefore, GuardianInfo, SecretBody, SecretInfo, MAX_AUDIT_LIMIT};
 pub(crate) use extract::from_hex;
 pub use registry::{
     BaselineRegistration, CiPolicyRequest, HostRegistration, ImportBody, Imported, InstalledRoot,
@@ -70,6 +87,12 @@ pub(crate) struct AppState<S: Store> {
     pub(crate) metrics: Metrics,
     pub(crate) limiters: Limiters,
     pub(crate) auth: extract::Tokens,
+    /// The master key(s) sealing secrets and guardian keys.
+    pub(crate) keyring: crate::keys::Keyring,
+    /// Verifies the attestation tokens hosts present for a release (the server's own key).
+    pub(crate) verifier: hgs_attest::TokenVerifier,
+    /// Audit rows this server wrote (purges every `AUDIT_PURGE_EVERY`).
+    pub(crate) audits: std::sync::atomic::AtomicU64,
     evaluations: Semaphore,
 }
 
@@ -87,8 +110,12 @@ impl<S: Store> AppState<S> {
         store: S,
         signer: TokenSigner,
         metrics: Metrics,
+        keyring: crate::keys::Keyring,
     ) -> Self {
         AppState {
+            verifier: hgs_attest::TokenVerifier::new().with_key(*signer.verifying_key()),
+            keyring,
+            audits: std::sync::atomic::AtomicU64::new(0),
             limiters: Limiters::new(config.rate_limits),
             auth: extract::Tokens::new(&config.admin_token, config.operator_token.as_deref()),
             config,
@@ -106,6 +133,14 @@ pub(crate) fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/challenges", post(attestation::create_challenge::<S>))
         .route("/v1/attestations", post(attestation::attest::<S>))
         .route("/login", post(operator::login::<S>))
+        .route(
+            "/v1/secrets/{name}/release",
+            post(keys::release_secret::<S>),
+        )
+        .route(
+            "/v1/key-protectors/unwrap",
+            post(keys::unwrap_key_protector::<S>),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limit_clients::<S>,
@@ -142,6 +177,25 @@ pub(crate) fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
             "/v1/policies/{name}/{action}",
             post(registry::set_policy::<S>),
         )
+        .route("/v1/secrets", get(keys::list_secrets::<S>))
+        .route(
+            "/v1/secrets/{name}",
+            put(keys::put_secret::<S>).delete(keys::delete_secret::<S>),
+        )
+        .route("/v1/guardians", get(keys::list_guardians::<S>))
+        .route(
+            "/v1/guardians/{name}",
+            get(keys::get_guardian::<S>).post(keys::create_guardian::<S>),
+        )
+        .route(
+            "/v1/settings/deny-issued-before",
+            get(keys::get_deny_issued_before::<S>).put(keys::put_deny_issued_before::<S>),
+        )
+        .route(
+            "/v1/settings/key-protector-policy",
+            get(keys::get_key_protector_policy::<S>).put(keys::put_key_protector_policy::<S>),
+        )
+        .route("/v1/audit", get(keys::audit::<S>))
         .route("/health", get(operator::health::<S>))
         .route("/metrics", get(operator::metrics::<S>))
         .route("/status", get(operator::status::<S>))

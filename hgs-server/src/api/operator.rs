@@ -37,9 +37,11 @@ pub(super) async fn status<S: Store>(
     }
     let registry = st.store.registry(Hosts::All).await?;
     let verdicts = st.store.verdicts().await?;
+    let keys = super::keys::summary(&st).await?;
     Ok(Html(crate::status::page(
         &registry.hosts,
         &verdicts,
+        &keys,
         st.config.clock.now(),
     ))
     .into_response())

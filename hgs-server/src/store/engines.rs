@@ -31,6 +31,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "challenges per host",
         include_str!("../../migrations/sqlite/0004_challenges_per_host.sql"),
     ),
+    (
+        5,
+        "key protection",
+        include_str!("../../migrations/sqlite/0005_key_protection.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -52,6 +57,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "challenges per host",
         include_str!("../../migrations/postgres/0004_challenges_per_host.sql"),
+    ),
+    (
+        5,
+        "key protection",
+        include_str!("../../migrations/postgres/0005_key_protection.sql"),
     ),
 ];
 

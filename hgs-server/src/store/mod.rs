@@ -15,6 +15,7 @@
 //! `sql.rs` (the one SQL implementation of the trait both engines share).
 
 mod engines;
+mod keys;
 mod sql;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ use hgs_attest::policy::{
 use hgs_attest::{Challenge, EkFingerprint};
 
 pub use engines::{PostgresStore, SqliteStore};
+pub use keys::{AuditRecord, GuardianRow, KeyStore, SealedCell, SealedTable, SecretRow};
 
 /// Everything registered, as the evaluation reads it.
 ///
@@ -161,7 +163,7 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// The server's storage. Both engines implement it with the same SQL.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: KeyStore + Send + Sync + 'static {
     /// Everything registered, with only the `hosts` asked for.
     fn registry(
         &self,

@@ -39,9 +39,16 @@ impl TestClock {
     }
 }
 
+/// The tests' master key: fixed, so replicas and restarts on one database open what another
+/// sealed.
+pub fn master_key() -> hgs_server::MasterKey {
+    hgs_server::MasterKey::from_bytes([0x4d; 32])
+}
+
 pub fn config(clock: &TestClock) -> ServerConfig {
     let mut c = ServerConfig::new(ADMIN);
     c.clock = clock.clock();
+    c.master_key = Some(master_key());
     c
 }
 
