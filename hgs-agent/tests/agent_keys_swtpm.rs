@@ -196,7 +196,11 @@ fn evidence_certifies_the_saved_key_with_the_challenge_nonce(ek: EkProfile, kind
         &[ci_policy()],
     );
     assert!(verdict.passed(), "{verdict}");
-    // MAIN assert_eq!(verdict.bound_key.as_ref(), Some(&key.jwk().unwrap()));
+    assert_eq!(verdict.bound_key.as_ref(), Some(&key.jwk().unwrap()));
+    assert_eq!(
+        verdict.bound_key_source,
+        Some(hgs_attest::BoundKeySource::Certified)
+    );
     std::fs::remove_dir_all(&state).unwrap();
 }
 
@@ -365,6 +369,15 @@ fn a_bound_key_certified_by_another_tpms_ak_does_not_verify_as_this_hosts() {
         &baselines,
         &[ci_policy()],
     );
-    // MAIN assert!(verdict.bound_key.is_none(), "{verdict}");
-    // MAIN assert!(!verdict.passed(), "{verdict}");
+    assert!(verdict.bound_key.is_none(), "{verdict}");
+    assert_eq!(verdict.status, hgs_attest::AttestationStatus::TpmError, "{verdict}");
+    assert!(
+        verdict.failures.iter().any(|f| matches!(
+            f,
+            hgs_attest::Failure::BoundKeyRefused {
+                error: CertifyError::BadSignature { .. }
+            }
+        )),
+        "{verdict}"
+    );
 }
