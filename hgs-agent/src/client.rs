@@ -201,15 +201,31 @@ pub enum ReleaseError {
     },
 }
 
+/// The refusal reasons a fresh attestation may change: they are about what the token says (its
+/// age, status, key, policy version or policies), not about the registration or the secret's
+/// host list, which a new token does not change.
+pub const REASONS_A_NEW_TOKEN_MAY_CHANGE: &[&str] = &[
+    "expired",
+    "not_passed",
+    "issued_before_cutoff",
+    "no_host_name",
+    "no_bound_key",
+    "policy_version_too_low",
+    "policy_not_satisfied",
+];
+
 impl ReleaseError {
-    /// Whether the service refused the *token* or the release on it (401, 403): a fresh
-    /// attestation may change the answer (a token issued before a cut-off, a token key rotated);
-    /// nothing else here would.
+    /// Whether a fresh attestation may change the answer: the service refused the token itself
+    /// (401: expired, signed by a rotated key) or refused a release for a reason in
+    /// [`REASONS_A_NEW_TOKEN_MAY_CHANGE`] (a token issued before a cut-off, ...).
     pub fn refuses_token(&self) -> bool {
-        matches!(
-            self,
-            ReleaseError::Refused { .. } | ReleaseError::InvalidToken { .. }
-        )
+        match self {
+            ReleaseError::InvalidToken { .. } => true,
+            ReleaseError::Refused { reason, .. } => {
+                REASONS_A_NEW_TOKEN_MAY_CHANGE.contains(&reason.as_str())
+            }
+            _ => false,
+        }
     }
 }
 

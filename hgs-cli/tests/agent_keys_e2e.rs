@@ -275,6 +275,36 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
     assert_eq!(out.stdout, SECRET);
     assert!(!stderr(&out).contains("attest"), "{}", stderr(&out));
 
+    // The administrator's cut-off (DenyHealthCertificatesIssuedBefore) after the saved token
+    // was issued: the service refuses it, the agent attests afresh and is released the secret.
+    let cutoff = verified.claims().issued_at + 1;
+    let response = served
+        .http
+        .put(format!("{}/v1/settings/deny-issued-before", served.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({ "before": cutoff }))
+        .send()
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().unwrap());
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        < cutoff
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = run_agent(&r, &["agent", "secret", "get", "disk-key"], &opts);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, SECRET);
+    let err = stderr(&out);
+    assert!(
+        err.contains("the saved token was refused") && err.contains("issued_before_cutoff"),
+        "{err}"
+    );
+    assert!(err.contains("attested: Passed"), "{err}");
+    let token = std::fs::read_to_string(r.dir.join("agent/token.jwt")).unwrap();
+
     // 3. A key protector for the service's guardian, made offline by the owner; the host
     //    gets its transport key.
     let response = served
@@ -407,7 +437,19 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
     );
     drop(tpm);
 
-    // 5. A secret for another host only: refused with the service's reason, nothing written.
+    // The other agent switched to a P-256 bound key: replaced, attested for (its token named
+    // the RSA key), and released the secret as ECDH-ES+A256KW, decrypted by TPM2_ECDH_ZGen.
+    let mut opts_ecc = agent_args(&served, "server.pem", "host1", "agent2");
+    opts_ecc.extend(["--bound-key", "ecc"]);
+    let out = run_agent(&r, &["agent", "secret", "get", "disk-key"], &opts_ecc);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, SECRET);
+    let err = stderr(&out);
+    assert!(err.contains("replaced the bound key with a new ecc-p256 key"), "{err}");
+    assert!(err.contains("attested: Passed"), "{err}");
+
+    // 5. A secret for another host only: refused with the service's reason, nothing written
+    //    (and no attestation: a new token would not change the host list).
     served.put_secret(
         "other-hosts-key",
         b"not for host1",
@@ -431,6 +473,7 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
         "{}",
         stderr(&out)
     );
+    assert!(!stderr(&out).contains("attest"), "{}", stderr(&out));
     assert!(!r.dir.join("other.key").exists());
     // An unknown name: refused as not found.
     let out = run_agent(&r, &["agent", "secret", "get", "no-such-secret"], &opts);
