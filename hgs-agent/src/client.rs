@@ -423,12 +423,7 @@ impl Client {
         key_protector: &[u8],
     ) -> Result<String, ReleaseError> {
         let url = self.url_of(&["v1", "key-protectors", "unwrap"])?;
-        self.release(
-            url,
-            token,
-            key_protector.to_vec(),
-            Some("application/json"),
-        )
+        self.release(url, token, key_protector.to_vec(), Some("application/json"))
     }
 
     /// The service's URL with `segments` appended, each percent-encoded as one path segment (a

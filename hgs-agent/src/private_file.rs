@@ -105,7 +105,8 @@ mod tests {
     use super::*;
 
     fn tempdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("hgs-agent-private-{tag}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("hgs-agent-private-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();
         d

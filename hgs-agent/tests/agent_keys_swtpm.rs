@@ -124,7 +124,10 @@ impl Host {
 }
 
 fn verify(ak: &AkState, e: &Evidence, nonce: &[u8]) -> Result<CertifiedKey, CertifyError> {
-    let b = e.bound_key.as_ref().expect("the evidence carries a bound key");
+    let b = e
+        .bound_key
+        .as_ref()
+        .expect("the evidence carries a bound key");
     verify_certify(
         &ak.public_bytes().unwrap(),
         &b.attest,
@@ -155,7 +158,11 @@ fn evidence_certifies_the_saved_key_with_the_challenge_nonce(ek: EkProfile, kind
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600, "the bound key's state file is owner-only");
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the bound key's state file is owner-only"
+        );
     }
     // Next use: the same key, from the file.
     let (again, origin) = ensure_bound_key(&mut host.tpm, &state, &host.ak, None).unwrap();
@@ -230,16 +237,25 @@ fn a_state_dir_without_a_bound_key_gets_one_and_a_key_under_an_old_ek_is_replace
     assert_eq!(load_bound_key(&state).unwrap(), None);
     // Default: RSA-2048.
     let (rsa, origin) = ensure_bound_key(&mut host.tpm, &state, &host.ak, None).unwrap();
-    assert_eq!((origin, rsa.kind), (KeyOrigin::Created, BoundKeyKind::Rsa2048));
+    assert_eq!(
+        (origin, rsa.kind),
+        (KeyOrigin::Created, BoundKeyKind::Rsa2048)
+    );
     // Another kind asked for: replaced.
     let (ecc, origin) =
         ensure_bound_key(&mut host.tpm, &state, &host.ak, Some(BoundKeyKind::EccP256)).unwrap();
-    assert_eq!((origin, ecc.kind), (KeyOrigin::Replaced, BoundKeyKind::EccP256));
+    assert_eq!(
+        (origin, ecc.kind),
+        (KeyOrigin::Replaced, BoundKeyKind::EccP256)
+    );
     // The AK moved to the ECC EK: the key follows it (same kind).
     let ecc_ak = create_ak(&mut host.tpm, EkProfile::EccP256L2).unwrap();
     let (moved, origin) = ensure_bound_key(&mut host.tpm, &state, &ecc_ak, None).unwrap();
     assert_eq!(origin, KeyOrigin::Replaced);
-    assert_eq!((moved.ek, moved.kind), (EkProfile::EccP256L2, BoundKeyKind::EccP256));
+    assert_eq!(
+        (moved.ek, moved.kind),
+        (EkProfile::EccP256L2, BoundKeyKind::EccP256)
+    );
     assert_ne!(moved.public, ecc.public);
     std::fs::remove_dir_all(&state).unwrap();
 }
@@ -370,7 +386,11 @@ fn a_bound_key_certified_by_another_tpms_ak_does_not_verify_as_this_hosts() {
         &[ci_policy()],
     );
     assert!(verdict.bound_key.is_none(), "{verdict}");
-    assert_eq!(verdict.status, hgs_attest::AttestationStatus::TpmError, "{verdict}");
+    assert_eq!(
+        verdict.status,
+        hgs_attest::AttestationStatus::TpmError,
+        "{verdict}"
+    );
     assert!(
         verdict.failures.iter().any(|f| matches!(
             f,

@@ -12,6 +12,7 @@
 //! so stdout carries nothing but the plaintext.
 
 use std::path::PathBuf;
+#[cfg(feature = "tpm")]
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -86,9 +87,8 @@ pub enum AgentKeyProtectorCmd {
 pub fn run_secret(cmd: SecretCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         SecretCmd::Get { name, out, service } => {
-            let released = with_tpm::release(&service, |http, token| {
-                http.release_secret(token, &name)
-            })?;
+            let released =
+                with_tpm::release(&service, |http, token| http.release_secret(token, &name))?;
             let plaintext = match released {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
@@ -196,10 +196,9 @@ mod with_tpm {
                 Ok(t) => t.trim().to_string(),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => {
-                    return Err(anyhow::Error::from(e).context(format!(
-                        "cannot read {}",
-                        path.display()
-                    )))
+                    return Err(
+                        anyhow::Error::from(e).context(format!("cannot read {}", path.display()))
+                    )
                 }
             };
             let jwk = self.http.token_key()?;

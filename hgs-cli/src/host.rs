@@ -291,8 +291,8 @@ mod with_tpm {
     use hgs_agent::tpm::ak::{self, AkState};
     use hgs_agent::tpm::answer::{ak_state_path, load_ak_state as load_state};
     use hgs_agent::tpm::bound_key::{BoundKey, BoundKeyKind};
-    use hgs_agent::tpm::key_state::{bound_key_path, ensure_bound_key, KeyOrigin};
     use hgs_agent::tpm::ek::{platform_eks, EkProfile};
+    use hgs_agent::tpm::key_state::{bound_key_path, ensure_bound_key, KeyOrigin};
     use hgs_agent::tpm::platform as wire;
     use hgs_agent::tpm::{resolve_tcti, Tpm};
 
@@ -387,7 +387,8 @@ mod with_tpm {
                 let st = load_ak_state(&state)?;
                 let mut tpm = open(&tcti)?;
                 let key = bound_key_for(&mut tpm, &state, &st, &bound_key)?;
-                let ev = hgs_agent::tpm::answer::answer(&mut tpm, &ch, &log_bytes, &st, Some(&key))?;
+                let ev =
+                    hgs_agent::tpm::answer::answer(&mut tpm, &ch, &log_bytes, &st, Some(&key))?;
                 write_json(&out, &ev)?;
                 println!(
                     "credential activated; quoted PCRs {} in {}; bound key ({}) certified; evidence written to {}",

@@ -75,9 +75,8 @@ impl Served {
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let cert =
-            reqwest::Certificate::from_pem(&std::fs::read(dir.join("server.pem")).unwrap())
-                .unwrap();
+        let cert = reqwest::Certificate::from_pem(&std::fs::read(dir.join("server.pem")).unwrap())
+            .unwrap();
         let http = reqwest::blocking::Client::builder()
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
@@ -139,7 +138,12 @@ fn b64url(bytes: &[u8]) -> String {
 }
 
 /// The agent options every verb here takes, for `r`'s host `host` against `served`.
-fn agent_args<'a>(served: &'a Served, cert: &'a str, host: &'a str, state: &'a str) -> Vec<&'a str> {
+fn agent_args<'a>(
+    served: &'a Served,
+    cert: &'a str,
+    host: &'a str,
+    state: &'a str,
+) -> Vec<&'a str> {
     vec![
         "--server",
         &served.url,
@@ -238,7 +242,11 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
         &opts,
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("attested: Passed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("attested: Passed"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read(r.dir.join("disk.key")).unwrap(), SECRET);
     #[cfg(unix)]
     {
@@ -285,7 +293,11 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
         .json(&serde_json::json!({ "before": cutoff }))
         .send()
         .unwrap();
-    assert!(response.status().is_success(), "{}", response.text().unwrap());
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().unwrap()
+    );
     while std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -313,7 +325,11 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
         .bearer_auth(ADMIN_TOKEN)
         .send()
         .unwrap();
-    assert!(response.status().is_success(), "{}", response.text().unwrap());
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().unwrap()
+    );
     let pem = served
         .http
         .get(format!("{}/v1/guardians/fabric", served.url))
@@ -359,7 +375,10 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let transport = std::fs::read(r.dir.join("transport.key")).unwrap();
     assert_eq!(transport.len(), 32);
-    assert_eq!(std::fs::read(r.dir.join("unwrapped.key")).unwrap(), transport);
+    assert_eq!(
+        std::fs::read(r.dir.join("unwrapped.key")).unwrap(),
+        transport
+    );
     #[cfg(unix)]
     assert_eq!(mode(&r.dir.join("unwrapped.key")), 0o600);
     // On stdout: hex.
@@ -390,7 +409,8 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("the saved token will not do") && stderr(&out).contains("names bound key"),
+        stderr(&out).contains("the saved token will not do")
+            && stderr(&out).contains("names bound key"),
         "{}",
         stderr(&out)
     );
@@ -415,7 +435,10 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
         &mut hgs_agent::tpm::unwrap::TpmUnwrap::new(&mut tpm, &thief_key),
     )
     .unwrap_err();
-    assert!(matches!(e, hgs_keys::JweError::WrongRecipient { .. }), "{e:?}");
+    assert!(
+        matches!(e, hgs_keys::JweError::WrongRecipient { .. }),
+        "{e:?}"
+    );
     // Even presented as the victim's key (so the kid matches), the thief's TPM key yields
     // nothing: TPM2_RSA_Decrypt refuses the OAEP ciphertext.
     let e = hgs_keys::decrypt(
@@ -445,7 +468,10 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(out.stdout, SECRET);
     let err = stderr(&out);
-    assert!(err.contains("replaced the bound key with a new ecc-p256 key"), "{err}");
+    assert!(
+        err.contains("replaced the bound key with a new ecc-p256 key"),
+        "{err}"
+    );
     assert!(err.contains("attested: Passed"), "{err}");
 
     // 5. A secret for another host only: refused with the service's reason, nothing written

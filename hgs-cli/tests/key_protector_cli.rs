@@ -161,7 +161,10 @@ fn a_key_protector_made_with_new_round_trips_through_show_grant_and_revoke() {
     );
     // The text form names the same.
     let text = ok(&dir, &["key-protector", "show", "kp.json"]);
-    assert!(text.contains(&fp(&owner)) && text.contains(&fp(&fabric1)), "{text}");
+    assert!(
+        text.contains(&fp(&owner)) && text.contains(&fp(&fabric1)),
+        "{text}"
+    );
 
     // Grant: a second fabric, which then opens the same transport key.
     ok(
@@ -250,10 +253,8 @@ fn a_key_protector_made_with_new_round_trips_through_show_grant_and_revoke() {
     );
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&format!(
-            "no wrapping is for guardian {}",
-            fp(&stranger)
-        )),
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("no wrapping is for guardian {}", fp(&stranger))),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

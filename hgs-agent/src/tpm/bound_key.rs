@@ -104,8 +104,7 @@ impl BoundKey {
     /// The key's public half as a JWK (`hgs_keys::BoundKey`): what the token's `cnf` names and
     /// what a released JWE is encrypted to (compare with its RFC 7638 thumbprint).
     pub fn jwk(&self) -> std::result::Result<hgs_keys::BoundKey, BoundKeyPublicError> {
-        let public =
-            hgs_tpm::Public::parse(&self.public).map_err(BoundKeyPublicError::Public)?;
+        let public = hgs_tpm::Public::parse(&self.public).map_err(BoundKeyPublicError::Public)?;
         let key = public.key().map_err(BoundKeyPublicError::Public)?;
         let wrong = BoundKeyPublicError::KeyType {
             expected: self.kind,

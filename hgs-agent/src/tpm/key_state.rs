@@ -130,10 +130,11 @@ pub fn save_bound_key(state_dir: &Path, key: &BoundKey) -> Result<(), KeyStateEr
         public: hex(&key.public),
         private: hex(&key.private),
     };
-    let mut bytes = serde_json::to_vec_pretty(&file).map_err(|source| KeyStateError::Malformed {
-        path: bound_key_path(state_dir),
-        source,
-    })?;
+    let mut bytes =
+        serde_json::to_vec_pretty(&file).map_err(|source| KeyStateError::Malformed {
+            path: bound_key_path(state_dir),
+            source,
+        })?;
     bytes.push(b'\n');
     write_private(&bound_key_path(state_dir), &bytes).map_err(KeyStateError::Write)
 }

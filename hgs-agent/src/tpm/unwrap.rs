@@ -72,9 +72,8 @@ impl hgs_keys::KeyUnwrap for TpmUnwrap<'_> {
                 needed: "a P-256 key",
             });
         }
-        let z = Zeroizing::new(
-            ecdh_zgen(self.tpm, self.key, epk_x, epk_y).map_err(UnwrapError::Tpm)?,
-        );
+        let z =
+            Zeroizing::new(ecdh_zgen(self.tpm, self.key, epk_x, epk_y).map_err(UnwrapError::Tpm)?);
         // TPMs may drop leading zero octets of a coordinate: left-pad to 32.
         let len = z.len();
         let start = 32usize
