@@ -184,6 +184,15 @@ pub enum ReleaseError {
         /// What was wrong (content type, length, characters).
         what: String,
     },
+    /// The secret's name is not a name the service can hold.
+    #[error("{name:?} is not a secret name")]
+    BadName {
+        /// The name given (at most 64 characters of it).
+        name: String,
+        /// Why.
+        #[source]
+        source: hgs_attest::policy::NameError,
+    },
     /// The service's address is not an `https://host:port` URL a path can be added to.
     #[error("{base} is not a service URL")]
     BadUrl {
@@ -410,7 +419,15 @@ impl Client {
 
     /// `POST /v1/secrets/{name}/release` with `token` as the bearer: the secret named `name`,
     /// as a compact JWE to the token's bound key.
+    ///
+    /// `name` must follow the service's naming rule (`hgs_policy::Name`: ASCII letters, digits,
+    /// `-`, `_`, `.`, a letter or digit at both ends), else [`ReleaseError::BadName`] before any
+    /// request.
     pub fn release_secret(&self, token: &str, name: &str) -> Result<String, ReleaseError> {
+        hgs_attest::policy::Name::new(name).map_err(|source| ReleaseError::BadName {
+            name: name.chars().take(64).collect(),
+            source,
+        })?;
         let url = self.url_of(&["v1", "secrets", name, "release"])?;
         self.release(url, token, Vec::new(), None)
     }
@@ -541,4 +558,134 @@ pub fn token_path(state: &Path) -> PathBuf {
 pub fn backoff(n: u32, interval: Duration) -> Duration {
     let secs = 1u64.checked_shl(n.min(16)).unwrap_or(u64::MAX);
     Duration::from_secs(secs).min(MAX_BACKOFF).min(interval)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use hgs_attest::{AttestationStatus, EkFingerprint, TokenClaims, TokenSigner};
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn p256_key() -> hgs_keys::BoundKey {
+        use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+        let secret = p256::SecretKey::random(&mut rand_core::OsRng);
+        let point = secret.public_key().to_encoded_point(false);
+        hgs_keys::BoundKey::from_p256_sec1(point.as_bytes()).unwrap()
+    }
+
+    fn claims(status: AttestationStatus, issued: u64, lifetime: u64) -> TokenClaims {
+        let ek: EkFingerprint = "ab".repeat(32).parse().unwrap();
+        TokenClaims::new(Some("HOST01".into()), ek, status, issued, lifetime)
+    }
+
+    #[test]
+    fn a_saved_token_is_presented_only_if_signed_passed_fresh_and_naming_this_agents_key() {
+        let signer = TokenSigner::generate(&mut rand_core::OsRng);
+        let jwk = signer.public_jwk();
+        let ours = p256_key();
+        let sign = |c: &TokenClaims| signer.sign(c).unwrap();
+
+        let good = sign(&claims(AttestationStatus::Passed, NOW, 3600).with_bound_key(ours.clone()));
+        let verified = check_saved_token(&good, &jwk, NOW + 10, &ours).unwrap();
+        assert_eq!(verified.claims().cnf.as_ref(), Some(&ours));
+
+        // Another agent's key: named, with both thumbprints.
+        let theirs = p256_key();
+        let other =
+            sign(&claims(AttestationStatus::Passed, NOW, 3600).with_bound_key(theirs.clone()));
+        match check_saved_token(&other, &jwk, NOW, &ours).unwrap_err() {
+            SavedTokenError::OtherKey { named, ours: o } => {
+                assert_eq!(named, theirs.thumbprint());
+                assert_eq!(o, ours.thumbprint());
+            }
+            e => panic!("{e:?}"),
+        }
+        // No cnf.
+        let keyless = sign(&claims(AttestationStatus::Passed, NOW, 3600));
+        assert!(matches!(
+            check_saved_token(&keyless, &jwk, NOW, &ours),
+            Err(SavedTokenError::NoBoundKey)
+        ));
+        // Within the renewal margin of its expiry, and past it.
+        let remaining = TOKEN_RENEW_MARGIN - 1;
+        assert!(matches!(
+            check_saved_token(&good, &jwk, NOW + 3600 - remaining, &ours),
+            Err(SavedTokenError::ExpiresSoon { remaining: r }) if r == remaining
+        ));
+        assert!(matches!(
+            check_saved_token(&good, &jwk, NOW + 3600, &ours),
+            Err(SavedTokenError::Token(_))
+        ));
+        // Not Passed.
+        let failed = sign(
+            &claims(AttestationStatus::InsecureHostConfiguration, NOW, 3600)
+                .with_bound_key(ours.clone()),
+        );
+        assert!(matches!(
+            check_saved_token(&failed, &jwk, NOW, &ours),
+            Err(SavedTokenError::NotAffirming)
+        ));
+        // Signed by another key (the service's key rotated, or a forged token).
+        let stranger = TokenSigner::generate(&mut rand_core::OsRng);
+        assert!(matches!(
+            check_saved_token(&good, &stranger.public_jwk(), NOW, &ours),
+            Err(SavedTokenError::Token(_))
+        ));
+        assert!(matches!(
+            check_saved_token(&good, "not a jwk", NOW, &ours),
+            Err(SavedTokenError::TokenKey(_))
+        ));
+    }
+
+    #[test]
+    fn only_refusals_a_new_token_can_change_send_the_agent_back_to_attest() {
+        let refused = |reason: &str| ReleaseError::Refused {
+            reason: reason.into(),
+            message: String::new(),
+        };
+        for reason in REASONS_A_NEW_TOKEN_MAY_CHANGE {
+            assert!(refused(reason).refuses_token(), "{reason}");
+        }
+        for reason in [
+            "host_not_selected",
+            "host_not_registered",
+            "ek_mismatch",
+            "refused",
+        ] {
+            assert!(!refused(reason).refuses_token(), "{reason}");
+        }
+        assert!(ReleaseError::InvalidToken {
+            message: String::new()
+        }
+        .refuses_token());
+        assert!(!ReleaseError::NotFound {
+            message: String::new()
+        }
+        .refuses_token());
+    }
+
+    #[test]
+    fn a_secret_name_stays_one_path_segment_and_a_bad_one_is_refused_before_any_request() {
+        let c = Client::new("https://hgs.example:8443/", None).unwrap();
+        let url = c
+            .url_of(&["v1", "secrets", "../../v1/hosts?x#y", "release"])
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://hgs.example:8443/v1/secrets/..%2F..%2Fv1%2Fhosts%3Fx%23y/release"
+        );
+        // A name the service's naming rule refuses is refused here, before any request: ".."
+        // would otherwise be read as a path step.
+        for bad in ["..", ".", "", "a/b", "x y"] {
+            assert!(
+                matches!(
+                    c.release_secret("token", bad),
+                    Err(ReleaseError::BadName { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
 }

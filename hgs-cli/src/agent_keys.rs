@@ -87,6 +87,10 @@ pub enum AgentKeyProtectorCmd {
 pub fn run_secret(cmd: SecretCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         SecretCmd::Get { name, out, service } => {
+            // Checked before the TPM or the service is asked anything.
+            hgs_attest::policy::Name::new(&name)
+                .map_err(anyhow::Error::from)
+                .map_err(|e| e.context(format!("{name:?} is not a secret name")))?;
             let released =
                 with_tpm::release(&service, |http, token| http.release_secret(token, &name))?;
             let plaintext = match released {
