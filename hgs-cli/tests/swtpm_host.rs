@@ -437,6 +437,24 @@ fn agent_quotes_replayed_pcrs_with_the_activated_secret(ek_profile: &str) {
         let bad_digest = Digest::try_from(sha2::Sha256::digest(&bad).to_vec()).unwrap();
         assert!(ctx.verify_signature(ak, bad_digest, sig).is_err());
     }
+    // The bound key, certified by the same AK with the same nonce (TPM2_Certify): the TPM
+    // checks the AK's signature over the certification too.
+    let bound = &ev["bound_key"];
+    let attest_bytes = unhex(bound["attest"].as_str().unwrap()).unwrap();
+    let attest = Attest::unmarshall(&attest_bytes).unwrap();
+    assert_eq!(attest.extra_data().value(), run.secret.as_slice());
+    let AttestInfo::Certify { info } = attest.attested() else {
+        panic!("not a certification")
+    };
+    let public = Public::unmarshall(&unhex(bound["public"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        info.name().value(),
+        hgs_agent::tpm::ak::name_of(&public).unwrap().as_slice(),
+        "the certified Name is the presented key's"
+    );
+    let sig = Signature::unmarshall(&unhex(bound["signature"].as_str().unwrap()).unwrap()).unwrap();
+    let digest = Digest::try_from(sha2::Sha256::digest(&attest_bytes).to_vec()).unwrap();
+    ctx.verify_signature(ak, digest, sig).unwrap();
     ctx.flush_context(ak.into()).unwrap();
     drop(check);
     std::fs::remove_dir_all(&dir).unwrap();
