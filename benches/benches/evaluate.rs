@@ -169,5 +169,113 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// A live-shaped host (synthetic Windows boot, P-256 soft AK, SHA-256 quote with the nonce):
+/// `evaluate` without and with a certified bound key in the same run, so the cost of the
+/// TPM2_Certify check (one more ECDSA verification and a public-area parse) is a ratio.
+fn bench_bound_key(c: &mut Criterion) {
+    use hgs_attest::policy::{CiPolicyRegistration, EkCertificateCheck, Name, TpmHost};
+    use hgs_attest::{BoundKeyEvidence, EkFingerprint, PcrSet, DEFAULT_PCRS};
+    use hgs_tpm::{decrypt_key_public, PublicKey, SoftAk, BOUND_KEY_ATTRIBUTES};
+
+    const NONCE: [u8; 32] = [0x42; 32];
+    let fp = EkFingerprint::from_bytes([0x5a; 32]);
+    let boot = hgs_testkit::synthetic::WindowsBoot {
+        si_policy: Some(("SiPolicy.p7b".into(), 0x000B, vec![0x5a; 32])),
+        ..Default::default()
+    };
+    let log = boot.build();
+    let ak = SoftAk::from_seed(&[3; 32]).unwrap();
+    let replayed = hgs_tcglog::replay(&EventLog::parse(&log).unwrap()).unwrap();
+    let pcrs: PcrSet = DEFAULT_PCRS;
+    let (attest, signature) = ak
+        .quote(&NONCE, &[(HashAlg::Sha256, pcrs)], |_, p| {
+            Some(
+                replayed
+                    .get(HashAlg::Sha256, p)
+                    .map_or_else(|| vec![0; 32], <[u8]>::to_vec),
+            )
+        })
+        .unwrap();
+    let challenge = Challenge {
+        host: "h1".into(),
+        ek_fingerprint: Some(fp),
+        ak_name: Public::parse(ak.public()).unwrap().name().unwrap(),
+        nonce: NONCE.to_vec(),
+        pcrs,
+        banks: vec![HashAlg::Sha256],
+        issued_at: 1_000,
+    };
+    let plain = Evidence {
+        format: hgs_attest::EVIDENCE_FORMAT.into(),
+        challenge_id: None,
+        ak_public: ak.public().to_vec(),
+        quotes: vec![QuoteEvidence {
+            bank: Some(HashAlg::Sha256),
+            pcrs: pcrs.to_vec(),
+            attest,
+            signature,
+        }],
+        pcr_values: Default::default(),
+        event_log: log.clone(),
+        bound_key: None,
+    };
+    let mut modulus = vec![0xc5; 256];
+    modulus[255] = 0xc7;
+    let public = decrypt_key_public(
+        &PublicKey::Rsa {
+            modulus,
+            exponent: 65537,
+        },
+        BOUND_KEY_ATTRIBUTES,
+    );
+    let (cert_attest, cert_sig) = ak.certify(&NONCE, &public).unwrap();
+    let mut bound = plain.clone();
+    bound.bound_key = Some(BoundKeyEvidence {
+        public,
+        attest: cert_attest,
+        signature: cert_sig,
+    });
+    let hosts = [TpmHost {
+        name: Name::new("h1").unwrap(),
+        policy_version: PolicyVersion::V1,
+        ekpub: Vec::new(),
+        ek_fingerprint: fp,
+        ek_key_type: "ECC-P256".into(),
+        ek_certificate: None,
+        ek_certificate_check: EkCertificateCheck::Missing,
+        forced: true,
+    }];
+    let baselines = [TpmBaseline::from_reference_log(
+        "class",
+        PolicyVersion::V1,
+        BaselineProfile::default(),
+        &log,
+        false,
+    )
+    .unwrap()];
+    let ci =
+        [CiPolicyRegistration::from_reference_log("ci", PolicyVersion::V1, &log, None).unwrap()];
+    let attestor = Attestor::new();
+    let host = |e| Host {
+        challenge: &challenge,
+        evidence: e,
+        registered: &hosts,
+        now: 1_010,
+    };
+    for e in [&plain, &bound] {
+        let v = attestor.evaluate(&host(e), &baselines, &ci);
+        assert!(v.passed(), "{v}");
+        assert!(v.bound_key.is_some());
+    }
+    let mut g = c.benchmark_group("evaluate");
+    g.bench_function("evaluate/live_shaped", |b| {
+        b.iter(|| black_box(attestor.evaluate(black_box(&host(&plain)), &baselines, &ci)))
+    });
+    g.bench_function("evaluate/live_shaped_certified_key", |b| {
+        b.iter(|| black_box(attestor.evaluate(black_box(&host(&bound)), &baselines, &ci)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_bound_key);
 criterion_main!(benches);
