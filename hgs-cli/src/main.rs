@@ -7,6 +7,7 @@ mod admin;
 mod cipolicy;
 mod demo;
 mod ekcert;
+mod guardian;
 mod host;
 mod serve;
 mod tcglog;
@@ -76,6 +77,10 @@ enum Command {
     Attest(admin::AttestArgs),
     /// Service: run the attestation server (HTTPS API, SQLite or PostgreSQL; see README).
     Serve(serve::ServeArgs),
+    /// Key protection: make a guardian key pair (New-HgsGuardian) or fetch a service
+    /// guardian's certificate (Export-HgsGuardian).
+    #[command(subcommand)]
+    Guardian(guardian::Cmd),
 }
 
 /// mimalloc: 1.25–1.4x the attestations/s of glibc malloc under `hgs serve`
@@ -104,6 +109,7 @@ fn main() -> ExitCode {
         Command::Challenge(args) => admin::run_challenge(args),
         Command::Attest(args) => admin::run_attest(args),
         Command::Serve(args) => serve::run(args),
+        Command::Guardian(cmd) => guardian::run(cmd),
     };
     match result {
         Ok(code) => code,

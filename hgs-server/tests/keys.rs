@@ -19,9 +19,7 @@ use hgs_attest::policy::{ek_fingerprint, PolicyVersion};
 use hgs_attest::{AttestationStatus, TokenClaims, TokenSigner};
 use hgs_keys::{JweError, SoftP256Key, SoftRsaKey};
 use hgs_kps::{Guardian, GuardianKey, KeyProtector};
-use hgs_server::{
-    KeyStore, MasterKey, PostgresStore, Server, ServerConfig, SqliteStore, Store,
-};
+use hgs_server::{KeyStore, MasterKey, PostgresStore, Server, ServerConfig, SqliteStore, Store};
 
 /// The token key the test servers sign with (so the tests can mint tokens as the server would).
 fn signer() -> TokenSigner {
@@ -171,9 +169,17 @@ async fn release_decrypts_with_the_bound_key_only<S: Store>(r: &Running<S>, cloc
 
     // P-256 bound key.
     let mut tpm = SoftP256Key::from_scalar_bytes(&[0x33; 32]).unwrap();
-    let token = token_for(&host, AttestationStatus::Passed, clock.now(), Some(tpm.bound_key()));
+    let token = token_for(
+        &host,
+        AttestationStatus::Passed,
+        clock.now(),
+        Some(tpm.bound_key()),
+    );
     let jwe = released_jwe(release(r, "vm-disk", Some(&token)).await).await;
-    assert_eq!(hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), &mut tpm).unwrap(), value);
+    assert_eq!(
+        hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), &mut tpm).unwrap(),
+        value
+    );
     // Another key (a client with its own key, or the token taken elsewhere) cannot open it.
     let mut other = SoftP256Key::from_scalar_bytes(&[0x34; 32]).unwrap();
     assert!(matches!(
@@ -183,9 +189,17 @@ async fn release_decrypts_with_the_bound_key_only<S: Store>(r: &Running<S>, cloc
 
     // RSA-2048 bound key.
     let mut rsa = SoftRsaKey::generate(&mut rand_core::OsRng).unwrap();
-    let token = token_for(&host, AttestationStatus::Passed, clock.now(), Some(rsa.bound_key()));
+    let token = token_for(
+        &host,
+        AttestationStatus::Passed,
+        clock.now(),
+        Some(rsa.bound_key()),
+    );
     let jwe = released_jwe(release(r, "vm-disk", Some(&token)).await).await;
-    assert_eq!(hgs_keys::decrypt(&jwe, &rsa.bound_key().clone(), &mut rsa).unwrap(), value);
+    assert_eq!(
+        hgs_keys::decrypt(&jwe, &rsa.bound_key().clone(), &mut rsa).unwrap(),
+        value
+    );
 
     // Rotate: one statement, the next release is the new value, version 2.
     let new_value = random_bytes(64);
@@ -194,7 +208,10 @@ async fn release_decrypts_with_the_bound_key_only<S: Store>(r: &Running<S>, cloc
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["version"], 2);
     let jwe = released_jwe(release(r, "vm-disk", Some(&token)).await).await;
-    assert_eq!(hgs_keys::decrypt(&jwe, &rsa.bound_key().clone(), &mut rsa).unwrap(), new_value);
+    assert_eq!(
+        hgs_keys::decrypt(&jwe, &rsa.bound_key().clone(), &mut rsa).unwrap(),
+        new_value
+    );
 
     // Audited: releases with host and token id, never the token.
     let audit = r.admin_get("/v1/audit?limit=10").await;
@@ -213,9 +230,12 @@ async fn release_decrypts_with_the_bound_key_only<S: Store>(r: &Running<S>, cloc
 async fn sqlite_release_decrypts_with_the_bound_key_only() {
     let clock = TestClock::new();
     let r = Running::start(
-        Server::new(key_config(&clock), SqliteStore::connect("sqlite::memory:").await.unwrap())
-            .await
-            .unwrap(),
+        Server::new(
+            key_config(&clock),
+            SqliteStore::connect("sqlite::memory:").await.unwrap(),
+        )
+        .await
+        .unwrap(),
     )
     .await;
     release_decrypts_with_the_bound_key_only(&r, &clock).await;
@@ -237,7 +257,10 @@ async fn refusals_are_typed_and_audited<S: Store>(r: &Running<S>, clock: &TestCl
     let host = SimulatedHost::new("K2", &healthy());
     r.register(&host).await;
     let value = random_bytes(32);
-    assert_eq!(put_secret(r, "s1", &value, all_guarded()).await.status(), 201);
+    assert_eq!(
+        put_secret(r, "s1", &value, all_guarded()).await.status(),
+        201
+    );
     let tpm = SoftP256Key::from_scalar_bytes(&[0x35; 32]).unwrap();
     let key = Some(tpm.bound_key());
 
@@ -267,29 +290,53 @@ async fn refusals_are_typed_and_audited<S: Store>(r: &Running<S>, clock: &TestCl
     assert_eq!(status, 200, "{attested}");
     let real = attested["token"].as_str().unwrap().to_owned();
     let (status, body) = refused(release(r, "s1", Some(&real)).await).await;
-    assert_eq!((status, body["error"].as_str()), (403, Some("release_refused")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("release_refused")),
+        "{body}"
+    );
     assert_eq!(body["reason"], "no_bound_key");
 
     // Contraindicated: not passed.
-    let bad = token_for(&host, AttestationStatus::InsecureHostConfiguration, clock.now(), key);
+    let bad = token_for(
+        &host,
+        AttestationStatus::InsecureHostConfiguration,
+        clock.now(),
+        key,
+    );
     let (status, body) = refused(release(r, "s1", Some(&bad)).await).await;
-    assert_eq!((status, body["reason"].as_str()), (403, Some("not_passed")), "{body}");
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (403, Some("not_passed")),
+        "{body}"
+    );
 
     // Expired (issued two hours ago, valid one).
     let old = token_for(&host, AttestationStatus::Passed, clock.now() - 7200, key);
     let (status, body) = refused(release(r, "s1", Some(&old)).await).await;
-    assert_eq!((status, body["reason"].as_str()), (403, Some("expired")), "{body}");
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (403, Some("expired")),
+        "{body}"
+    );
 
     // An unknown secret, after a valid token: 404.
     let good = token_for(&host, AttestationStatus::Passed, clock.now(), key);
     let (status, body) = refused(release(r, "nope", Some(&good)).await).await;
-    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
 
     // A host the token names but that was never registered.
     let stranger = SimulatedHost::new("K2-STRANGER", &healthy());
     let t = token_for(&stranger, AttestationStatus::Passed, clock.now(), key);
     let (status, body) = refused(release(r, "s1", Some(&t)).await).await;
-    assert_eq!((status, body["reason"].as_str()), (403, Some("host_not_registered")));
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (403, Some("host_not_registered"))
+    );
 
     // Every refusal audited (newest first), with the token's hash, never the token.
     let audit = r.admin_get("/v1/audit?limit=100").await;
@@ -322,7 +369,9 @@ async fn refusals_are_typed_and_audited<S: Store>(r: &Running<S>, clock: &TestCl
         assert!(!audit.to_string().contains(t.as_str()));
     }
     // /v1/audit limits.
-    let resp = r.admin_send(reqwest::Method::GET, "/v1/audit?limit=1001").await;
+    let resp = r
+        .admin_send(reqwest::Method::GET, "/v1/audit?limit=1001")
+        .await;
     assert_eq!(resp.status(), 400);
     // Metrics count by outcome.
     let metrics = r
@@ -334,7 +383,10 @@ async fn refusals_are_typed_and_audited<S: Store>(r: &Running<S>, clock: &TestCl
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("hgs_releases_total{outcome=\"invalid_token\"} 4"), "{metrics}");
+    assert!(
+        metrics.contains("hgs_releases_total{outcome=\"invalid_token\"} 4"),
+        "{metrics}"
+    );
     assert!(metrics.contains("hgs_releases_total{outcome=\"no_bound_key\"} 1"));
 }
 
@@ -342,9 +394,12 @@ async fn refusals_are_typed_and_audited<S: Store>(r: &Running<S>, clock: &TestCl
 async fn sqlite_refusals_are_typed_and_audited() {
     let clock = TestClock::new();
     let r = Running::start(
-        Server::new(key_config(&clock), SqliteStore::connect("sqlite::memory:").await.unwrap())
-            .await
-            .unwrap(),
+        Server::new(
+            key_config(&clock),
+            SqliteStore::connect("sqlite::memory:").await.unwrap(),
+        )
+        .await
+        .unwrap(),
     )
     .await;
     refusals_are_typed_and_audited(&r, &clock).await;
@@ -370,12 +425,23 @@ async fn later_changes_stop_releases_on_every_replica<S: Store>(
     let host = SimulatedHost::new("K3", &healthy());
     a.register(&host).await;
     let value = random_bytes(48);
-    assert_eq!(put_secret(a, "s", &value, all_guarded()).await.status(), 201);
+    assert_eq!(
+        put_secret(a, "s", &value, all_guarded()).await.status(),
+        201
+    );
     let mut tpm = SoftP256Key::from_scalar_bytes(&[0x36; 32]).unwrap();
-    let token = token_for(&host, AttestationStatus::Passed, clock.now(), Some(tpm.bound_key()));
+    let token = token_for(
+        &host,
+        AttestationStatus::Passed,
+        clock.now(),
+        Some(tpm.bound_key()),
+    );
     for r in [a, b] {
         let jwe = released_jwe(release(r, "s", Some(&token)).await).await;
-        assert_eq!(hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), &mut tpm).unwrap(), value);
+        assert_eq!(
+            hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), &mut tpm).unwrap(),
+            value
+        );
     }
 
     // 1. Tightened policy (written through a): names another host only.
@@ -383,14 +449,20 @@ async fn later_changes_stop_releases_on_every_replica<S: Store>(
     assert_eq!(put_secret(a, "s", &value, tight).await.status(), 200);
     for r in [a, b] {
         let (status, body) = refused(release(r, "s", Some(&token)).await).await;
-        assert_eq!((status, body["reason"].as_str()), (403, Some("host_not_selected")));
+        assert_eq!(
+            (status, body["reason"].as_str()),
+            (403, Some("host_not_selected"))
+        );
     }
     // A higher minimum version: refused too.
     let v2 = serde_json::json!({ "hosts": "all_guarded", "min_policy_version": "v2" });
     assert_eq!(put_secret(a, "s", &value, v2).await.status(), 200);
     let (_, body) = refused(release(b, "s", Some(&token)).await).await;
     assert_eq!(body["reason"], "policy_version_too_low");
-    assert_eq!(put_secret(a, "s", &value, all_guarded()).await.status(), 200);
+    assert_eq!(
+        put_secret(a, "s", &value, all_guarded()).await.status(),
+        200
+    );
     assert_eq!(release(b, "s", Some(&token)).await.status(), 200);
 
     // 2. The cut-off (set through b): tokens issued before it release nothing.
@@ -407,14 +479,25 @@ async fn later_changes_stop_releases_on_every_replica<S: Store>(
     );
     for r in [a, b] {
         let (status, body) = refused(release(r, "s", Some(&token)).await).await;
-        assert_eq!((status, body["reason"].as_str()), (403, Some("issued_before_cutoff")));
+        assert_eq!(
+            (status, body["reason"].as_str()),
+            (403, Some("issued_before_cutoff"))
+        );
     }
     // A token issued after it works; clearing the cut-off restores the old token.
     clock.advance(2);
-    let newer = token_for(&host, AttestationStatus::Passed, clock.now(), Some(tpm.bound_key()));
+    let newer = token_for(
+        &host,
+        AttestationStatus::Passed,
+        clock.now(),
+        Some(tpm.bound_key()),
+    );
     assert_eq!(release(a, "s", Some(&newer)).await.status(), 200);
     let resp = a
-        .admin_put("/v1/settings/deny-issued-before", &serde_json::json!({ "before": null }))
+        .admin_put(
+            "/v1/settings/deny-issued-before",
+            &serde_json::json!({ "before": null }),
+        )
         .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(release(b, "s", Some(&token)).await.status(), 200);
@@ -426,12 +509,18 @@ async fn later_changes_stop_releases_on_every_replica<S: Store>(
     assert_eq!(resp.status(), 204);
     for r in [a, b] {
         let (status, body) = refused(release(r, "s", Some(&newer)).await).await;
-        assert_eq!((status, body["reason"].as_str()), (403, Some("host_not_registered")));
+        assert_eq!(
+            (status, body["reason"].as_str()),
+            (403, Some("host_not_registered"))
+        );
     }
     // Re-registered under the same name with another EK: the old token is for the old EK.
     let impostor = SimulatedHost::new("K3-OTHER", &healthy());
     let resp = a
-        .admin_put(&format!("/v1/hosts/{}", host.name), &impostor.registration())
+        .admin_put(
+            &format!("/v1/hosts/{}", host.name),
+            &impostor.registration(),
+        )
         .await;
     assert_eq!(resp.status(), 201);
     let (_, body) = refused(release(b, "s", Some(&newer)).await).await;
@@ -488,16 +577,30 @@ async fn key_protectors_unwrap_to_the_bound_key<S: Store>(r: &Running<S>, clock:
         Guardian::from_pem(&pem.text().await.unwrap()).unwrap(),
         service
     );
-    let resp = r.client.get(r.url("/v1/guardians/none")).send().await.unwrap();
+    let resp = r
+        .client
+        .get(r.url("/v1/guardians/none"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
 
     // The owner makes a protector offline (New-HgsKeyProtector -Owner -Guardian).
-    let owner = GuardianKey::generate("Owner", START, START + 86_400 * 365, &mut rand_core::OsRng)
-        .unwrap();
-    let (kp, transport) =
-        KeyProtector::new(owner.guardian(), &[service.clone()], &mut rand_core::OsRng).unwrap();
+    let owner =
+        GuardianKey::generate("Owner", START, START + 86_400 * 365, &mut rand_core::OsRng).unwrap();
+    let (kp, transport) = KeyProtector::new(
+        owner.guardian(),
+        std::slice::from_ref(&service),
+        &mut rand_core::OsRng,
+    )
+    .unwrap();
     let mut tpm = SoftP256Key::from_scalar_bytes(&[0x37; 32]).unwrap();
-    let token = token_for(&host, AttestationStatus::Passed, clock.now(), Some(tpm.bound_key()));
+    let token = token_for(
+        &host,
+        AttestationStatus::Passed,
+        clock.now(),
+        Some(tpm.bound_key()),
+    );
     let unwrap = |body: Vec<u8>, token: Option<String>| {
         let mut req = r.client.post(r.url("/v1/key-protectors/unwrap")).body(body);
         if let Some(t) = token {
@@ -513,21 +616,37 @@ async fn key_protectors_unwrap_to_the_bound_key<S: Store>(r: &Running<S>, clock:
 
     // No token: 401 before the body is looked at.
     let (status, body) = refused(unwrap(b"garbage".to_vec(), None).await.unwrap()).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
     // Malformed: 400 invalid_key_protector.
-    let (status, body) = refused(unwrap(b"{\"format\":1}".to_vec(), Some(token.clone())).await.unwrap()).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_key_protector")), "{body}");
+    let (status, body) = refused(
+        unwrap(b"{\"format\":1}".to_vec(), Some(token.clone()))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_key_protector")),
+        "{body}"
+    );
     // Oversized: refused before it is parsed.
     let big = vec![b' '; hgs_kps::MAX_KEY_PROTECTOR_LEN + 1];
     let (status, _) = refused(unwrap(big, Some(token.clone())).await.unwrap()).await;
     assert_eq!(status, 400);
     // A protector for another guardian only: 403 no_guardian.
-    let elsewhere = GuardianKey::generate("Elsewhere", START, START + 1000, &mut rand_core::OsRng)
-        .unwrap();
-    let (other, _) =
-        KeyProtector::new(owner.guardian(), &[elsewhere.guardian().clone()], &mut rand_core::OsRng)
-            .unwrap();
-    let (status, body) = refused(unwrap(other.to_bytes(), Some(token.clone())).await.unwrap()).await;
+    let elsewhere =
+        GuardianKey::generate("Elsewhere", START, START + 1000, &mut rand_core::OsRng).unwrap();
+    let (other, _) = KeyProtector::new(
+        owner.guardian(),
+        &[elsewhere.guardian().clone()],
+        &mut rand_core::OsRng,
+    )
+    .unwrap();
+    let (status, body) =
+        refused(unwrap(other.to_bytes(), Some(token.clone())).await.unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("no_guardian")));
     // A protector whose document was altered (a wrapping dropped): the MAC fails, 400.
     let mut doc: serde_json::Value = serde_json::from_slice(&kp.to_bytes()).unwrap();
@@ -537,8 +656,12 @@ async fn key_protectors_unwrap_to_the_bound_key<S: Store>(r: &Running<S>, clock:
         .map(|w| w.remove(0))
         .is_some();
     if tampered_ok {
-        let (status, body) =
-            refused(unwrap(serde_json::to_vec(&doc).unwrap(), Some(token.clone())).await.unwrap()).await;
+        let (status, body) = refused(
+            unwrap(serde_json::to_vec(&doc).unwrap(), Some(token.clone()))
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, 400, "{body}");
     }
 
@@ -551,20 +674,28 @@ async fn key_protectors_unwrap_to_the_bound_key<S: Store>(r: &Running<S>, clock:
         .await;
     assert_eq!(resp.status(), 200);
     let (status, body) = refused(unwrap(kp.to_bytes(), Some(token.clone())).await.unwrap()).await;
-    assert_eq!((status, body["reason"].as_str()), (403, Some("host_not_selected")));
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (403, Some("host_not_selected"))
+    );
     assert_eq!(
         r.admin_get("/v1/settings/key-protector-policy").await["hosts"]["names"][0],
         "SOMEONE-ELSE"
     );
 
     // A second service guardian; a protector to it alone is unwrapped with it.
-    let resp = r.admin_send(reqwest::Method::POST, "/v1/guardians/second").await;
+    let resp = r
+        .admin_send(reqwest::Method::POST, "/v1/guardians/second")
+        .await;
     assert_eq!(resp.status(), 201);
     let info: serde_json::Value = resp.json().await.unwrap();
     let second = Guardian::from_pem(info["certificate_pem"].as_str().unwrap()).unwrap();
-    let resp = r.admin_send(reqwest::Method::POST, "/v1/guardians/second").await;
+    let resp = r
+        .admin_send(reqwest::Method::POST, "/v1/guardians/second")
+        .await;
     assert_eq!(resp.status(), 409);
-    r.admin_put("/v1/settings/key-protector-policy", &all_guarded()).await;
+    r.admin_put("/v1/settings/key-protector-policy", &all_guarded())
+        .await;
     let (kp2, transport2) =
         KeyProtector::new(owner.guardian(), &[second], &mut rand_core::OsRng).unwrap();
     let jwe = released_jwe(unwrap(kp2.to_bytes(), Some(token.clone())).await.unwrap()).await;
@@ -582,9 +713,12 @@ async fn key_protectors_unwrap_to_the_bound_key<S: Store>(r: &Running<S>, clock:
 async fn sqlite_key_protectors_unwrap_to_the_bound_key() {
     let clock = TestClock::new();
     let r = Running::start(
-        Server::new(key_config(&clock), SqliteStore::connect("sqlite::memory:").await.unwrap())
-            .await
-            .unwrap(),
+        Server::new(
+            key_config(&clock),
+            SqliteStore::connect("sqlite::memory:").await.unwrap(),
+        )
+        .await
+        .unwrap(),
     )
     .await;
     key_protectors_unwrap_to_the_bound_key(&r, &clock).await;
@@ -603,7 +737,13 @@ async fn postgres_key_protectors_unwrap_to_the_bound_key() {
 
 async fn bad_secrets_store_nothing<S: Store>(r: &Running<S>) {
     // Too large (64 KiB + 1): 413, nothing stored.
-    let resp = put_secret(r, "big", &vec![7u8; hgs_keys::MAX_PLAINTEXT + 1], all_guarded()).await;
+    let resp = put_secret(
+        r,
+        "big",
+        &vec![7u8; hgs_keys::MAX_PLAINTEXT + 1],
+        all_guarded(),
+    )
+    .await;
     assert_eq!(resp.status(), 413);
     assert_eq!(
         resp.json::<serde_json::Value>().await.unwrap()["error"],
@@ -657,9 +797,13 @@ async fn bad_secrets_store_nothing<S: Store>(r: &Running<S>) {
     assert!(list[0].get("value").is_none());
     assert_eq!(list[0]["policy"]["hosts"], "all_guarded");
     // Delete: 204, then 404.
-    let resp = r.admin_send(reqwest::Method::DELETE, "/v1/secrets/max").await;
+    let resp = r
+        .admin_send(reqwest::Method::DELETE, "/v1/secrets/max")
+        .await;
     assert_eq!(resp.status(), 204);
-    let resp = r.admin_send(reqwest::Method::DELETE, "/v1/secrets/max").await;
+    let resp = r
+        .admin_send(reqwest::Method::DELETE, "/v1/secrets/max")
+        .await;
     assert_eq!(resp.status(), 404);
     assert_eq!(r.admin_get("/v1/secrets").await, serde_json::json!([]));
 }
@@ -668,9 +812,12 @@ async fn bad_secrets_store_nothing<S: Store>(r: &Running<S>) {
 async fn sqlite_bad_secrets_store_nothing() {
     let clock = TestClock::new();
     let r = Running::start(
-        Server::new(key_config(&clock), SqliteStore::connect("sqlite::memory:").await.unwrap())
-            .await
-            .unwrap(),
+        Server::new(
+            key_config(&clock),
+            SqliteStore::connect("sqlite::memory:").await.unwrap(),
+        )
+        .await
+        .unwrap(),
     )
     .await;
     bad_secrets_store_nothing(&r).await;
@@ -691,9 +838,12 @@ async fn postgres_bad_secrets_store_nothing() {
 async fn status_summarizes_the_key_service_without_values() {
     let clock = TestClock::new();
     let r = Running::start(
-        Server::new(key_config(&clock), SqliteStore::connect("sqlite::memory:").await.unwrap())
-            .await
-            .unwrap(),
+        Server::new(
+            key_config(&clock),
+            SqliteStore::connect("sqlite::memory:").await.unwrap(),
+        )
+        .await
+        .unwrap(),
     )
     .await;
     let value = random_bytes(40);
@@ -712,7 +862,10 @@ async fn status_summarizes_the_key_service_without_values() {
     assert!(page.contains("1 secret(s): status-secret (v1)"), "{page}");
     assert!(page.contains("1 guardian(s): default ("));
     assert!(page.contains("no cut-off"));
-    assert!(page.contains("<td>refused</td><td>invalid_token</td><td>1</td>"), "{page}");
+    assert!(
+        page.contains("<td>refused</td><td>invalid_token</td><td>1</td>"),
+        "{page}"
+    );
     for enc in encodings(&value) {
         assert!(!page.contains(&enc));
     }
@@ -749,14 +902,25 @@ async fn sqlite_files_hold_no_secret_value_or_private_key() {
     let r = Running::start(server).await;
     let values: Vec<Vec<u8>> = (0..5).map(|_| random_bytes(48)).collect();
     for (i, v) in values.iter().enumerate() {
-        assert_eq!(put_secret(&r, &format!("s{i}"), v, all_guarded()).await.status(), 201);
+        assert_eq!(
+            put_secret(&r, &format!("s{i}"), v, all_guarded())
+                .await
+                .status(),
+            201
+        );
     }
-    let resp = r.admin_send(reqwest::Method::POST, "/v1/guardians/g2").await;
+    let resp = r
+        .admin_send(reqwest::Method::POST, "/v1/guardians/g2")
+        .await;
     assert_eq!(resp.status(), 201);
     // Every value is sealed (the guardian keys' absence is checked in the next test).
     let store = r.server.store();
     let cells = store.sealed_cells().await.unwrap();
-    assert_eq!(cells.len(), 5 + 2 + 1, "5 secrets, 2 guardians, the token key");
+    assert_eq!(
+        cells.len(),
+        5 + 2 + 1,
+        "5 secrets, 2 guardians, the token key"
+    );
     for c in &cells {
         assert!(c.sealed.starts_with("hgs-sealed/1."), "{:?}", c.table);
     }
@@ -792,10 +956,18 @@ async fn sqlite_files_hold_no_secret_value_or_private_key() {
             .unwrap(),
     )
     .await;
-    let token = token_for(&host, AttestationStatus::Passed, clock.now(), Some(tpm.bound_key()));
+    let token = token_for(
+        &host,
+        AttestationStatus::Passed,
+        clock.now(),
+        Some(tpm.bound_key()),
+    );
     for (i, v) in values.iter().enumerate() {
         let jwe = released_jwe(release(&r, &format!("s{i}"), Some(&token)).await).await;
-        assert_eq!(&hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), &mut tpm).unwrap(), v);
+        assert_eq!(
+            &hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), &mut tpm).unwrap(),
+            v
+        );
     }
 }
 
@@ -810,9 +982,12 @@ async fn sqlite_guardian_private_keys_are_not_in_the_files() {
     let db = dir.join("hgs.db");
     let url = format!("sqlite:{}", db.display());
     let r = Running::start(
-        Server::new(key_config(&clock), SqliteStore::connect(&url).await.unwrap())
-            .await
-            .unwrap(),
+        Server::new(
+            key_config(&clock),
+            SqliteStore::connect(&url).await.unwrap(),
+        )
+        .await
+        .unwrap(),
     )
     .await;
     for i in 0..4 {
@@ -831,7 +1006,10 @@ async fn sqlite_guardian_private_keys_are_not_in_the_files() {
         if let Ok(bytes) = std::fs::read(format!("{}{suffix}", db.display())) {
             assert!(!contains(&bytes, prefix), "raw PKCS#8 in {suffix}");
             for enc in [Base64::encode_string(prefix), hgs_tpm::hex::encode(prefix)] {
-                assert!(!contains(&bytes, enc[..24].as_bytes()), "{enc} in {suffix}");
+                assert!(
+                    !contains(&bytes, &enc.as_bytes()[..24]),
+                    "{enc} in {suffix}"
+                );
             }
             assert!(!contains(&bytes, b"PRIVATE KEY"));
         }
@@ -840,7 +1018,12 @@ async fn sqlite_guardian_private_keys_are_not_in_the_files() {
 
 // --- master key rotation -----------------------------------------------------------------
 
-async fn released_value(r: &Running<SqliteStore>, name: &str, token: &str, tpm: &mut SoftP256Key) -> Vec<u8> {
+async fn released_value(
+    r: &Running<SqliteStore>,
+    name: &str,
+    token: &str,
+    tpm: &mut SoftP256Key,
+) -> Vec<u8> {
     let jwe = released_jwe(release(r, name, Some(token)).await).await;
     hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), tpm).unwrap()
 }
@@ -854,7 +1037,12 @@ async fn master_key_rotation_reseals_everything_and_the_old_key_alone_no_longer_
     let new = MasterKey::from_bytes([0x02; 32]);
     let host = SimulatedHost::new("K6", &healthy());
     let mut tpm = SoftP256Key::from_scalar_bytes(&[0x39; 32]).unwrap();
-    let token = token_for(&host, AttestationStatus::Passed, clock.now(), Some(tpm.bound_key()));
+    let token = token_for(
+        &host,
+        AttestationStatus::Passed,
+        clock.now(),
+        Some(tpm.bound_key()),
+    );
     let values: Vec<Vec<u8>> = (0..3).map(|_| random_bytes(20)).collect();
 
     // A legacy database: the token key stored in plaintext hex, as servers did before.
@@ -883,7 +1071,9 @@ async fn master_key_rotation_reseals_everything_and_the_old_key_alone_no_longer_
     let s = start(old.clone(), None, false).await.unwrap();
     assert_eq!(
         s.token_jwk(),
-        TokenSigner::from_scalar_bytes(&[0x55; 32]).unwrap().public_jwk(),
+        TokenSigner::from_scalar_bytes(&[0x55; 32])
+            .unwrap()
+            .public_jwk(),
         "the legacy token key is kept"
     );
     let cells = s.store().sealed_cells().await.unwrap();
@@ -900,7 +1090,9 @@ async fn master_key_rotation_reseals_everything_and_the_old_key_alone_no_longer_
     let s = start(new.clone(), Some(old.clone()), false).await.unwrap();
     assert_eq!(
         s.token_jwk(),
-        TokenSigner::from_scalar_bytes(&[0x55; 32]).unwrap().public_jwk()
+        TokenSigner::from_scalar_bytes(&[0x55; 32])
+            .unwrap()
+            .public_jwk()
     );
     let ids: Vec<String> = s
         .store()
@@ -916,7 +1108,9 @@ async fn master_key_rotation_reseals_everything_and_the_old_key_alone_no_longer_
     // The old key alone no longer opens the database: a typed refusal to start.
     match start(old.clone(), None, true).await {
         Err(hgs_server::ServerError::KeyService(hgs_server::KeyServiceError::MasterKey(
-            hgs_server::MasterKeyError::UnknownKey { key_id, current, .. },
+            hgs_server::MasterKeyError::UnknownKey {
+                key_id, current, ..
+            },
         ))) => {
             assert_eq!(key_id, new.id());
             assert_eq!(current, old.id());
@@ -926,7 +1120,10 @@ async fn master_key_rotation_reseals_everything_and_the_old_key_alone_no_longer_
     // The new key alone does; every secret releases.
     let r = Running::start(start(new.clone(), None, true).await.unwrap()).await;
     for (i, v) in values.iter().enumerate() {
-        assert_eq!(&released_value(&r, &format!("r{i}"), &token, &mut tpm).await, v);
+        assert_eq!(
+            &released_value(&r, &format!("r{i}"), &token, &mut tpm).await,
+            v
+        );
     }
 }
 
@@ -949,7 +1146,10 @@ fn rotation_child_server() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let (current, previous) = match keys.as_str() {
-            "new+old" => (MasterKey::from_bytes([0x0b; 32]), Some(MasterKey::from_bytes([0x0a; 32]))),
+            "new+old" => (
+                MasterKey::from_bytes([0x0b; 32]),
+                Some(MasterKey::from_bytes([0x0a; 32])),
+            ),
             _ => (MasterKey::from_bytes([0x0a; 32]), None),
         };
         let mut c = ServerConfig::new(ADMIN);
@@ -984,7 +1184,12 @@ async fn kill_9_during_master_key_rotation_loses_no_secret() {
         let host = SimulatedHost::new("K7", &healthy());
         r.register(&host).await;
         for (i, v) in values.iter().enumerate() {
-            assert_eq!(put_secret(&r, &format!("c{i}"), v, all_guarded()).await.status(), 201);
+            assert_eq!(
+                put_secret(&r, &format!("c{i}"), v, all_guarded())
+                    .await
+                    .status(),
+                201
+            );
         }
     }
     // Start rotating processes and kill each after a growing delay (some before, some during,
@@ -992,7 +1197,12 @@ async fn kill_9_during_master_key_rotation_loses_no_secret() {
     for delay_ms in [5u64, 10, 15, 20, 25, 30, 40, 80] {
         let _ = std::fs::remove_file(dir.join("port"));
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "rotation_child_server", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "rotation_child_server",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(ROT_DB, &db)
             .env(ROT_DIR, &dir)
             .env(ROT_KEYS, "new+old")
@@ -1006,7 +1216,11 @@ async fn kill_9_during_master_key_rotation_loses_no_secret() {
         // Whatever the instant: each value is under the old or the new key, all under one.
         let store = SqliteStore::connect(&url).await.unwrap();
         let cells = store.sealed_cells().await.unwrap();
-        assert_eq!(cells.len(), n + 1, "n secrets and the default guardian (the token key is configured)");
+        assert_eq!(
+            cells.len(),
+            n + 1,
+            "n secrets and the default guardian (the token key is configured)"
+        );
         let ids: std::collections::BTreeSet<String> = cells
             .iter()
             .map(|c| c.sealed.split('.').nth(1).unwrap().to_owned())
@@ -1020,7 +1234,11 @@ async fn kill_9_during_master_key_rotation_loses_no_secret() {
     // A restart with both keys finishes the rotation, and every secret releases.
     let (mut child, base, client) = spawn_child(
         "rotation_child_server",
-        &[(ROT_DB, &db), (ROT_DIR, &dir), (ROT_KEYS, Path::new("new+old"))],
+        &[
+            (ROT_DB, &db),
+            (ROT_DIR, &dir),
+            (ROT_KEYS, Path::new("new+old")),
+        ],
         &dir,
     );
     let host = SimulatedHost::new("K7", &healthy());
@@ -1041,7 +1259,10 @@ async fn kill_9_during_master_key_rotation_loses_no_secret() {
             .await
             .unwrap();
         let jwe = released_jwe(resp).await;
-        assert_eq!(&hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), &mut tpm).unwrap(), v);
+        assert_eq!(
+            &hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), &mut tpm).unwrap(),
+            v
+        );
     }
     child.kill().unwrap();
     child.wait().unwrap();
@@ -1085,7 +1306,12 @@ async fn secret_values_never_reach_the_servers_output() {
     let _ = std::fs::remove_file(dir.join("port"));
     let out = std::fs::File::create(&log).unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "log_child_server", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "log_child_server",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(LOG_DB, &db)
         .env(LOG_DIR, &dir)
         .stdout(out.try_clone().unwrap())
@@ -1110,17 +1336,27 @@ async fn secret_values_never_reach_the_servers_output() {
     let b64 = Base64UrlUnpadded::encode_string(&value);
     let host = SimulatedHost::new("K8", &healthy());
     let put = |path: String, body: serde_json::Value| {
-        client.put(format!("{base}{path}")).bearer_auth(ADMIN).json(&body).send()
+        client
+            .put(format!("{base}{path}"))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
     };
     assert_eq!(
-        put(format!("/v1/hosts/{}", host.name), host.registration()).await.unwrap().status(),
-        201
-    );
-    assert_eq!(
-        put("/v1/secrets/logged".into(), serde_json::json!({ "value": b64, "policy": all_guarded() }))
+        put(format!("/v1/hosts/{}", host.name), host.registration())
             .await
             .unwrap()
             .status(),
+        201
+    );
+    assert_eq!(
+        put(
+            "/v1/secrets/logged".into(),
+            serde_json::json!({ "value": b64, "policy": all_guarded() })
+        )
+        .await
+        .unwrap()
+        .status(),
         201
     );
     // Releases, refusals, malformed bodies quoting the value.
@@ -1137,7 +1373,10 @@ async fn secret_values_never_reach_the_servers_output() {
         .await
         .unwrap();
     let jwe = released_jwe(resp).await;
-    assert_eq!(hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), &mut tpm).unwrap(), value);
+    assert_eq!(
+        hgs_keys::decrypt(&jwe, &tpm.bound_key().clone(), &mut tpm).unwrap(),
+        value
+    );
     for body in [
         serde_json::json!({ "value": b64, "policy": "bad" }),
         serde_json::json!({ "value": b64, "extra": 1, "policy": all_guarded() }),
@@ -1157,7 +1396,10 @@ async fn secret_values_never_reach_the_servers_output() {
     child.wait().unwrap();
     let output = std::fs::read(&log).unwrap();
     for enc in encodings(&value) {
-        assert!(!contains(&output, enc.as_bytes()), "{enc} in the server's output");
+        assert!(
+            !contains(&output, enc.as_bytes()),
+            "{enc} in the server's output"
+        );
     }
     assert!(!contains(&output, &value));
     assert!(!contains(&output, token.as_bytes()));
