@@ -8,6 +8,7 @@ mod agent_keys;
 mod cipolicy;
 mod demo;
 mod ekcert;
+mod guardian;
 mod host;
 mod keyprotector;
 mod serve;
@@ -78,8 +79,11 @@ enum Command {
     Attest(admin::AttestArgs),
     /// Service: run the attestation server (HTTPS API, SQLite or PostgreSQL; see README).
     Serve(serve::ServeArgs),
-    /// Owner: guardian key pairs and key protectors, offline (New-HgsGuardian,
-    /// New-HgsKeyProtector, Grant-/Revoke-HgsKeyProtectorAccess).
+    /// Key protection: make a guardian key pair (New-HgsGuardian) or fetch a service
+    /// guardian's certificate (Export-HgsGuardian).
+    #[command(subcommand)]
+    Guardian(guardian::Cmd),
+    /// Owner: key protectors, offline (New-HgsKeyProtector, Grant-/Revoke-HgsKeyProtectorAccess).
     #[command(subcommand)]
     KeyProtector(keyprotector::Cmd),
 }
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
         Command::Challenge(args) => admin::run_challenge(args),
         Command::Attest(args) => admin::run_attest(args),
         Command::Serve(args) => serve::run(args),
+        Command::Guardian(cmd) => guardian::run(cmd),
         Command::KeyProtector(cmd) => keyprotector::run(cmd),
     };
     match result {

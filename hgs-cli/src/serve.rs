@@ -3,7 +3,14 @@
 //! With no options it works out of the box: SQLite at `./hgs-server.db`, a self-signed
 //! certificate generated at start (its SHA-256 fingerprint printed, its PEM written next to the
 //! database for clients to trust), an admin token generated once into `./hgs-admin-token`
-//! (mode 0600), and the token signing key generated once into the database.
+//! (mode 0600), a master key generated once into `hgs-master-key` next to the database (mode
+//! 0600; it seals secrets, guardian keys and the token key in the database), and the token
+//! signing key generated once into the database.
+//!
+//! Master key rotation: `hgs serve --master-key-file NEW --previous-master-key-file OLD`
+//! re-seals every value under NEW at start, in one transaction (a crash leaves every value
+//! under OLD or NEW; rerun the same command). Then start with `--master-key-file NEW` alone and
+//! destroy OLD. Every replica of one PostgreSQL database must use the same key file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +43,15 @@ pub struct ServeArgs {
     /// (generated on first start) is used.
     #[arg(long)]
     token_key: Option<PathBuf>,
+    /// The master key file (64 hex digits, mode 0600) sealing secrets, guardian keys and the
+    /// token key in the database. Default: `hgs-master-key` next to a SQLite database (in the
+    /// working directory for PostgreSQL), generated on first start.
+    #[arg(long)]
+    master_key_file: Option<PathBuf>,
+    /// The master key being rotated away from: every value sealed under it is re-sealed under
+    /// --master-key-file at start (one transaction).
+    #[arg(long)]
+    previous_master_key_file: Option<PathBuf>,
     /// Lifetime of attestation tokens, in seconds.
     #[arg(long, default_value_t = hgs_server::DEFAULT_TOKEN_LIFETIME)]
     token_lifetime: u64,
@@ -109,6 +125,57 @@ fn admin_token(args: &ServeArgs) -> anyhow::Result<String> {
     Ok(token)
 }
 
+const MASTER_KEY_FILE: &str = "hgs-master-key";
+
+/// The master key's file: given, or next to the SQLite database, or in the working directory.
+fn master_key_path(args: &ServeArgs) -> PathBuf {
+    if let Some(p) = &args.master_key_file {
+        return p.clone();
+    }
+    let db = args
+        .db
+        .strip_prefix("sqlite:")
+        .map(|p| p.trim_start_matches("//"));
+    match db {
+        Some(path) if !path.contains(":memory:") => {
+            Path::new(path.split('?').next().unwrap_or(path))
+                .parent()
+                .map_or_else(
+                    || PathBuf::from(MASTER_KEY_FILE),
+                    |d| d.join(MASTER_KEY_FILE),
+                )
+        }
+        _ => PathBuf::from(MASTER_KEY_FILE),
+    }
+}
+
+fn master_keys(
+    args: &ServeArgs,
+) -> anyhow::Result<(hgs_server::MasterKey, Option<hgs_server::MasterKey>)> {
+    let path = master_key_path(args);
+    let (key, generated) = if args.master_key_file.is_some() {
+        (hgs_server::MasterKey::from_file(&path)?, false)
+    } else {
+        hgs_server::MasterKey::load_or_generate(&path)?
+    };
+    if generated {
+        eprintln!(
+            "generated a master key into {} (mode 0600): back it up apart from the database;              without it the secrets stored are lost",
+            path.display()
+        );
+    }
+    eprintln!("master key {} ({})", key.id(), path.display());
+    let previous = match &args.previous_master_key_file {
+        Some(p) => {
+            let k = hgs_server::MasterKey::from_file(p)?;
+            eprintln!("rotating from master key {} ({})", k.id(), p.display());
+            Some(k)
+        }
+        None => None,
+    };
+    Ok((key, previous))
+}
+
 /// Runs the server until Ctrl-C.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -124,6 +191,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.token_lifetime = args.token_lifetime;
     config.challenge_ttl = args.challenge_ttl;
     config.operator_token = operator_token(&args)?;
+    let (master, previous) = master_keys(&args)?;
+    config.master_key = Some(master);
+    config.previous_master_key = previous;
     config.rate_limits = hgs_server::RateLimits {
         per_client: hgs_server::Rate::new(args.rate_per_client, args.burst_per_client),
         per_host: hgs_server::Rate::new(args.rate_per_host, args.burst_per_host),

@@ -15,7 +15,9 @@
 //!
 //! `cargo bench -p hgs-server --bench load` (set `HGS_BENCH_HOSTS`, `HGS_BENCH_SECONDS`,
 //! `HGS_BENCH_CONCURRENCY` to change the run; defaults 200 hosts, 10 s, 32 clients;
-//! `HGS_BENCH_ENGINES=sqlite` or `=postgres` runs one engine).
+//! `HGS_BENCH_ENGINES=sqlite` or `=postgres` runs one engine). After the attestations, the
+//! same hosts' tokens (naming a bound key each) release a secret for as long, on the same
+//! server: releases/s and p50/p99 next to attestations/s.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../tests/common/mod.rs"]
@@ -171,6 +173,108 @@ struct Report {
     p50: Duration,
     p99: Duration,
     cpu_per_attestation: Duration,
+    releases: usize,
+    release_seconds: f64,
+    release_p50: Duration,
+    release_p99: Duration,
+}
+
+/// The token key of the bench's server, so the load generator can mint the tokens a host's
+/// attestation would carry once `cnf` is set by the verdict.
+fn bench_signer() -> hgs_attest::TokenSigner {
+    hgs_attest::TokenSigner::from_scalar_bytes(&[0x42; 32]).unwrap()
+}
+
+/// Secret releases (`POST /v1/secrets/{name}/release`) as fast as `concurrency` clients can
+/// for `seconds`: each host presents a token naming its own P-256 bound key; the server
+/// verifies it, reads the registration, policy and cut-off, opens the sealed value and
+/// encrypts it to the key (one JWE). Every answer is checked to be a JWE; the first of each
+/// client is decrypted with the host's key.
+async fn releases<S: Store>(
+    r: &Arc<Running<S>>,
+    hosts: &Arc<Vec<SimulatedHost>>,
+    seconds: u64,
+    concurrency: usize,
+) -> (usize, f64, Duration, Duration) {
+    let value = vec![0x5a_u8; 1024];
+    let resp = r
+        .admin_put(
+            "/v1/secrets/bench-vm-key",
+            &serde_json::json!({
+                "value": <base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(&value),
+                "policy": { "hosts": "all_guarded", "min_policy_version": "v1" },
+            }),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let signer = bench_signer();
+    let keys: Vec<hgs_keys::SoftP256Key> = (0..hosts.len())
+        .map(|i| {
+            let mut seed = [0x11_u8; 32];
+            seed[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+            hgs_keys::SoftP256Key::from_scalar_bytes(&seed).unwrap()
+        })
+        .collect();
+    let tokens: Arc<Vec<String>> = Arc::new(
+        hosts
+            .iter()
+            .zip(&keys)
+            .map(|(h, k)| {
+                let ek = hgs_attest::policy::ek_fingerprint(h.ek.public()).unwrap();
+                let mut claims = hgs_attest::TokenClaims::new(
+                    Some(h.name.clone()),
+                    ek,
+                    hgs_attest::AttestationStatus::Passed,
+                    now(),
+                    3600,
+                )
+                .with_bound_key(k.bound_key().clone());
+                claims.policy_version = Some(PolicyVersion::V1);
+                signer.sign(&claims).unwrap()
+            })
+            .collect(),
+    );
+    let keys = Arc::new(keys);
+    let next = Arc::new(AtomicUsize::new(0));
+    let stop = Instant::now() + Duration::from_secs(seconds);
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (r, tokens, keys, next) = (r.clone(), tokens.clone(), keys.clone(), next.clone());
+        let value = value.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < stop {
+                let i = next.fetch_add(1, Ordering::Relaxed) % tokens.len();
+                let started = Instant::now();
+                let resp = r
+                    .client
+                    .post(r.url("/v1/secrets/bench-vm-key/release"))
+                    .bearer_auth(&tokens[i])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 200);
+                let jwe = resp.text().await.unwrap();
+                latencies.push(started.elapsed());
+                assert_eq!(jwe.split('.').count(), 5);
+                if latencies.len() == 1 {
+                    let mut k = keys[i].clone();
+                    let bound = k.bound_key().clone();
+                    assert_eq!(hgs_keys::decrypt(&jwe, &bound, &mut k).unwrap(), value);
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pick = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    (all.len(), elapsed, pick(0.50), pick(0.99))
 }
 
 async fn run<S: Store>(engine: &'static str, store: S) -> Report {
@@ -183,6 +287,7 @@ async fn run<S: Store>(engine: &'static str, store: S) -> Report {
                 ServerConfig {
                     // Every simulated host attests from this machine's one address.
                     rate_limits: RateLimits::none(),
+                    token_key: Some(bench_signer()),
                     ..ServerConfig::new(common::ADMIN)
                 },
                 store,
@@ -231,6 +336,8 @@ async fn run<S: Store>(engine: &'static str, store: S) -> Report {
     let cpu = cpu_time() - c0;
     all.sort_unstable();
     let pick = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    let (released, release_seconds, release_p50, release_p99) =
+        releases(&r, &hosts, seconds, concurrency).await;
     r.handle.shutdown();
     Report {
         engine,
@@ -240,6 +347,10 @@ async fn run<S: Store>(engine: &'static str, store: S) -> Report {
         p50: pick(0.50),
         p99: pick(0.99),
         cpu_per_attestation: cpu / u32::try_from(all.len().max(1)).unwrap_or(u32::MAX),
+        releases: released,
+        release_seconds,
+        release_p50,
+        release_p99,
     }
 }
 
@@ -437,6 +548,22 @@ fn main() {
             r.p50.as_secs_f64() * 1e3,
             r.p99.as_secs_f64() * 1e3,
             r.cpu_per_attestation.as_secs_f64() * 1e6
+        );
+    }
+    println!("\nsecret releases (token verify, registration + policy + cut-off read, unseal, JWE to cnf)");
+    println!(
+        "{:<9} {:>9} {:>8} {:>11} {:>9} {:>9}",
+        "engine", "released", "seconds", "releases/s", "p50 ms", "p99 ms"
+    );
+    for r in &reports {
+        println!(
+            "{:<9} {:>9} {:>8.1} {:>11.0} {:>9.1} {:>9.1}",
+            r.engine,
+            r.releases,
+            r.release_seconds,
+            r.releases as f64 / r.release_seconds,
+            r.release_p50.as_secs_f64() * 1e3,
+            r.release_p99.as_secs_f64() * 1e3,
         );
     }
     if let Some(f) = flooded {

@@ -46,8 +46,8 @@ pub use keys::{KeyServiceError, MasterKey, MasterKeyError, DEFAULT_GUARDIAN, MAS
 pub use limits::{Limit, Rate, RateLimits, HOUSEKEEPING_EVERY};
 pub use metrics::Metrics;
 pub use store::{
-    AuditRecord, Consumed, GuardianRow, Hosts, KeyStore, SealedCell, SealedTable, SecretRow, PostgresStore, Registry, SqliteStore, Store, StoreError, VerdictRecord,
-    MAX_CHALLENGES_PER_HOST,
+    AuditRecord, Consumed, GuardianRow, Hosts, KeyStore, PostgresStore, Registry, SealedCell,
+    SealedTable, SecretRow, SqliteStore, Store, StoreError, VerdictRecord, MAX_CHALLENGES_PER_HOST,
 };
 pub use tls::{TlsError, TlsIdentity};
 
@@ -211,7 +211,10 @@ impl<S: Store> Server<S> {
             }
         }
         let keyring = keys::Keyring {
-            current: config.master_key.clone().unwrap_or_else(MasterKey::generate),
+            current: config
+                .master_key
+                .clone()
+                .unwrap_or_else(MasterKey::generate),
             previous: config.previous_master_key.clone(),
         };
         // Before anything is read: rotation and sealing of a legacy plaintext token key, in one
@@ -225,7 +228,9 @@ impl<S: Store> Server<S> {
                 let place = keys::server_key_place(TOKEN_KEY_NAME);
                 let sealed = keyring.seal(&place, hex.as_bytes());
                 let stored = store.get_or_insert_secret(TOKEN_KEY_NAME, &sealed).await?;
-                let opened = keyring.open(&place, &stored).map_err(KeyServiceError::from)?;
+                let opened = keyring
+                    .open(&place, &stored)
+                    .map_err(KeyServiceError::from)?;
                 let text = std::str::from_utf8(&opened)
                     .map_err(|_| ServerError::TokenKey(hgs_attest::TokenKeyError::Scalar))?;
                 let bytes = zeroize::Zeroizing::new(

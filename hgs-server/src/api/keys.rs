@@ -144,9 +144,8 @@ pub(super) async fn put_secret<S: Store>(
     })?;
     let decoded = Base64UrlUnpadded::decode_vec(body.value.trim()).map(Zeroizing::new);
     body.value.zeroize();
-    let value = decoded.map_err(|_| {
-        ApiError::BadRequest("the value is not base64url without padding".into())
-    })?;
+    let value = decoded
+        .map_err(|_| ApiError::BadRequest("the value is not base64url without padding".into()))?;
     if value.len() > hgs_keys::MAX_PLAINTEXT {
         return Err(ApiError::SecretTooLarge {
             len: value.len(),
@@ -215,13 +214,8 @@ pub(super) async fn create_guardian<S: Store>(
             hgs_kps::MAX_GUARDIAN_CN_LEN
         )));
     }
-    let row = keys::create_guardian(
-        &st.store,
-        &st.keyring,
-        name.as_str(),
-        st.config.clock.now(),
-    )
-    .await?;
+    let row =
+        keys::create_guardian(&st.store, &st.keyring, name.as_str(), st.config.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(GuardianInfo::from(&row))).into_response())
 }
 
@@ -355,8 +349,7 @@ impl<S: Store> Audit<'_, S> {
             })
             .await?;
         // Bounded: purge by age and count every AUDIT_PURGE_EVERY rows this server wrote.
-        if st.audits.fetch_add(1, Ordering::Relaxed) % AUDIT_PURGE_EVERY == AUDIT_PURGE_EVERY - 1
-        {
+        if st.audits.fetch_add(1, Ordering::Relaxed) % AUDIT_PURGE_EVERY == AUDIT_PURGE_EVERY - 1 {
             st.store
                 .purge_audit(now.saturating_sub(AUDIT_RETENTION), AUDIT_MAX_ROWS)
                 .await?;
@@ -388,7 +381,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Verifies the bearer token: the signature with the server's token key first. An authentic
 /// but expired token is the refusal `expired` (403); anything else that does not verify is
 /// `invalid_token` (401).
-fn verify<S: Store>(st: &AppState<S>, token: Option<&str>, now: u64) -> Result<VerifiedToken, ApiError> {
+fn verify<S: Store>(
+    st: &AppState<S>,
+    token: Option<&str>,
+    now: u64,
+) -> Result<VerifiedToken, ApiError> {
     let token = token.ok_or(ApiError::InvalidToken(None))?;
     st.verifier.verify(token, now).map_err(|e| match e {
         TokenError::Expired { exp, now, .. } => {

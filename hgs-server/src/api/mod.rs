@@ -50,8 +50,8 @@ use crate::ServerConfig;
 
 pub use attestation::{AttestationResponse, ChallengeBody};
 pub use error::{ApiError, ErrorBody};
-pub use keys::{DenyIssuedBefore, GuardianInfo, SecretBody, SecretInfo, MAX_AUDIT_LIMIT};
 pub(crate) use extract::from_hex;
+pub use keys::{DenyIssuedBefore, GuardianInfo, SecretBody, SecretInfo, MAX_AUDIT_LIMIT};
 pub use registry::{
     BaselineRegistration, CiPolicyRequest, HostRegistration, ImportBody, Imported, InstalledRoot,
     PolicyStateEntry, RootInstall,

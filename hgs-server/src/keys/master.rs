@@ -143,11 +143,11 @@ impl MasterKey {
             return Err(MasterKeyError::Format { path: shown });
         }
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
-        let bytes = Zeroizing::new(
-            hgs_tpm::hex::decode(text.trim()).ok_or(MasterKeyError::Format {
+        let bytes = Zeroizing::new(hgs_tpm::hex::decode(text.trim()).ok_or(
+            MasterKeyError::Format {
                 path: shown.clone(),
-            })?,
-        );
+            },
+        )?);
         let arr: [u8; MASTER_KEY_LEN] = bytes
             .as_slice()
             .try_into()
@@ -282,7 +282,8 @@ impl Keyring {
                 }
             }
         };
-        let blob = Base64UrlUnpadded::decode_vec(body).map_err(|_| MasterKeyError::NotSealed { what })?;
+        let blob =
+            Base64UrlUnpadded::decode_vec(body).map_err(|_| MasterKeyError::NotSealed { what })?;
         if blob.len() < 12 + 16 {
             return Err(MasterKeyError::NotSealed { what });
         }
@@ -354,7 +355,10 @@ mod tests {
             current: b,
             previous: Some(a),
         };
-        assert_eq!(&rotating.open(&place("db", "{}"), &s).unwrap()[..], b"value");
+        assert_eq!(
+            &rotating.open(&place("db", "{}"), &s).unwrap()[..],
+            b"value"
+        );
         // Not sealed at all.
         assert!(matches!(
             ring.open(&place("db", "{}"), "00ff"),

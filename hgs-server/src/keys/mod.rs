@@ -12,7 +12,9 @@ mod master;
 
 pub use master::{MasterKey, MasterKeyError, MASTER_KEY_LEN};
 
-pub(crate) use audit::{refusal_kind, token_id, AUDIT_MAX_ROWS, AUDIT_PURGE_EVERY, AUDIT_RETENTION};
+pub(crate) use audit::{
+    refusal_kind, token_id, AUDIT_MAX_ROWS, AUDIT_PURGE_EVERY, AUDIT_RETENTION,
+};
 pub(crate) use master::{Keyring, Place};
 
 use hgs_kps::GuardianKey;

@@ -98,8 +98,10 @@ pub trait KeyStore: Send + Sync + 'static {
         now: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// The secret of this name.
-    fn secret(&self, name: &str)
-        -> impl Future<Output = Result<Option<SecretRow>, StoreError>> + Send;
+    fn secret(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<SecretRow>, StoreError>> + Send;
     /// Every secret, by name.
     fn secrets(&self) -> impl Future<Output = Result<Vec<SecretRow>, StoreError>> + Send;
     /// Deletes a secret; false if there was none.
@@ -128,8 +130,10 @@ pub trait KeyStore: Send + Sync + 'static {
         record: &AuditRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The newest `limit` audit records, newest first.
-    fn audit(&self, limit: u64)
-        -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+    fn audit(
+        &self,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
     /// Deletes audit records older than `before` and all but the newest `keep`; returns how
     /// many.
     fn purge_audit(

@@ -12,7 +12,8 @@
 
 //!
 //! Files: this one (the trait and its types), `engines.rs` (opening each engine, migrations),
-//! `sql.rs` (the one SQL implementation of the trait both engines share).
+//! `sql.rs` (the one SQL implementation of the trait both engines share), `keys.rs` (the key
+//! protection service's part, [`KeyStore`], a supertrait of [`Store`]).
 
 mod engines;
 mod keys;
