@@ -1,12 +1,13 @@
-//! Owner tooling, offline: `hgs key-protector new-guardian|new|show|grant|revoke`.
+//! Owner tooling, offline: `hgs key-protector new|show|grant|revoke`.
 //!
-//! The HGS counterparts: `New-HgsGuardian -GenerateCertificates` (a guardian key pair: the
-//! private key PEM, kept by its holder, and the certificate `Export-HgsGuardian` would hand
-//! out), `New-HgsKeyProtector -Owner -Guardian` (a fresh transport key wrapped to the owner and
-//! to each guardian), `Grant-HgsKeyProtectorAccess` and `Revoke-HgsKeyProtectorAccess` (the
-//! owner opens the protector with its private key and re-wraps it). The work is `hgs-kps`'s
-//! (`KeyProtector`, `Guardian`, `GuardianKey`); this module reads and writes files and prints.
-//! Private keys and transport keys are written mode 0600 from creation.
+//! The HGS counterparts: `New-HgsKeyProtector -Owner -Guardian` (a fresh transport key wrapped
+//! to the owner and to each guardian), `ConvertTo-HgsKeyProtector` (reading one),
+//! `Grant-HgsKeyProtectorAccess` and `Revoke-HgsKeyProtectorAccess` (the owner opens the
+//! protector with its private key and re-wraps it). Guardian key pairs, the owner's included,
+//! come from `hgs guardian new` (`New-HgsGuardian`), a service's certificates from
+//! `hgs guardian export` (`guardian.rs`). The work is `hgs-kps`'s (`KeyProtector`, `Guardian`,
+//! `GuardianKey`); this module reads and writes files and prints. A transport key is written
+//! mode 0600 from creation.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,13 +18,10 @@ use hgs_kps::{Guardian, GuardianFingerprint, GuardianKey, KeyProtector};
 
 use crate::util::read_file;
 
-/// Default validity of a generated guardian certificate: ten years.
-const DEFAULT_VALID_DAYS: u64 = 3650;
-
 /// The owner's key pair: what opens a protector to grant or revoke.
 #[derive(Debug, Args)]
 pub struct OwnerKeyArgs {
-    /// The owner's private key (PKCS#8 PEM, from `new-guardian --key-out`); any guardian
+    /// The owner's private key (PKCS#8 PEM, from `hgs guardian new --key-out`); any guardian
     /// listed in the protector may stand in.
     #[arg(long)]
     pub owner_key: PathBuf,
@@ -35,22 +33,6 @@ pub struct OwnerKeyArgs {
 /// `hgs key-protector` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Make a guardian key pair, e.g. the owner's (New-HgsGuardian -GenerateCertificates): a
-    /// P-256 key and its self-signed certificate.
-    NewGuardian {
-        /// The certificate's subject common name.
-        #[arg(long)]
-        name: String,
-        /// Where to write the private key (PKCS#8 PEM, created mode 0600).
-        #[arg(long)]
-        key_out: PathBuf,
-        /// Where to write the certificate (PEM): give it to whoever makes protectors.
-        #[arg(long)]
-        cert_out: PathBuf,
-        /// Days the certificate is valid.
-        #[arg(long, default_value_t = DEFAULT_VALID_DAYS)]
-        valid_days: u64,
-    },
     /// Make a key protector (New-HgsKeyProtector -Owner -Guardian): a new random transport key
     /// wrapped to the owner and to each guardian.
     New {
@@ -143,38 +125,10 @@ fn write_protector(path: &Path, kp: &KeyProtector) -> anyhow::Result<()> {
     hgs_cli::store::write_atomic(path, &bytes).map_err(anyhow::Error::from)
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Runs `hgs key-protector ...`.
 pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     let mut rng = rand_core::OsRng;
     match cmd {
-        Cmd::NewGuardian {
-            name,
-            key_out,
-            cert_out,
-            valid_days,
-        } => {
-            // Valid from a minute ago: a verifier's clock a little behind still accepts it.
-            let not_before = now().saturating_sub(60);
-            let not_after = not_before.saturating_add(valid_days.saturating_mul(86_400));
-            let key = GuardianKey::generate(&name, not_before, not_after, &mut rng)?;
-            hgs_agent::private_file::write_private(&key_out, key.private_pem().as_bytes())?;
-            hgs_cli::store::write_atomic(&cert_out, key.certificate_pem().as_bytes())?;
-            println!(
-                "guardian {} (fingerprint {}): private key {} (mode 0600), certificate {}",
-                key.guardian().name(),
-                key.guardian().fingerprint(),
-                key_out.display(),
-                cert_out.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
         Cmd::New {
             guardians,
             owner,

@@ -330,17 +330,21 @@ fn a_guarded_swtpm_host_gets_its_secret_and_transport_key_decrypted_in_its_tpm_a
         "{}",
         response.text().unwrap()
     );
-    let pem = served
-        .http
-        .get(format!("{}/v1/guardians/fabric", served.url))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    std::fs::write(r.dir.join("fabric.pem"), pem).unwrap();
     r.ok(&[
-        "key-protector",
-        "new-guardian",
+        "guardian",
+        "export",
+        "--server",
+        &served.url,
+        "--server-cert",
+        "server.pem",
+        "--name",
+        "fabric",
+        "--out",
+        "fabric.pem",
+    ]);
+    r.ok(&[
+        "guardian",
+        "new",
         "--name",
         "owner",
         "--key-out",

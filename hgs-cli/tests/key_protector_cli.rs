@@ -1,4 +1,4 @@
-//! The owner's offline tooling through the `hgs` program: `hgs key-protector new-guardian`
+//! The owner's offline tooling through the `hgs` program: `hgs guardian new`
 //! makes key pairs (private key mode 0600), `new` a protector for an owner and a guardian,
 //! `show` lists it, `grant` adds a guardian that then opens the *same* transport key, `revoke`
 //! removes one that then opens nothing; revoking the owner, or granting with a key that is not
@@ -45,8 +45,8 @@ fn key_pair(dir: &Path, name: &str) -> GuardianKey {
     ok(
         dir,
         &[
-            "key-protector",
-            "new-guardian",
+            "guardian",
+            "new",
             "--name",
             name,
             "--key-out",
