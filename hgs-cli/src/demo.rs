@@ -190,7 +190,7 @@ fn offline_demo(dir: &std::path::Path) -> anyhow::Result<()> {
 #[cfg(not(feature = "demo"))]
 fn tpm_demo() -> anyhow::Result<ExitCode> {
     println!(
-        "\n== Parts 2 and 3 (software TPM) skipped: this hgs was built without the `demo` feature."
+        "\n== Parts 2 to 4 (software TPM) skipped: this hgs was built without the `demo` feature."
     );
     println!(
         "   Run bash scripts/demo (installs libtss2-dev swtpm swtpm-tools), or: cargo run --release --features demo --bin hgs -- demo"
@@ -394,7 +394,8 @@ fn tpm_demo() -> anyhow::Result<ExitCode> {
         other => bail!("replayed quote not refused: {other:?}"),
     }
     drop(tpm);
-    service_demo(&sw.tcti(), &ekpub, &log, &ak)?;
+    let mut sw = sw;
+    service_demo(&mut sw, &ekpub, &log, &ak)?;
     drop(sw);
     println!("\nDemo complete.");
     Ok(ExitCode::SUCCESS)
@@ -415,7 +416,7 @@ impl Drop for Served {
 /// Part 3: the same host attests to the service over HTTPS.
 #[cfg(feature = "demo")]
 fn service_demo(
-    tcti: &str,
+    sw: &mut hgs_testkit::swtpm::Swtpm,
     ekpub: &[u8],
     log: &[u8],
     ak: &hgs_agent::tpm::ak::AkState,
@@ -423,6 +424,7 @@ fn service_demo(
     use hgs_agent::tpm::agent::{answer_challenge, banks_of, to_evidence, ChallengeInput};
     use std::process::Command;
 
+    let tcti = &sw.tcti();
     println!("\n== Part 3: the attestation service (hgs serve on SQLite) and its agent ==");
     let dir = std::env::temp_dir().join(format!("hgs-demo-service-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -615,6 +617,255 @@ fn service_demo(
         body["error"].as_str().unwrap_or("-"),
         body["message"].as_str().unwrap_or("-")
     );
+    key_protection_demo(
+        sw,
+        &dir,
+        &Service {
+            url: &url,
+            http: &http,
+            admin_token: &admin_token,
+        },
+    )?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// The running service, for part 4.
+#[cfg(feature = "demo")]
+struct Service<'a> {
+    url: &'a str,
+    http: &'a reqwest::blocking::Client,
+    admin_token: &'a str,
+}
+
+/// Part 4: the key protection service. The owner makes a key protector offline for the
+/// service's guardian; the administrator stores a secret with a release policy; the guarded host
+/// gets both, encrypted to the decryption key in its TPM, and decrypts them there; after a
+/// tampered boot of the same TPM it is refused.
+#[cfg(feature = "demo")]
+fn key_protection_demo(
+    sw: &mut hgs_testkit::swtpm::Swtpm,
+    dir: &std::path::Path,
+    service: &Service<'_>,
+) -> anyhow::Result<()> {
+    use hgs_testkit::synthetic::WindowsBoot;
+    use std::process::{Command, Output};
+
+    println!("\n== Part 4: key protection (guardians, key protectors, secrets) ==");
+    let hgs = std::env::current_exe()?;
+    let run = |args: &[&str]| -> anyhow::Result<Output> {
+        Ok(Command::new(&hgs).current_dir(dir).args(args).output()?)
+    };
+    let ok = |args: &[&str]| -> anyhow::Result<Output> {
+        let out = run(args)?;
+        if !out.status.success() {
+            bail!(
+                "hgs {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(out)
+    };
+    let url = service.url;
+
+    step(
+        "19",
+        "owner: hgs guardian new (New-HgsGuardian); the fabric's guardian: hgs guardian export (Export-HgsGuardian)",
+    );
+    ok(&[
+        "guardian",
+        "new",
+        "--name",
+        "Demo Owner",
+        "--cert-out",
+        "owner.pem",
+        "--key-out",
+        "owner.key",
+    ])?;
+    ok(&[
+        "guardian",
+        "export",
+        "--server",
+        url,
+        "--server-cert",
+        "server.pem",
+        "--name",
+        "default",
+        "--out",
+        "fabric.pem",
+    ])?;
+    println!("      owner.pem (key in owner.key, 0600), fabric.pem (the service holds its key)");
+
+    step(
+        "20",
+        "owner, offline: hgs key-protector new --owner owner.pem --guardian fabric.pem (New-HgsKeyProtector)",
+    );
+    ok(&[
+        "key-protector",
+        "new",
+        "--owner",
+        "owner.pem",
+        "--guardian",
+        "fabric.pem",
+        "--out",
+        "vm.kp",
+        "--transport-key-out",
+        "vm.transport-key",
+    ])?;
+    let shown = ok(&["key-protector", "show", "vm.kp"])?;
+    for line in String::from_utf8_lossy(&shown.stdout).lines().take(4) {
+        println!("      {line}");
+    }
+
+    step(
+        "21",
+        "admin: a secret released to every guarded host under policy v1 or later (PUT /v1/secrets/vm-disk-key)",
+    );
+    let secret = b"demo disk-encryption key: 0123456789abcdef";
+    let r = service
+        .http
+        .put(format!("{url}/v1/secrets/vm-disk-key"))
+        .bearer_auth(service.admin_token)
+        .json(&serde_json::json!({
+            "value": base64url(secret),
+            "policy": {"hosts": "all_guarded", "min_policy_version": "v1"},
+        }))
+        .send()?;
+    if !r.status().is_success() {
+        bail!("storing the secret: {} {}", r.status(), r.text()?);
+    }
+    println!("      stored, encrypted at rest under the service's master key");
+
+    let agent = |verb: &[&str], state: &str, tcti: &str| -> anyhow::Result<Output> {
+        let mut args = verb.to_vec();
+        args.extend([
+            "--server",
+            url,
+            "--server-cert",
+            "server.pem",
+            "--host",
+            "demo-host",
+            "--log",
+            "boot.log",
+            "--state",
+            state,
+            "--tcti",
+            tcti,
+        ]);
+        run(&args)
+    };
+    let tcti = sw.tcti();
+
+    step(
+        "22",
+        "host: hgs agent secret get vm-disk-key --out disk.key (JWE to its TPM-bound key, TPM2_RSA_Decrypt)",
+    );
+    let out = agent(
+        &["agent", "secret", "get", "vm-disk-key", "--out", "disk.key"],
+        "agent",
+        &tcti,
+    )?;
+    if !out.status.success() {
+        bail!(
+            "the secret was not released: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if std::fs::read(dir.join("disk.key"))? != secret {
+        bail!("the released secret differs from the one stored");
+    }
+    println!(
+        "      disk.key ({} bytes, 0600) = the stored secret",
+        secret.len()
+    );
+
+    step(
+        "23",
+        "host: hgs agent key-protector unwrap vm.kp (the service re-encrypts the transport key to the TPM)",
+    );
+    let out = agent(
+        &[
+            "agent",
+            "key-protector",
+            "unwrap",
+            "vm.kp",
+            "--out",
+            "vm.key",
+        ],
+        "agent",
+        &tcti,
+    )?;
+    if !out.status.success() {
+        bail!(
+            "the key protector was not unwrapped: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if std::fs::read(dir.join("vm.key"))? != std::fs::read(dir.join("vm.transport-key"))? {
+        bail!("the unwrapped transport key differs from the owner's");
+    }
+    println!("      vm.key = the transport key the owner made");
+
+    step(
+        "24",
+        "tampered: the same TPM reboots with Secure Boot off; its agent attests and asks again",
+    );
+    sw.reboot()?;
+    let tcti = sw.tcti();
+    let bad = WindowsBoot {
+        secure_boot: false,
+        ..WindowsBoot::default()
+    }
+    .build();
+    {
+        let mut tpm = hgs_agent::tpm::Tpm::open(&tcti)?;
+        hgs_agent::tpm::pcr::replay_log(&mut tpm, &bad)?;
+    }
+    std::fs::write(dir.join("boot.log"), &bad)?;
+    // After a reboot the agent holds no token for this boot: a fresh state directory (a new AK
+    // and bound key in the same TPM) attests first.
+    ok(&[
+        "agent",
+        "ak",
+        "--out",
+        "ak-after-reboot.pub",
+        "--state",
+        "agent-rebooted",
+        "--tcti",
+        &tcti,
+    ])?;
+    let out = agent(
+        &[
+            "agent",
+            "secret",
+            "get",
+            "vm-disk-key",
+            "--out",
+            "disk2.key",
+        ],
+        "agent-rebooted",
+        &tcti,
+    )?;
+    if out.status.success() || dir.join("disk2.key").exists() {
+        bail!("a host with a tampered boot was released the secret");
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let shown = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("created the bound key"));
+    for (i, line) in shown.take(3).enumerate() {
+        println!(
+            "      {}{line}",
+            if i == 0 { "REFUSED: " } else { "         " }
+        );
+    }
+    Ok(())
+}
+
+/// Base64url without padding (the secret's wire form).
+#[cfg(feature = "demo")]
+fn base64url(bytes: &[u8]) -> String {
+    use base64ct::Encoding as _;
+    base64ct::Base64UrlUnpadded::encode_string(bytes)
 }

@@ -52,7 +52,8 @@ fn offline_demo_evaluates_the_bundled_evidence_and_refuses_the_tampered_copy() {
 
 #[cfg(feature = "demo")]
 #[test]
-fn full_demo_passes_on_a_software_tpm_and_refuses_a_replayed_quote_then_attests_to_the_service() {
+fn full_demo_passes_on_a_software_tpm_and_refuses_a_replayed_quote_then_attests_to_the_service_and_releases_keys(
+) {
     if !(hgs_testkit::swtpm::on_path("swtpm") && hgs_testkit::swtpm::on_path("swtpm_setup")) {
         if std::env::var("HGS_SKIP_TPM_TESTS").as_deref() == Ok("1") {
             return;
@@ -72,5 +73,15 @@ fn full_demo_passes_on_a_software_tpm_and_refuses_a_replayed_quote_then_attests_
     assert!(text.contains("status Passed, policy v1"), "{text}");
     assert!(text.contains("affirming: true"), "{text}");
     assert!(text.contains("REFUSED (409): challenge_used"), "{text}");
+    // Part 4: key protection.
+    assert!(text.contains("= the stored secret"), "{text}");
+    assert!(
+        text.contains("vm.key = the transport key the owner made"),
+        "{text}"
+    );
+    assert!(
+        text.contains("REFUSED: InsecureHostConfiguration [SecureBoot"),
+        "{text}"
+    );
     assert!(text.contains("Demo complete."), "{text}");
 }

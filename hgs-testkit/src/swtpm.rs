@@ -218,6 +218,20 @@ impl Swtpm {
         Err(SwtpmError::Start { message: last })
     }
 
+    /// Power-cycles the TPM: stops `swtpm` and starts it again on the same state (the same EK,
+    /// every key blob still loadable), with its PCRs reset — the host rebooting. The ports (so
+    /// [`Swtpm::tcti`]) change.
+    pub fn reboot(&mut self) -> Result<(), SwtpmError> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut next = Swtpm::start_existing(&self.state_dir)?;
+        std::mem::swap(&mut self.child, &mut next.child);
+        self.port = next.port;
+        // `next` now owns the dead child and keeps the directory on drop.
+        drop(next);
+        Ok(())
+    }
+
     /// The TCTI string to reach this TPM (`swtpm:host=127.0.0.1,port=N`).
     pub fn tcti(&self) -> String {
         tcti_for(self.port)
