@@ -160,7 +160,7 @@ fn master_keys(
     };
     if generated {
         eprintln!(
-            "generated a master key into {} (mode 0600): back it up apart from the database;              without it the secrets stored are lost",
+            "generated a master key into {} (mode 0600): back it up apart from the database; without it the secrets stored are lost",
             path.display()
         );
     }
