@@ -45,7 +45,7 @@ pub struct ServeArgs {
     token_key: Option<PathBuf>,
     /// The master key file (64 hex digits, mode 0600) sealing secrets, guardian keys and the
     /// token key in the database. Default: `hgs-master-key` next to a SQLite database (in the
-    /// working directory for PostgreSQL), generated on first start.
+    /// working directory for PostgreSQL). Generated (0600) when the file does not exist.
     #[arg(long)]
     master_key_file: Option<PathBuf>,
     /// The master key being rotated away from: every value sealed under it is re-sealed under
@@ -153,14 +153,13 @@ fn master_keys(
     args: &ServeArgs,
 ) -> anyhow::Result<(hgs_server::MasterKey, Option<hgs_server::MasterKey>)> {
     let path = master_key_path(args);
-    let (key, generated) = if args.master_key_file.is_some() {
-        (hgs_server::MasterKey::from_file(&path)?, false)
-    } else {
-        hgs_server::MasterKey::load_or_generate(&path)?
-    };
+    // Generated when absent, given or not: `--master-key-file NEW --previous-master-key-file
+    // OLD` is then the whole rotation. A mistyped path on an existing database fails closed:
+    // the rows are sealed under another key, and the server refuses to start naming both ids.
+    let (key, generated) = hgs_server::MasterKey::load_or_generate(&path)?;
     if generated {
         eprintln!(
-            "generated a master key into {} (mode 0600): back it up apart from the database;              without it the secrets stored are lost",
+            "generated a master key into {} (mode 0600): back it up apart from the database; without it the secrets stored are lost",
             path.display()
         );
     }

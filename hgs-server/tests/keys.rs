@@ -1404,3 +1404,53 @@ async fn secret_values_never_reach_the_servers_output() {
     assert!(!contains(&output, &value));
     assert!(!contains(&output, token.as_bytes()));
 }
+
+// --- the audit trail is bounded --------------------------------------------------------
+
+async fn audit_is_bounded_by_age_and_count<S: Store>(store: &S) {
+    let record = |at: u64, i: usize| hgs_server::AuditRecord {
+        at,
+        host: Some("H".into()),
+        kind: "secret".into(),
+        object: format!("s{i}"),
+        token_id: "00".repeat(16),
+        outcome: "refused".into(),
+        reason: "not_passed".into(),
+    };
+    // 10 old rows, 30 recent ones.
+    for i in 0..10 {
+        store.record_audit(&record(1_000, i)).await.unwrap();
+    }
+    for i in 10..40 {
+        store.record_audit(&record(START, i)).await.unwrap();
+    }
+    assert_eq!(store.audit(1000).await.unwrap().len(), 40);
+    // By age: the 10 rows before START go.
+    assert_eq!(store.purge_audit(START, 1000).await.unwrap(), 10);
+    // By count: only the newest 25 stay, newest first.
+    assert_eq!(store.purge_audit(0, 25).await.unwrap(), 5);
+    let left = store.audit(1000).await.unwrap();
+    assert_eq!(left.len(), 25);
+    assert_eq!(left[0].object, "s39");
+    assert_eq!(left[24].object, "s15");
+    // Counted by outcome and reason for /status.
+    assert_eq!(
+        store.audit_counts(START).await.unwrap(),
+        vec![("refused".to_owned(), "not_passed".to_owned(), 25)]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_audit_is_bounded_by_age_and_count() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    audit_is_bounded_by_age_and_count(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_audit_is_bounded_by_age_and_count() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&url, 4).await.unwrap();
+    audit_is_bounded_by_age_and_count(&store).await;
+}
