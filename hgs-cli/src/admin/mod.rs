@@ -33,7 +33,9 @@ mod server;
 mod target;
 mod verify;
 
-pub use verify::{now_unix, run_attest, run_challenge, AttestArgs, ChallengeArgs};
+#[cfg(feature = "demo")]
+pub use verify::now_unix;
+pub use verify::{run_attest, run_challenge, AttestArgs, ChallengeArgs};
 
 /// `--policy-version`.
 #[derive(Debug, Clone, Args)]
