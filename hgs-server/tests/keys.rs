@@ -284,12 +284,25 @@ async fn refusals_are_typed_and_audited<S: Store>(r: &Running<S>, clock: &TestCl
         assert_eq!(body["error"], "invalid_token");
     }
 
-    // A real attestation's token (no cnf yet): 403 no_bound_key.
+    // A real attestation's token names the key its evidence bound: here no certified key, so
+    // the synthetic boot's VSM identity key from the quoted log.
     let msg = r.challenge(&host).await;
     let (status, attested) = r.attest(&host.answer(&msg)).await;
     assert_eq!(status, 200, "{attested}");
     let real = attested["token"].as_str().unwrap().to_owned();
-    let (status, body) = refused(release(r, "s1", Some(&real)).await).await;
+    let verified = hgs_attest::TokenVerifier::new()
+        .with_key(*signer().verifying_key())
+        .verify(&real, clock.now())
+        .unwrap();
+    let idk = verified
+        .claims()
+        .cnf
+        .clone()
+        .expect("the token names the IDK");
+    assert!(matches!(&idk, hgs_keys::BoundKey::Rsa(k) if k.n() == [0xc5; 256]));
+    // A token without cnf: 403 no_bound_key.
+    let no_cnf = token_for(&host, AttestationStatus::Passed, clock.now(), None);
+    let (status, body) = refused(release(r, "s1", Some(&no_cnf)).await).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (403, Some("release_refused")),
