@@ -28,14 +28,17 @@ pub struct PrivateFileError {
 /// The mode of every file [`write_private`] creates: read and write for the owner only.
 pub const PRIVATE_MODE: u32 = 0o600;
 
-fn open_private(path: &Path) -> std::io::Result<File> {
+/// A new file (`O_CREAT | O_EXCL`), created with `mode` when one is given (Unix).
+fn open_new(path: &Path, mode: Option<u32>) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    {
+    if let Some(mode) = mode {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(PRIVATE_MODE);
+        options.mode(mode);
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     options.open(path)
 }
 
@@ -43,6 +46,19 @@ fn open_private(path: &Path) -> std::io::Result<File> {
 /// the same directory, renamed over `path`). An existing file at `path` is replaced, whatever
 /// its mode was; the temporary file is removed on error.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), PrivateFileError> {
+    write_atomic_with(path, bytes, Some(PRIVATE_MODE))
+}
+
+/// Writes `bytes` to `path` atomically like [`write_private`], with the platform's default
+/// mode (for files that hold nothing secret: the admin store, a key protector). Readers see the
+/// old or the new content, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PrivateFileError> {
+    write_atomic_with(path, bytes, None)
+}
+
+/// Temporary file beside `path` (created with `mode`, if any), write, fsync, rename over
+/// `path`, fsync of the directory; the temporary file is removed on error.
+fn write_atomic_with(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), PrivateFileError> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -63,7 +79,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), PrivateFileError> 
         let path = p.to_path_buf();
         move |source| PrivateFileError { op, path, source }
     };
-    let mut file = open_private(&tmp).map_err(err("create", &tmp))?;
+    let mut file = open_new(&tmp, mode).map_err(err("create", &tmp))?;
     let written = (|| {
         file.write_all(bytes).map_err(err("write", &tmp))?;
         file.sync_all().map_err(err("fsync", &tmp))?;

@@ -49,7 +49,6 @@ pub mod verbs;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hgs_attest::Challenge;
@@ -635,50 +634,14 @@ pub fn parse_document(path: &Path, bytes: &[u8]) -> Result<StoreData, StoreError
 }
 
 /// Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename,
-/// fsync of the directory. Readers see the old or the new content, never a mix.
+/// fsync of the directory (`hgs_agent::private_file::write_atomic`). Readers see the old or the
+/// new content, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let io = |op: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| StoreError::Io {
-            path: p,
-            op,
-            source,
-        }
-    };
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io("create temporary file", &tmp))?;
-        f.write_all(bytes).map_err(io("write", &tmp))?;
-        f.sync_all().map_err(io("fsync", &tmp))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(io("rename into place", path))?;
-        let d = File::open(&dir).map_err(io("open directory", &dir))?;
-        d.sync_all().map_err(io("fsync directory", &dir))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    hgs_agent::private_file::write_atomic(path, bytes).map_err(|e| StoreError::Io {
+        path: e.path,
+        op: e.op,
+        source: e.source,
+    })
 }
 
 #[cfg(test)]
