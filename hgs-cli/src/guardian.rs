@@ -108,24 +108,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    if !args.server.starts_with("https://") {
-        bail!("--server {:?}: HTTPS only (https://host:port)", args.server);
-    }
+    let client = crate::admin::https_client(
+        &args.server,
+        args.server_cert.as_deref(),
+        Duration::from_secs(30),
+    )?;
     let name = hgs_policy::Name::new(&args.name).context("--name")?;
-    let mut builder = reqwest::blocking::Client::builder()
-        .use_rustls_tls()
-        .https_only(true)
-        .timeout(Duration::from_secs(30));
-    if let Some(path) = &args.server_cert {
-        let pem = std::fs::read(path)
-            .with_context(|| format!("cannot read --server-cert {}", path.display()))?;
-        let cert = reqwest::Certificate::from_pem(&pem)
-            .with_context(|| format!("{}: not a PEM certificate", path.display()))?;
-        builder = builder
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(cert);
-    }
-    let client = builder.build().context("cannot set up the HTTPS client")?;
     let url = format!(
         "{}/v1/guardians/{}",
         args.server.trim_end_matches('/'),

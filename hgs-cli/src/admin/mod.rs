@@ -30,6 +30,7 @@ pub use target::Target;
 
 mod backend;
 mod server;
+pub(crate) use server::https_client;
 mod target;
 mod verify;
 

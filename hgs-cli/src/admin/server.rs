@@ -48,28 +48,38 @@ pub struct Refused {
     pub message: String,
 }
 
+/// An HTTPS-only client of `server` (`https://host:port`), trusting `server_cert` (PEM) alone
+/// when given, else the web PKI roots; each request times out after `timeout`.
+pub(crate) fn https_client(
+    server: &str,
+    server_cert: Option<&Path>,
+    timeout: Duration,
+) -> anyhow::Result<Client> {
+    if !server.starts_with("https://") {
+        bail!("--server {server:?}: HTTPS only (https://host:port)");
+    }
+    let mut builder = Client::builder()
+        .use_rustls_tls()
+        .https_only(true)
+        .timeout(timeout);
+    if let Some(path) = server_cert {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read --server-cert {}", path.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .with_context(|| format!("{}: not a PEM certificate", path.display()))?;
+        builder = builder
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(cert);
+    }
+    builder.build().context("cannot set up the HTTPS client")
+}
+
 impl ServerRegistry {
     /// A client of `server` (`https://host:port`) trusting `server_cert` (PEM) when given, else
     /// the web PKI roots, authenticated with the admin `token`.
     pub fn new(server: &str, server_cert: Option<&Path>, token: String) -> anyhow::Result<Self> {
-        if !server.starts_with("https://") {
-            bail!("--server {server:?}: the admin API is HTTPS only (https://host:port)");
-        }
-        let mut builder = Client::builder()
-            .use_rustls_tls()
-            .https_only(true)
-            .timeout(REQUEST_TIMEOUT);
-        if let Some(path) = server_cert {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("cannot read --server-cert {}", path.display()))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .with_context(|| format!("{}: not a PEM certificate", path.display()))?;
-            builder = builder
-                .tls_built_in_root_certs(false)
-                .add_root_certificate(cert);
-        }
         Ok(ServerRegistry {
-            http: builder.build().context("cannot set up the HTTPS client")?,
+            http: https_client(server, server_cert, REQUEST_TIMEOUT)?,
             base: server.trim_end_matches('/').to_string(),
             token,
         })
