@@ -412,6 +412,25 @@ async fn registration<S: Store>(
     Ok(registry.hosts.into_iter().find(|h| h.name == name))
 }
 
+/// `hgs_kps::decide_release` on what the database says now: the host's registration and the
+/// cut-off (no cache, so a change on any replica applies to the next release).
+async fn decide<S: Store>(
+    st: &AppState<S>,
+    verified: &VerifiedToken,
+    now: u64,
+    policy: &ReleasePolicy,
+) -> Result<Result<hgs_kps::Release, hgs_kps::Refusal>, ApiError> {
+    let registered = registration(st, verified).await?;
+    let cutoff = deny_issued_before(&st.store).await?;
+    Ok(decide_release(
+        verified,
+        now,
+        registered.as_ref(),
+        policy,
+        cutoff,
+    ))
+}
+
 fn jose(jwe: String) -> Response {
     ([(header::CONTENT_TYPE, JOSE)], jwe).into_response()
 }
@@ -449,9 +468,7 @@ pub(super) async fn release_secret<S: Store>(
         return Err(audit.refuse(e).await);
     };
     let policy: ReleasePolicy = crate::store::parse(&secret.policy, "release policy")?;
-    let registered = registration(&st, &verified).await?;
-    let cutoff = deny_issued_before(&st.store).await?;
-    let release = match decide_release(&verified, now, registered.as_ref(), &policy, cutoff) {
+    let release = match decide(&st, &verified, now, &policy).await? {
         Ok(r) => r,
         Err(r) => return Err(audit.refuse(r.into()).await),
     };
@@ -503,9 +520,7 @@ pub(super) async fn unwrap_key_protector<S: Store>(
         return Err(audit.refuse(ApiError::NoGuardian).await);
     };
     let policy = key_protector_policy(&st.store).await?;
-    let registered = registration(&st, &verified).await?;
-    let cutoff = deny_issued_before(&st.store).await?;
-    let release = match decide_release(&verified, now, registered.as_ref(), &policy, cutoff) {
+    let release = match decide(&st, &verified, now, &policy).await? {
         Ok(r) => r,
         Err(r) => return Err(audit.refuse(r.into()).await),
     };
