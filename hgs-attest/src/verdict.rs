@@ -529,12 +529,7 @@ impl core::fmt::Display for Failure {
             }
             Failure::BoundKeyRefused { error } => {
                 write!(f, "bound key refused: {error}")?;
-                let mut source = std::error::Error::source(error);
-                while let Some(s) = source {
-                    write!(f, ": {s}")?;
-                    source = s.source();
-                }
-                Ok(())
+                write_sources(f, error)
             }
             Failure::BoundKeyUnusable { public } => write!(
                 f,
@@ -544,12 +539,7 @@ impl core::fmt::Display for Failure {
             Failure::QuoteMissing { bank } => write!(f, "no quote covers the {bank} bank"),
             Failure::Quote { bank, error } => {
                 write!(f, "{bank} quote refused: {error}")?;
-                let mut source = std::error::Error::source(error);
-                while let Some(s) = source {
-                    write!(f, ": {s}")?;
-                    source = s.source();
-                }
-                Ok(())
+                write_sources(f, error)
             }
             Failure::LogMalformed { error } => write!(f, "the TCG log does not parse: {error}"),
             Failure::LogNotBound => write!(f, "the TCG log is bound to no verified quote"),
@@ -667,6 +657,19 @@ pub enum CheckOutcome {
     },
 }
 
+/// `: <source>` for every error in `error`'s source chain.
+fn write_sources(
+    f: &mut core::fmt::Formatter<'_>,
+    error: &dyn std::error::Error,
+) -> core::fmt::Result {
+    let mut source = error.source();
+    while let Some(s) = source {
+        write!(f, ": {s}")?;
+        source = s.source();
+    }
+    Ok(())
+}
+
 /// One step of the evaluation.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Check {
@@ -710,8 +713,8 @@ pub struct Verdict {
     /// Version resolution.
     pub resolution: Option<Resolution>,
     /// The key releases to this host are encrypted to (a token's `cnf`): a decryption key the
-    /// AK certified for this challenge, or the VSM identity key of the quoted log. `None`: the
-    /// host may pass, but a key service releases nothing to it.
+    /// AK certified for this challenge, or the VSM identity key of the quoted log; only when
+    /// the host passed. `None`: a key service releases nothing to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound_key: Option<hgs_keys::BoundKey>,
     /// Where [`Verdict::bound_key`] comes from.

@@ -72,6 +72,11 @@ impl Run {
             .as_ref()
             .and_then(|r| r.version)
             .filter(|_| status == AttestationStatus::Passed);
+        // A key is named only for a host that passed: nothing is encrypted to a host that
+        // failed, whatever its evidence bound.
+        let bound_key = judged
+            .bound_key
+            .filter(|_| status == AttestationStatus::Passed);
         Verdict {
             status,
             sub_statuses,
@@ -87,8 +92,8 @@ impl Run {
             checks: self.checks,
             policies: judged.policies,
             resolution: judged.resolution,
-            bound_key_source: judged.bound_key.as_ref().map(|(_, s)| *s),
-            bound_key: judged.bound_key.map(|(k, _)| k),
+            bound_key_source: bound_key.as_ref().map(|(_, s)| *s),
+            bound_key: bound_key.map(|(k, _)| k),
         }
     }
 }
